@@ -1,0 +1,37 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgroupMode } from '@berth/runtime';
+import type { Context } from './context.js';
+import { version } from './version.js';
+
+/** The storage driver berth uses on this kernel: overlay when the kernel has overlayfs. */
+export function storageDriver(): 'overlay' | 'vfs' {
+  try {
+    return /\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8')) ? 'overlay' : 'vfs';
+  } catch {
+    return 'vfs';
+  }
+}
+
+function countEntries(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** `berth info`: where things are, what drivers are used, how many objects exist. */
+export function info(ctx: Context): Record<string, string | number> {
+  return {
+    'Berth Version': version,
+    'Root Dir': ctx.root,
+    'State Dir': ctx.state,
+    'Storage Driver': storageDriver(),
+    'Cgroup Version': cgroupMode() === 'v2' ? '2' : '1',
+    'Cgroup Mode': cgroupMode(),
+    Containers: countEntries(join(ctx.root, 'containers')),
+    Layers: countEntries(join(ctx.root, 'layers')),
+    'Store Initialized': existsSync(join(ctx.root, 'berth.db')) ? 'yes' : 'no',
+  };
+}

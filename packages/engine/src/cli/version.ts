@@ -1,0 +1,19 @@
+import { release } from 'node:os';
+import { cgroupMode } from '@berth/runtime';
+
+/** berth's own version, stamped into the bundle by build.mjs. */
+declare const BERTH_VERSION: string | undefined;
+export const version: string = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.0.0-dev';
+
+/** `berth version`: the versions a bug report needs. */
+export function versionInfo(): Record<string, string> {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const mode = cgroupMode();
+  return {
+    Version: version,
+    Node: process.version,
+    Kernel: release(),
+    'OS/Arch': `${process.platform}/${arch}`,
+    Cgroups: mode === 'hybrid' ? 'v1 (hybrid: cgroup2 mounted beside the v1 controllers)' : mode,
+  };
+}

@@ -1,0 +1,2 @@
+// Public API of @berth/runtime.
+export { cgroupMode, cgroupDriverVersion, type CgroupMode } from './cgroups/mode.js';
