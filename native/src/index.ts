@@ -1,2 +1,2 @@
 // Public API of @berth/native.
-export {};
+export { type Sys, type ResolveMode, type ResolveOptions, MountFlags, UmountFlags } from './sys.js';

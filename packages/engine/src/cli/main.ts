@@ -1,14 +1,19 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, exitStatus, toBerthError } from '@berth/errors';
 import { defaultRoot, defaultState, type Context } from './context.js';
-import { version, versionInfo } from './version.js';
-import { info } from './info.js';
+import { version } from './commands/version.js';
+import * as versionCommand from './commands/version.js';
+import * as infoCommand from './commands/info.js';
 
-/** Print `key: value` rows aligned, Docker style. */
-function printRows(rows: Record<string, string | number>, indent = ''): void {
-  const width = Math.max(...Object.keys(rows).map((k) => k.length)) + 1;
-  for (const [k, v] of Object.entries(rows)) process.stdout.write(`${indent}${`${k}:`.padEnd(width)} ${v}\n`);
-}
+/**
+ * Every command group registers itself here, one module each under commands/:
+ * `register(cmd, ctx)` adds its subcommands to the program. Keep actions thin: parse the
+ * options, call one package API, print.
+ */
+const commandModules: ReadonlyArray<{ register(cmd: Command, ctx: () => Context): void }> = [
+  versionCommand,
+  infoCommand,
+];
 
 /** Builds the `berth` command tree. Exported for tests that parse without running. */
 export function program(): Command {
@@ -29,25 +34,7 @@ export function program(): Command {
     const o = cmd.opts<{ root: string; state: string }>();
     return { root: o.root, state: o.state };
   };
-
-  cmd.command('version')
-    .description('show the versions of berth, Node, the kernel and the cgroup mode')
-    .option('-f, --format <format>', "'json' for JSON output")
-    .action((o: { format?: string }) => {
-      const v = versionInfo();
-      if (o.format === 'json') process.stdout.write(JSON.stringify(v) + '\n');
-      else { process.stdout.write('berth:\n'); printRows(v, ' '); }
-    });
-
-  cmd.command('info')
-    .description('show where berth keeps its data and how it runs containers')
-    .option('-f, --format <format>', "'json' for JSON output")
-    .action((o: { format?: string }) => {
-      const i = info(ctx());
-      if (o.format === 'json') process.stdout.write(JSON.stringify(i) + '\n');
-      else printRows(i);
-    });
-
+  for (const m of commandModules) m.register(cmd, ctx);
   return cmd;
 }
 
@@ -56,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const cmd = program();
   try {
     await cmd.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

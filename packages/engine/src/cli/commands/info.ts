@@ -1,7 +1,9 @@
+import type { Command } from 'commander';
+import { printRows } from '../output.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupMode } from '@berth/runtime';
-import type { Context } from './context.js';
+import type { Context } from '../context.js';
 import { version } from './version.js';
 
 /** The storage driver berth uses on this kernel: overlay when the kernel has overlayfs. */
@@ -34,4 +36,16 @@ export function info(ctx: Context): Record<string, string | number> {
     Layers: countEntries(join(ctx.root, 'layers')),
     'Store Initialized': existsSync(join(ctx.root, 'berth.db')) ? 'yes' : 'no',
   };
+}
+
+/** Registers `berth info`. */
+export function register(cmd: Command, ctx: () => Context): void {
+  cmd.command('info')
+    .description('show where berth keeps its data and how it runs containers')
+    .option('-f, --format <format>', "'json' for JSON output")
+    .action((o: { format?: string }) => {
+      const i = info(ctx());
+      if (o.format === 'json') process.stdout.write(JSON.stringify(i) + '\n');
+      else printRows(i);
+    });
 }

@@ -1,3 +1,5 @@
+import type { Command } from 'commander';
+import { printRows } from '../output.js';
 import { release } from 'node:os';
 import { cgroupMode } from '@berth/runtime';
 
@@ -16,4 +18,16 @@ export function versionInfo(): Record<string, string> {
     'OS/Arch': `${process.platform}/${arch}`,
     Cgroups: mode === 'hybrid' ? 'v1 (hybrid: cgroup2 mounted beside the v1 controllers)' : mode,
   };
+}
+
+/** Registers `berth version`. */
+export function register(cmd: Command): void {
+  cmd.command('version')
+    .description('show the versions of berth, Node, the kernel and the cgroup mode')
+    .option('-f, --format <format>', "'json' for JSON output")
+    .action((o: { format?: string }) => {
+      const v = versionInfo();
+      if (o.format === 'json') process.stdout.write(JSON.stringify(v) + '\n');
+      else { process.stdout.write('berth:\n'); printRows(v, ' '); }
+    });
 }

@@ -1,0 +1,74 @@
+/**
+ * `Sys`: the one door to the kernel. Every privileged side effect of berth goes through it.
+ * `LinuxSys` implements it on the addon; `RecordingSys` (a fake) records calls and can fail
+ * the Nth one, so logic above the door is tested without root.
+ *
+ * All calls are synchronous: each is one or a few syscalls. Failures throw a BerthError
+ * (from @berth/errors) carrying `errno`, `syscall` and `path`.
+ */
+
+/** How {@link Sys.resolveInRoot} treats `..` and symlinks that would leave the root. */
+export type ResolveMode =
+  /** Like a chroot (openat2 RESOLVE_IN_ROOT): `..` at the root stays at the root, absolute symlinks restart at the root. Never escapes. */
+  | 'in-root'
+  /** Like RESOLVE_BENEATH: any step that would leave the root is refused with EXDEV. */
+  | 'beneath';
+
+export interface ResolveOptions {
+  readonly mode?: ResolveMode;
+  /** When the last component does not exist, resolve its parent and return parent + name (for creating it). Default false. */
+  readonly allowMissingLeaf?: boolean;
+  /** Do not follow a symlink in the last component (like O_NOFOLLOW / lstat). Default false. */
+  readonly noFollowLeaf?: boolean;
+}
+
+export interface Sys {
+  /** mount(2). `flags` is a bitmask of {@link MountFlags}. */
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void;
+  /** umount2(2). `flags` is a bitmask of {@link UmountFlags}. */
+  umount2(target: string, flags?: number): void;
+  /**
+   * flock(2) on an open fd. With `nonBlocking`, returns false instead of waiting when the lock is held.
+   */
+  flock(fd: number, op: 'shared' | 'exclusive' | 'unlock', nonBlocking?: boolean): boolean;
+  /**
+   * Resolves `path` inside `root` and returns the absolute host path of the result, which is
+   * always `root` or below it. Uses openat2(RESOLVE_IN_ROOT|RESOLVE_BENEATH) where the kernel has
+   * it, else a careful component-by-component walk with O_PATH|O_NOFOLLOW.
+   */
+  resolveInRoot(root: string, path: string, options?: ResolveOptions): string;
+}
+
+/** mount(2) flags (from <sys/mount.h>). */
+export const MountFlags = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  SYNCHRONOUS: 0x10,
+  REMOUNT: 0x20,
+  MANDLOCK: 0x40,
+  DIRSYNC: 0x80,
+  NOSYMFOLLOW: 0x100,
+  NOATIME: 0x400,
+  NODIRATIME: 0x800,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  SILENT: 0x8000,
+  UNBINDABLE: 0x20000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  SHARED: 0x100000,
+  RELATIME: 0x200000,
+  STRICTATIME: 0x1000000,
+  LAZYTIME: 0x2000000,
+} as const;
+
+/** umount2(2) flags. */
+export const UmountFlags = {
+  FORCE: 0x1,
+  DETACH: 0x2,
+  EXPIRE: 0x4,
+  NOFOLLOW: 0x8,
+} as const;
