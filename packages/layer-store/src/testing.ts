@@ -8,6 +8,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { fromErrno, invalidArgument } from '@berth/errors';
 import type { ResolveOptions } from '@berth/native';
 import type { UnpackSys } from './unpack.js';
+import { pack, type Header } from 'tar-stream';
 
 export function resolveInRootTs(root: string, path: string, options: ResolveOptions = {}): string {
   const stack: string[] = [];
@@ -67,3 +68,23 @@ export async function rejects(p: Promise<unknown>, re: RegExp): Promise<Error> {
   }
   throw new Error(`expected rejection matching ${String(re)}, but it resolved`);
 }
+
+/** A tar entry for {@link makeTar}. */
+export type Entry = Partial<Header> & { name: string; body?: string | Buffer };
+
+/** Builds a tar in memory with tar-stream. */
+export async function makeTar(entries: Entry[]): Promise<Buffer> {
+  const p = pack();
+  const out: Buffer[] = [];
+  p.on('data', (c: unknown) => out.push(c as Buffer));
+  const done = new Promise<void>((r) => p.on('end', () => r()));
+  for (const e of entries) {
+    const { body, ...h } = e;
+    await new Promise<void>((res, rej) => p.entry({ mode: 0o644, mtime: new Date(1_600_000_000_000), ...h } as Header, body ?? '', (err) => (err ? rej(err) : res())));
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(out);
+}
+/** Yields a buffer in 64 KiB chunks. */
+export async function* from(b: Buffer): AsyncGenerator<Buffer> { for (let i = 0; i < b.length; i += 65536) yield b.subarray(i, i + 65536); }

@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { BerthError, invalidArgument, isBerthError, notImplemented } from '@berth/errors';
+import { BerthError, invalidArgument, isBerthError, notImplemented, toBerthError } from '@berth/errors';
 import type { ResolveOptions } from '@berth/native';
 import type { Digest } from './digest.js';
 
@@ -268,7 +268,10 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
     await feeding;
   } catch (e) {
     extract.destroy();
-    throw e;
+    if (e instanceof BerthError) throw e;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw toBerthError(e, 'unpack layer');
+    throw invalidArgument(`layer is not a valid tar, or is truncated (${e instanceof Error ? e.message : String(e)}): refusing the layer`, { cause: e });
   }
   for (const d of dirTimes.reverse()) lutimesSync(d.path, d.mtime, d.mtime);
   const diffID = streams.diffID();

@@ -1,0 +1,148 @@
+// Unpacking real layer tars as root: attributes, whiteouts, and the hostile-tar suite.
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { digestOf, type Digest } from './digest.js';
+import { LayerStore } from './layers.js';
+import { entryPath } from './unpack.js';
+import { from, getXattr, makeTar, rejects, testSys, type Entry } from './testing.js';
+
+
+const dirs: string[] = [];
+function setup() {
+  const base = mkdtempSync(join(tmpdir(), 'berth-unpack-'));
+  dirs.push(base);
+  const root = join(base, 'root');
+  mkdirSync(join(root, 'layers'), { recursive: true });
+  return { base, store: new LayerStore(root, testSys), outside: base };
+}
+const cid = (s: string): Digest => digestOf(s);
+
+test('entry names are normalized inside the root or refused', () => {
+  assert.is(entryPath('./a/b/'), 'a/b');
+  assert.is(entryPath('/etc/passwd'), 'etc/passwd');
+  assert.is(entryPath('a/../b'), 'b');
+  assert.is(entryPath('./'), '.');
+  assert.throws(() => entryPath('../escape'), /climbs out of the layer root/);
+  assert.throws(() => entryPath('a/../../x'), /climbs out/);
+  assert.throws(() => entryPath('x'.repeat(10_000)), /10000 bytes long/);
+  assert.throws(() => entryPath('a/' + 'y'.repeat(300)), /over 255 bytes/);
+});
+
+test('a layer keeps owners, modes (setuid), mtimes, links, devices, fifos, xattrs; whiteouts become overlay form', async () => {
+  const { store } = setup();
+  const tar = await makeTar([
+    { name: 'bin/', type: 'directory', mode: 0o755 },
+    { name: 'bin/su', body: '#!/bin/sh\n', mode: 0o4755, uid: 0, gid: 0 },
+    { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+    { name: 'bin/busybox', body: 'BB', mode: 0o755, uid: 1000, gid: 1001 },
+    { name: 'bin/ash', type: 'link', linkname: 'bin/busybox' },
+    { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+    { name: 'run/fifo', type: 'fifo', mode: 0o600 },
+    { name: 'etc/attr', body: 'x', pax: { 'SCHILY.xattr.user.berth': 'hello' } },
+    { name: 'etc/.wh.gone', body: '' },
+    { name: 'opt/.wh..wh..opq', body: '' },
+  ]);
+  const gz = gzipSync(tar);
+  const diffID = digestOf(tar);
+  const r = await store.unpack(cid('l1'), from(gz), { expectedDiffID: diffID });
+  assert.ok(r);
+  assert.is(r.diffID, diffID);
+  assert.is(r.digest, digestOf(gz));
+  assert.is(r.diffSize, tar.length);
+  const d = store.path(cid('l1'));
+  const su = lstatSync(join(d, 'bin/su'));
+  assert.is(su.mode & 0o7777, 0o4755);
+  assert.is(su.mtimeMs, 1_600_000_000_000);
+  const bb = lstatSync(join(d, 'bin/busybox'));
+  assert.is(bb.uid, 1000); assert.is(bb.gid, 1001);
+  assert.is(bb.nlink, 2);
+  assert.is(lstatSync(join(d, 'bin/ash')).ino, bb.ino);
+  assert.is(readlinkSync(join(d, 'bin/sh')), 'busybox');
+  const dn = lstatSync(join(d, 'dev/null'));
+  assert.ok(dn.isCharacterDevice()); assert.is(dn.rdev, (1 << 8) | 3);
+  assert.ok(lstatSync(join(d, 'run/fifo')).isFIFO());
+  assert.is(getXattr(join(d, 'etc/attr'), 'user.berth'), 'hello');
+  const wh = lstatSync(join(d, 'etc/gone'));
+  assert.ok(wh.isCharacterDevice()); assert.is(wh.rdev, 0);
+  assert.not.ok(existsSync(join(d, 'etc/.wh.gone')));
+  assert.is(getXattr(join(d, 'opt'), 'trusted.overlay.opaque'), 'y');
+  assert.is(readdirSync(store.dir).length, 1);
+});
+
+test('a diffID mismatch fails and leaves no layer', async () => {
+  const { store } = setup();
+  const tar = await makeTar([{ name: 'a', body: 'a' }]);
+  await rejects(store.unpack(cid('x'), from(tar), { expectedDiffID: digestOf('other') }), /diffID mismatch/);
+  assert.equal(readdirSync(store.dir), []);
+});
+
+// The hostile suite: each tar is refused or contained; nothing is written outside the layer root.
+const hostile: Array<{ name: string; entries: () => Entry[]; refused?: RegExp; contained?: (layer: string) => void }> = [
+  { name: '../escape', entries: () => [{ name: '../escape', body: 'pwned' }], refused: /climbs out/ },
+  { name: 'a/../../escape', entries: () => [{ name: 'a/', type: 'directory' }, { name: 'a/../../escape', body: 'pwned' }], refused: /climbs out/ },
+  {
+    name: '/abs is taken inside the root', entries: () => [{ name: '/abs-escape', body: 'inside' }],
+    contained: (l) => assert.is(readFileSync(join(l, 'abs-escape'), 'utf8'), 'inside'),
+  },
+  {
+    name: 'symlink a -> / then a/etc/passwd', entries: () => [{ name: 'a', type: 'symlink', linkname: '/' }, { name: 'a/escape-passwd', body: 'pwned' }],
+    contained: (l) => { assert.is(readFileSync(join(l, 'escape-passwd'), 'utf8'), 'pwned'); assert.is(readlinkSync(join(l, 'a')), '/'); },
+  },
+  {
+    name: 'symlink chain out of the root', entries: () => [
+      { name: 'x', type: 'symlink', linkname: 'y' }, { name: 'y', type: 'symlink', linkname: '../../../../..' },
+      { name: 'x/chain-escape', body: 'pwned' }],
+    contained: (l) => assert.is(readFileSync(join(l, 'chain-escape'), 'utf8'), 'pwned'),
+  },
+  { name: 'hard link to /etc/shadow', entries: () => [{ name: 'shadow', type: 'link', linkname: '/etc/shadow' }], refused: /not in the layer/ },
+  { name: 'hard link via ../', entries: () => [{ name: 'shadow', type: 'link', linkname: '../../../../etc/shadow' }], refused: /climbs out/ },
+  {
+    name: 'hard link through a symlink out', entries: () => [{ name: 'e', type: 'symlink', linkname: '/etc' }, { name: 'shadow', type: 'link', linkname: 'e/shadow' }],
+    refused: /not in the layer/,
+  },
+  { name: 'a 10,000-byte name', entries: () => [{ name: 'n'.repeat(10_000), body: 'x' }], refused: /10000 bytes long/ },
+];
+
+for (const h of hostile) {
+  test(`hostile tar: ${h.name}`, async () => {
+    const { store, base } = setup();
+    const before = readdirSync(base).sort();
+    const tar = await makeTar(h.entries());
+    const id = cid(h.name);
+    if (h.refused) {
+      await rejects(store.unpack(id, from(tar)), h.refused);
+      assert.not.ok(store.has(id));
+      assert.equal(readdirSync(store.dir), [], 'the store is unchanged');
+    } else {
+      await store.unpack(id, from(tar));
+      h.contained?.(store.path(id));
+    }
+    assert.equal(readdirSync(base).sort(), before, 'nothing written beside the store');
+    for (const f of ['/escape', '/abs-escape', '/escape-passwd', '/chain-escape', join(tmpdir(), 'escape')]) assert.not.ok(existsSync(f), `${f} must not exist`);
+    assert.not.ok(readFileSync('/etc/passwd', 'utf8').includes('pwned'));
+  });
+}
+
+test('hostile tar: a 10 GB entry with a short body is refused and leaves nothing', async () => {
+  const { store } = setup();
+  const tar = await makeTar([{ name: 'small', body: 'ok' }]);
+  // Hand-made header claiming 10 GiB (octal size field overflows 11 digits: use base-256).
+  const hdr = Buffer.from(tar.subarray(0, 512));
+  hdr.write('big\0', 0);
+  hdr.fill(0, 124, 136);
+  hdr[124] = 0x80;
+  hdr.writeBigUInt64BE(10n * 1024n ** 3n, 128);
+  hdr.fill(0x20, 148, 156);
+  let sum = 0; for (const b of hdr) sum += b;
+  hdr.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  const evil = Buffer.concat([tar.subarray(0, 1024), hdr, Buffer.alloc(4096, 0x41)]);
+  await rejects(store.unpack(cid('big'), from(evil)), /not a valid tar, or is truncated/);
+  assert.equal(readdirSync(store.dir), []);
+});
+
+test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+test.run();
