@@ -1,2 +1,3 @@
 // Public API of @berth/runtime.
-export { cgroupMode, cgroupDriverVersion, type CgroupMode } from './cgroups/mode.js';
+export * from './cgroups/index.js';
+export * from './caps/index.js';
