@@ -1,0 +1,140 @@
+/**
+ * Choosing the storage driver. `auto` uses overlayfs when a tiny overlay mount inside `$root`
+ * works (the kernel may lack overlayfs; `$root` may itself be on a filesystem overlay cannot use
+ * as upper, e.g. overlayfs), else the copy fallback. The verdict is cached in memory and in
+ * `$root/overlay/probe.json` (re-probed when the kernel release changes), so `berth info` and
+ * later runs need no mount.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { UmountFlags } from '@berth/native';
+import { invalidArgument, isBerthError, toBerthError } from '@berth/errors';
+import type { Driver, Snapshotter, SnapshotterSys } from './types.js';
+import { OverlaySnapshotter } from './overlay.js';
+import { CopySnapshotter } from './vfs.js';
+import { writeFileAtomic } from './layout.js';
+import { performMounts } from './mounts.js';
+
+/** The outcome of the overlay support probe. */
+export interface DriverVerdict {
+  readonly driver: Driver;
+  /** Why: `overlay mount works` or the failure (`mount overlay on …: no such device`). */
+  readonly reason: string;
+  /** The kernel release it was probed on. */
+  readonly kernel: string;
+  /** Extra overlay options the kernel accepted. */
+  readonly mountOptions: readonly string[];
+}
+
+/** Options of {@link createSnapshotter}. */
+export interface CreateSnapshotterOptions {
+  readonly root: string;
+  readonly sys: SnapshotterSys;
+  /** Default `auto`: overlay when the probe succeeds, else vfs. */
+  readonly driver?: Driver | 'auto';
+}
+
+/** Overlay features that keep data or renames outside the upper dir; diffs need them off. */
+const wantedOptions = ['index=off', 'redirect_dir=off', 'metacopy=off'] as const;
+
+const verdicts = new Map<string, Promise<DriverVerdict>>();
+
+const probeFile = (root: string): string => join(root, 'overlay', 'probe.json');
+
+/** The cached verdict for `root`, without probing (for `berth info`); undefined when never probed. */
+export async function readDriverVerdict(root: string): Promise<DriverVerdict | undefined> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await readFile(probeFile(root), 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  const mo = o['mountOptions'];
+  if ((o['driver'] !== 'overlay' && o['driver'] !== 'vfs') || typeof o['reason'] !== 'string' ||
+      typeof o['kernel'] !== 'string' || !Array.isArray(mo) || !mo.every((s) => typeof s === 'string')) return undefined;
+  return { driver: o['driver'], reason: o['reason'], kernel: o['kernel'], mountOptions: mo as string[] };
+}
+
+/**
+ * Probes (once per root and kernel) whether overlay mounts work in `root`.
+ * `refresh` ignores the cached verdicts.
+ */
+export function detectDriver(root: string, sys: SnapshotterSys, options: { readonly refresh?: boolean } = {}): Promise<DriverVerdict> {
+  let p = options.refresh ? undefined : verdicts.get(root);
+  if (p === undefined) {
+    p = (async () => {
+      const cached = options.refresh ? undefined : await readDriverVerdict(root);
+      if (cached !== undefined && cached.kernel === release()) return cached;
+      const v = await probe(root, sys);
+      await mkdir(join(root, 'overlay'), { recursive: true, mode: 0o700 });
+      writeFileAtomic(probeFile(root), JSON.stringify(v, null, 2) + '\n');
+      return v;
+    })();
+    verdicts.set(root, p);
+    p.catch(() => verdicts.delete(root));
+  }
+  return p;
+}
+
+async function probe(root: string, sys: SnapshotterSys): Promise<DriverVerdict> {
+  const dir = join(root, 'overlay', `probe-${randomBytes(4).toString('hex')}`);
+  const kernel = release();
+  const d = (n: string): string => join(dir, n);
+  try {
+    for (const n of ['lower1', 'lower2', 'upper', 'work', 'merged']) await mkdir(d(n), { recursive: true });
+    await writeFile(join(d('lower2'), 'probe'), 'berth\n');
+    const base = [`lowerdir=${d('lower1')}:${d('lower2')}`, `upperdir=${d('upper')}`, `workdir=${d('work')}`];
+    let lastError: unknown;
+    for (const extra of [wantedOptions, [] as const]) {
+      try {
+        performMounts(sys, [{ type: 'overlay', source: 'overlay', target: d('merged'), options: [...base, ...extra] }]);
+      } catch (e) {
+        lastError = e;
+        if (isBerthError(e) && e.errno === 'EINVAL' && extra.length > 0) continue;
+        break;
+      }
+      try {
+        const text = await readFile(join(d('merged'), 'probe'), 'utf8').catch(() => '');
+        if (text !== 'berth\n') return { driver: 'vfs', reason: 'overlay mount hides its lower dirs', kernel, mountOptions: [] };
+        return { driver: 'overlay', reason: 'overlay mount works', kernel, mountOptions: [...extra] };
+      } finally {
+        try { sys.umount2(d('merged'), 0); } catch { sys.umount2(d('merged'), UmountFlags.DETACH); }
+      }
+    }
+    const reason = lastError instanceof Error ? lastError.message : String(lastError);
+    return { driver: 'vfs', reason, kernel, mountOptions: [] };
+  } catch (e) {
+    throw toBerthError(e, `probe overlay support in ${root}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * The snapshotter for `root`: the driver asked for, or with `auto` the one the probe picks.
+ * Building one has no side effect except the probe's (a mount and unmount in `$root/overlay`).
+ */
+export async function createSnapshotter(options: CreateSnapshotterOptions): Promise<Snapshotter> {
+  const { root, sys } = options;
+  const driver = options.driver ?? 'auto';
+  switch (driver) {
+    case 'vfs':
+      return new CopySnapshotter({ root, sys });
+    case 'overlay': {
+      const cached = await readDriverVerdict(root);
+      return new OverlaySnapshotter({ root, sys, mountOptions: cached?.driver === 'overlay' ? cached.mountOptions : [] });
+    }
+    case 'auto': {
+      const v = await detectDriver(root, sys);
+      return v.driver === 'overlay'
+        ? new OverlaySnapshotter({ root, sys, mountOptions: v.mountOptions })
+        : new CopySnapshotter({ root, sys });
+    }
+    default:
+      throw invalidArgument(`unknown storage driver "${String(driver)}": use overlay, vfs or auto`);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Where the snapshotters keep their files, and the two small JSON records they write.
+ *
+ * ```
+ * $root/
+ *   overlay/
+ *     l/<12 hex>  -> /abs/path/of/a/layer    short links: lowerdir=l/A:l/B… (mounted from $root/overlay)
+ *     probe.json                             cached verdict of the overlay support probe
+ *   containers/<key>/
+ *     upper/        overlay: the container's writes (whiteouts: char 0/0, opaque: trusted.overlay.opaque=y)
+ *                   vfs: a full copy of the image's tree
+ *     work/         overlay's work dir (overlay, read-write only)
+ *     rootfs/       the mount point
+ *     snapshot.json {version, key, driver, readonly, lowerDirs, mounts}  written once by prepare
+ *     mounts.json   {version, mounts: [{target, type, mountedAt}]}     written before mounting,
+ *                                                                      emptied after unmounting
+ * ```
+ * The engine's own files (config.json, hosts …) live beside these; `remove` deletes only ours.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { failedPrecondition, invalidArgument, notFound, toBerthError } from '@berth/errors';
+import type { Driver, MountSpec } from './types.js';
+
+const keyPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Checks that `key` is a usable container id (one path component, no dot-dots). */
+export function checkKey(key: string): string {
+  if (!keyPattern.test(key)) {
+    throw invalidArgument(`invalid container key ${JSON.stringify(key)}: use 1-128 letters, digits, '_', '.', '-', starting with a letter or digit`);
+  }
+  return key;
+}
+
+/** The paths of one container's snapshot. */
+export interface ContainerPaths {
+  readonly dir: string;
+  readonly upper: string;
+  readonly work: string;
+  readonly rootfs: string;
+  readonly snapshot: string;
+  readonly mounts: string;
+}
+
+export function containerPaths(root: string, key: string): ContainerPaths {
+  const dir = join(root, 'containers', checkKey(key));
+  return {
+    dir,
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    rootfs: join(dir, 'rootfs'),
+    snapshot: join(dir, 'snapshot.json'),
+    mounts: join(dir, 'mounts.json'),
+  };
+}
+
+/** Writes a small file atomically: temp file, fsync, rename, fsync the directory. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dfd = openSync(dirname(path), 'r');
+  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+}
+
+/** What `prepare` recorded for a container. */
+export interface SnapshotRecord {
+  readonly version: 1;
+  readonly key: string;
+  readonly driver: Driver;
+  readonly readonly: boolean;
+  readonly lowerDirs: readonly string[];
+  readonly mounts: readonly MountSpec[];
+}
+
+/** One mount `mount` performed (or is about to perform). */
+export interface MountRecord {
+  readonly target: string;
+  readonly type: string;
+  readonly mountedAt: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** Validates a {@link MountSpec} read from disk. */
+export function parseMountSpec(v: unknown, where: string): MountSpec {
+  if (!isObject(v) || typeof v['type'] !== 'string' || typeof v['source'] !== 'string' ||
+      typeof v['target'] !== 'string' || !isStringArray(v['options']) ||
+      (v['cwd'] !== undefined && typeof v['cwd'] !== 'string')) {
+    throw failedPrecondition(`${where}: invalid mount description; remove the container and create it again`);
+  }
+  const base = { type: v['type'], source: v['source'], target: v['target'], options: v['options'] };
+  return typeof v['cwd'] === 'string' ? { ...base, cwd: v['cwd'] } : base;
+}
+
+function parseSnapshot(v: unknown, where: string): SnapshotRecord {
+  if (!isObject(v) || v['version'] !== 1 || typeof v['key'] !== 'string' ||
+      (v['driver'] !== 'overlay' && v['driver'] !== 'vfs') || typeof v['readonly'] !== 'boolean' ||
+      !isStringArray(v['lowerDirs']) || !Array.isArray(v['mounts'])) {
+    throw failedPrecondition(`${where}: invalid snapshot record; remove the container and create it again`);
+  }
+  const mounts = v['mounts'].map((m) => parseMountSpec(m, where));
+  return { version: 1, key: v['key'], driver: v['driver'], readonly: v['readonly'], lowerDirs: v['lowerDirs'], mounts };
+}
+
+function parseMounts(v: unknown, where: string): MountRecord[] {
+  if (!isObject(v) || v['version'] !== 1 || !Array.isArray(v['mounts'])) {
+    throw failedPrecondition(`${where}: invalid mount record; run 'berth system check --repair'`);
+  }
+  return v['mounts'].map((m) => {
+    if (!isObject(m) || typeof m['target'] !== 'string' || typeof m['type'] !== 'string' || typeof m['mountedAt'] !== 'string') {
+      throw failedPrecondition(`${where}: invalid mount record; run 'berth system check --repair'`);
+    }
+    return { target: m['target'], type: m['type'], mountedAt: m['mountedAt'] };
+  });
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw toBerthError(e, `read ${path}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw failedPrecondition(`${path}: not valid JSON; remove the container and create it again`, { cause: e });
+  }
+}
+
+/** Reads the snapshot record of `key`; NotFound when it was never prepared. */
+export async function readSnapshot(root: string, key: string): Promise<SnapshotRecord> {
+  const p = containerPaths(root, key);
+  const v = await readJson(p.snapshot);
+  if (v === undefined) throw notFound(`container rootfs "${key}" not found: prepare it first`, { path: p.snapshot });
+  return parseSnapshot(v, p.snapshot);
+}
+
+/** Reads the mounts recorded for `key` (none when the file is absent). */
+export async function readMountRecords(root: string, key: string): Promise<MountRecord[]> {
+  const p = containerPaths(root, key);
+  const v = await readJson(p.mounts);
+  return v === undefined ? [] : parseMounts(v, p.mounts);
+}
+
+export function writeSnapshot(root: string, rec: SnapshotRecord): void {
+  writeFileAtomic(containerPaths(root, rec.key).snapshot, JSON.stringify(rec, null, 2) + '\n');
+}
+
+export function writeMountRecords(root: string, key: string, mounts: readonly MountRecord[]): void {
+  writeFileAtomic(containerPaths(root, key).mounts, JSON.stringify({ version: 1, mounts }, null, 2) + '\n');
+}

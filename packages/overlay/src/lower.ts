@@ -1,0 +1,101 @@
+/**
+ * The image's tree as overlayfs shows it: a stack of unpacked layers (topmost first) merged with
+ * overlay's rules, read without mounting. In a layer, a whiteout is a character device 0/0 that
+ * hides the name below it; a directory with `trusted.overlay.opaque=y` hides the directories of
+ * the same path below it; a directory over a non-directory hides it (overlayfs(5) docs,
+ * Documentation/filesystems/overlayfs.rst "whiteouts and opaque directories").
+ */
+import { lstat, readdir } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { toBerthError } from '@berth/errors';
+import type { SnapshotterSys } from './types.js';
+
+/** The xattr overlayfs marks opaque directories with (privileged mounts). */
+export const opaqueXattr = 'trusted.overlay.opaque';
+
+/** True for an overlay whiteout: a character device with device number 0/0. */
+export function isWhiteout(st: BigIntStats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0n;
+}
+
+/** True when directory `path` is marked opaque. Always false when `sys` cannot read xattrs. */
+export function isOpaque(sys: SnapshotterSys, path: string): boolean {
+  if (sys.lgetxattr === undefined) return false;
+  const v = sys.lgetxattr(path, opaqueXattr);
+  return v !== undefined && v.length === 1 && v[0] === 0x79; // 'y'
+}
+
+/** lstat that returns null for a name that does not exist (or whose parent is not a directory). */
+export async function lstatOrNull(path: string): Promise<BigIntStats | null> {
+  try {
+    return await lstat(path, { bigint: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw toBerthError(e, `lstat ${path}`);
+  }
+}
+
+/** A name of the merged image tree. */
+export interface LowerEntry {
+  /** Its stat in the topmost layer that has it. */
+  readonly stat: BigIntStats;
+  /** Its path in that layer. */
+  readonly path: string;
+  /** For a directory: its paths in every layer that contributes children, topmost first. */
+  readonly dirs: readonly string[];
+}
+
+/** Reads the merged tree of a layer stack. */
+export class LowerView {
+  constructor(private readonly sys: SnapshotterSys, private readonly lowerDirs: readonly string[]) {}
+
+  /** The root directory of the merged tree, or undefined for an empty stack. */
+  async root(): Promise<LowerEntry | undefined> {
+    const top = this.lowerDirs[0];
+    if (top === undefined) return undefined;
+    const stat = await lstat(top, { bigint: true }).catch((e: unknown) => { throw toBerthError(e, `read layer ${top}`); });
+    const dirs: string[] = [];
+    for (const d of this.lowerDirs) {
+      dirs.push(d);
+      if (isOpaque(this.sys, d)) break;
+    }
+    return { stat, path: top, dirs };
+  }
+
+  /** The children of a merged directory, by name. */
+  async readdir(dir: LowerEntry): Promise<Map<string, LowerEntry>> {
+    const names = new Set<string>();
+    for (const d of dir.dirs) {
+      for (const n of await readdir(d).catch((e: unknown) => { throw toBerthError(e, `read layer dir ${d}`); })) names.add(n);
+    }
+    const out = new Map<string, LowerEntry>();
+    for (const name of [...names].sort()) {
+      const e = await this.resolve(dir.dirs, name);
+      if (e !== undefined) out.set(name, e);
+    }
+    return out;
+  }
+
+  /** The merged entry `name` of the directory whose layer paths are `dirs`. */
+  private async resolve(dirs: readonly string[], name: string): Promise<LowerEntry | undefined> {
+    let top: { stat: BigIntStats; path: string } | undefined;
+    const sub: string[] = [];
+    for (const d of dirs) {
+      const p = join(d, name);
+      const st = await lstatOrNull(p);
+      if (st === null) continue;
+      if (top === undefined) {
+        if (isWhiteout(st)) return undefined;
+        if (!st.isDirectory()) return { stat: st, path: p, dirs: [] };
+        top = { stat: st, path: p };
+      } else if (isWhiteout(st) || !st.isDirectory()) {
+        break;
+      }
+      sub.push(p);
+      if (isOpaque(this.sys, p)) break;
+    }
+    return top === undefined ? undefined : { ...top, dirs: sub };
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `OverlaySnapshotter`: a container's rootfs is an overlayfs mount of the image's layer dirs
+ * (lower, read-only, shared by every container of the image) under the container's own `upper/`.
+ *
+ * The lower dirs are named through short links, `$root/overlay/l/<12 hex>` → layer dir, and
+ * mounted from `$root/overlay` as `lowerdir=l/…:l/…`: 15 bytes a layer, so the 128 layers
+ * Docker allows (and more) fit mount(2)'s one page of data, which absolute paths would overflow.
+ * A link's name is derived from the layer path (sha256), so every process finds the same link
+ * without a shared table; a clash of 48-bit prefixes moves to a longer name.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readlink, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { conflict, invalidArgument, toBerthError } from '@berth/errors';
+import type { Change, MountSpec, SignalOptions } from './types.js';
+import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
+import { BaseSnapshotter, type SnapshotterOptions } from './base.js';
+import { computeChanges } from './changes.js';
+import { overlayItems, tarStream, type TarItem } from './difftar.js';
+import { mountDataLimit } from './mounts.js';
+
+/** Options of {@link OverlaySnapshotter}. */
+export interface OverlaySnapshotterOptions extends SnapshotterOptions {
+  /**
+   * Extra overlay options, e.g. `index=off,redirect_dir=off,metacopy=off` (what the support
+   * probe found the kernel accepts): diffs read the upper dir, so features that leave data
+   * or renames in the lower dirs must be off.
+   */
+  readonly mountOptions?: readonly string[];
+}
+
+/** Snapshotter on overlayfs. */
+export class OverlaySnapshotter extends BaseSnapshotter {
+  readonly driver = 'overlay' as const;
+  private readonly extra: readonly string[];
+
+  constructor(options: OverlaySnapshotterOptions) {
+    super(options);
+    this.extra = options.mountOptions ?? [];
+    if (/[,:]/.test(this.root)) throw invalidArgument(`root dir "${this.root}" contains ',' or ':', which overlay mount options cannot carry`);
+  }
+
+  /** `$root/overlay`, the directory overlay mounts are performed from. */
+  get linkBase(): string {
+    return join(this.root, 'overlay');
+  }
+
+  protected async create(p: ContainerPaths, lowers: readonly string[], readonly: boolean): Promise<MountSpec[]> {
+    const top = lowers[0];
+    if (readonly && lowers.length <= 1) {
+      // overlayfs needs two lower dirs without an upper one: bind the layer (or an empty dir).
+      if (top === undefined) await mkdir(p.upper, { mode: 0o755 });
+      return [{ type: 'bind', source: top ?? p.upper, target: p.rootfs, options: ['rbind', 'ro'] }];
+    }
+    if (!readonly) await mkdir(p.upper, { mode: 0o755 });
+    if (top === undefined) {
+      // An image without layers (FROM scratch): the upper dir is the whole tree.
+      return [{ type: 'bind', source: p.upper, target: p.rootfs, options: ['rbind', 'rw'] }];
+    }
+    if (!readonly) await mkdir(p.work, { mode: 0o700 });
+    const links: string[] = [];
+    for (const d of lowers) links.push(await this.link(d));
+    const options = [`lowerdir=${links.join(':')}`];
+    if (readonly) options.unshift('ro');
+    else options.push(`upperdir=${p.upper}`, `workdir=${p.work}`);
+    options.push(...this.extra);
+    const data = options.filter((o) => o !== 'ro').join(',');
+    if (Buffer.byteLength(data) > mountDataLimit) {
+      throw invalidArgument(`image has too many layers (${lowers.length}) for overlayfs: its mount options take ${Buffer.byteLength(data)} bytes of ${mountDataLimit}`);
+    }
+    return [{ type: 'overlay', source: 'overlay', target: p.rootfs, options, cwd: this.linkBase }];
+  }
+
+  /** The short link (relative to {@link linkBase}) naming `layerDir`, created when missing. */
+  async link(layerDir: string): Promise<string> {
+    const dir = join(this.linkBase, 'l');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const hash = createHash('sha256').update(layerDir).digest('hex');
+    for (const len of [12, 20, 64]) {
+      const name = hash.slice(0, len);
+      const path = join(dir, name);
+      try {
+        await symlink(layerDir, path);
+        return `l/${name}`;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toBerthError(e, `link layer ${layerDir}`);
+      }
+      if ((await readlink(path)) === layerDir) return `l/${name}`;
+    }
+    throw conflict(`link layer ${layerDir}: every short name is taken by another layer; remove ${dir} and retry`);
+  }
+
+  protected changesOf(p: ContainerPaths, rec: SnapshotRecord, signal?: AbortSignal): Promise<Change[]> {
+    return computeChanges(this.sys, p.upper, rec.lowerDirs, 'overlay', signal);
+  }
+
+  diffTar(key: string, options: SignalOptions = {}): Readable {
+    const self = this;
+    async function* items(): AsyncGenerator<TarItem> {
+      const rec = await self.record(key);
+      if (rec.readonly) return;
+      yield* overlayItems(self.sys, containerPaths(self.root, key).upper);
+    }
+    return tarStream(this.sys, items(), options.signal);
+  }
+}

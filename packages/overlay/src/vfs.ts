@@ -1,0 +1,111 @@
+/**
+ * `CopySnapshotter` (Docker's `vfs`): when overlayfs is unavailable, a container's rootfs is a
+ * full copy of its image in `upper/`, bind-mounted on `rootfs/`. Slow to prepare and heavy on
+ * disk, but it works on any filesystem.
+ *
+ * The copy applies the layers bottom to top: first the layer's whiteouts and opaque dirs delete
+ * from the tree (and a name that changes between directory and non-directory is removed), then
+ * `cp -a` copies the layer over (owners, modes, times, xattrs, hard links and device nodes, which
+ * Node cannot create), then the copied whiteout devices are removed. The copy is made in
+ * `upper.partial/` and renamed, so a crash never leaves a half tree that looks finished.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { canceled, internal, toBerthError } from '@berth/errors';
+import type { Change, MountSpec, SignalOptions } from './types.js';
+import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
+import { BaseSnapshotter, throwIfAborted } from './base.js';
+import { computeChanges } from './changes.js';
+import { changeItems, tarStream, type TarItem } from './difftar.js';
+import { isOpaque, isWhiteout, lstatOrNull } from './lower.js';
+
+/** Snapshotter that copies the image (no overlayfs needed). */
+export class CopySnapshotter extends BaseSnapshotter {
+  readonly driver = 'vfs' as const;
+
+  protected async create(p: ContainerPaths, lowers: readonly string[], readonly: boolean, signal?: AbortSignal): Promise<MountSpec[]> {
+    const partial = `${p.upper}.partial`;
+    await rm(partial, { recursive: true, force: true });
+    await mkdir(partial, { mode: 0o755 });
+    for (const layer of [...lowers].reverse()) {
+      throwIfAborted(signal, `copy layer ${layer}`);
+      const whiteouts: string[] = [];
+      await this.clear(layer, partial, '', whiteouts);
+      await cp(layer, partial, signal);
+      for (const w of whiteouts) {
+        await rm(join(partial, w), { force: true });
+        // Removing the device touched its directory; give it back the layer's times.
+        const parentInLayer = dirname(join(layer, w));
+        const st = await lstatOrNull(parentInLayer);
+        if (st !== null) await utimes(dirname(join(partial, w)), st.atime, st.mtime);
+      }
+    }
+    await rename(partial, p.upper);
+    return [{ type: 'bind', source: p.upper, target: p.rootfs, options: readonly ? ['rbind', 'ro'] : ['rbind', 'rw'] }];
+  }
+
+  /**
+   * Deletes from `tree` what `layer` hides at `rel`: whiteouts, children of opaque dirs, names
+   * whose type changes between directory and non-directory. Collects the whiteouts' paths.
+   */
+  private async clear(layer: string, tree: string, rel: string, whiteouts: string[]): Promise<void> {
+    for (const name of await readdir(join(layer, rel))) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const ls = await lstatOrNull(join(layer, r));
+      if (ls === null) continue;
+      const ts = await lstatOrNull(join(tree, r));
+      if (isWhiteout(ls)) {
+        whiteouts.push(r);
+        if (ts !== null) await rm(join(tree, r), { recursive: true, force: true });
+        continue;
+      }
+      if (ts === null) continue;
+      if (ls.isDirectory() !== ts.isDirectory()) {
+        await rm(join(tree, r), { recursive: true, force: true });
+      } else if (ls.isDirectory()) {
+        if (isOpaque(this.sys, join(layer, r))) {
+          for (const child of await readdir(join(tree, r))) await rm(join(tree, r, child), { recursive: true, force: true });
+        } else {
+          await this.clear(layer, tree, r, whiteouts);
+        }
+      }
+    }
+  }
+
+  protected changesOf(p: ContainerPaths, rec: SnapshotRecord, signal?: AbortSignal): Promise<Change[]> {
+    return computeChanges(this.sys, p.upper, rec.lowerDirs, 'full', signal);
+  }
+
+  diffTar(key: string, options: SignalOptions = {}): Readable {
+    const self = this;
+    async function* items(): AsyncGenerator<TarItem> {
+      const changes = await self.changes(key, options);
+      yield* changeItems(containerPaths(self.root, key).upper, changes);
+    }
+    return tarStream(this.sys, items(), options.signal);
+  }
+}
+
+/**
+ * `cp -a --remove-destination layer/. tree/`: copy the layer over the tree. Removing each
+ * destination first keeps a file hard-linked from a lower layer from being written through.
+ */
+function cp(layer: string, tree: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cp', ['-a', '--remove-destination', '--', `${layer}/.`, `${tree}/`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(signal === undefined ? {} : { signal }),
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { if (err.length < 4096) err += d.toString(); });
+    child.on('error', (e) => {
+      reject(signal?.aborted ? canceled(`copy layer ${layer}: canceled`, { cause: e }) : toBerthError(e, `copy layer ${layer}`));
+    });
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(internal(`copy layer ${layer} into ${tree}: cp exited ${String(code)}: ${err.trim().split('\n')[0] ?? ''}`));
+    });
+  });
+}
