@@ -35,9 +35,49 @@ export interface Sys {
    * Resolves `path` inside `root` and returns the absolute host path of the result, which is
    * always `root` or below it. Uses openat2(RESOLVE_IN_ROOT|RESOLVE_BENEATH) where the kernel has
    * it, else a careful component-by-component walk with O_PATH|O_NOFOLLOW.
+   * `path` is read relative to `root` in both modes (a leading `/` means `root`); the result is
+   * spelled with `root` (made absolute) as its prefix. Magic links (/proc/…/fd/*) are refused (ELOOP).
    */
   resolveInRoot(root: string, path: string, options?: ResolveOptions): string;
+
+  /**
+   * mknod(2): a FIFO, character or block device. `mode` holds the type ({@link FileType}) and the
+   * permission bits, which the umask reduces; an overlay whiteout is `FileType.CHR` with 0/0.
+   */
+  mknod(path: string, mode: number, major?: number, minor?: number): void;
+  /** lsetxattr(2): sets an extended attribute on `path` itself (a symlink is not followed). */
+  lsetxattr(path: string, name: string, value: Uint8Array, flag?: XattrFlag): void;
+  /** lgetxattr(2): the attribute's value, or undefined when `path` has no attribute `name`. */
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  /** llistxattr(2): the names of the attributes of `path` itself (only those the caller may see). */
+  llistxattr(path: string): string[];
+  /** lremovexattr(2). Throws NotFound (ENODATA) when there is no such attribute. */
+  lremovexattr(path: string, name: string): void;
+
+  /** socketpair(AF_UNIX, SOCK_STREAM): two connected sockets, both close-on-exec. */
+  socketpair(): [number, number];
+  /** Sends `fd` (SCM_RIGHTS) with `message` (at least one byte goes; empty sends a NUL) over a unix socket. */
+  sendFd(socketFd: number, fd: number, message?: Uint8Array): void;
+  /**
+   * Receives one fd (close-on-exec) and the bytes sent with it. A non-blocking socket with nothing
+   * queued throws Unavailable (EAGAIN); end of stream throws ECONNRESET.
+   */
+  recvFd(socketFd: number): ReceivedFd;
+
+  /** pidfd_open(2): an fd for `pid` that keeps naming that process even after the pid is reused. */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2): signals the process of a pidfd; ESRCH once it has exited and been reaped. */
+  pidfdSendSignal(pidfd: number, signal: NodeJS.Signals | number): void;
 }
+
+/** What {@link Sys.recvFd} got: the fd and the bytes that came with it. */
+export interface ReceivedFd {
+  readonly fd: number;
+  readonly message: Buffer;
+}
+
+/** How {@link Sys.lsetxattr} treats an existing attribute: `create` fails if it exists, `replace` if it does not. */
+export type XattrFlag = 'create' | 'replace';
 
 /** mount(2) flags (from <sys/mount.h>). */
 export const MountFlags = {
@@ -71,4 +111,15 @@ export const UmountFlags = {
   DETACH: 0x2,
   EXPIRE: 0x4,
   NOFOLLOW: 0x8,
+} as const;
+
+/** File type bits of a `mode` (from <sys/stat.h>), for {@link Sys.mknod}. */
+export const FileType = {
+  FIFO: 0o010000,
+  CHR: 0o020000,
+  DIR: 0o040000,
+  BLK: 0o060000,
+  REG: 0o100000,
+  LNK: 0o120000,
+  SOCK: 0o140000,
 } as const;

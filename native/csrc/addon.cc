@@ -1,0 +1,366 @@
+// berth_native.node: the syscalls Node does not offer, as synchronous functions.
+//
+// Every function here is one or a few syscalls on the calling thread. None forks, clones,
+// unshares or setns-es: Node always runs several threads (V8 platform workers, libuv's pool), and
+//   - unshare(CLONE_NEWUSER) fails with EINVAL in a multi-threaded process (unshare(2));
+//   - unshare(CLONE_NEWNS) / setns(2) change only the calling thread, leaving the others behind;
+//   - after fork()/clone() from a threaded process the child may call only async-signal-safe
+//     functions (fork(2), signal-safety(7)) - no malloc, no V8.
+// Whatever needs a new process or namespace is done by berth-shim, a single-threaded executable.
+//
+// Conventions: every fd is created O_CLOEXEC (a child spawned meanwhile by another part of the
+// engine must not inherit it); a failure throws an Error carrying `errno` (number), `code`
+// (ENOENT...), `syscall` and `path`, which the TypeScript layer turns into a BerthError.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <napi.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "resolve.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace {
+
+using berth::Fd;
+using berth::SysError;
+
+Napi::Error MakeError(Napi::Env env, const SysError& e) {
+  std::string message = e.syscall;
+  if (!e.path.empty()) message += " " + e.path;
+  message += ": ";
+  message += strerror(e.err);
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("errno", Napi::Number::New(env, e.err));
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* name = strerrorname_np(e.err)) error.Set("code", Napi::String::New(env, name));
+#endif
+  error.Set("syscall", Napi::String::New(env, e.syscall));
+  if (!e.path.empty()) error.Set("path", Napi::String::New(env, e.path));
+  return error;
+}
+
+// Wraps a binding so that a SysError thrown anywhere below becomes a JS exception.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value Guard(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const SysError& e) {
+    throw MakeError(info.Env(), e);
+  }
+}
+
+// ---- argument helpers: the TypeScript layer validates, these only refuse the wrong JS type ----
+
+std::string Str(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+std::optional<std::string> OptStr(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return std::nullopt;
+  return Str(info, i);
+}
+
+int64_t Int(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
+  return info[i].As<Napi::Number>().Int64Value();
+}
+
+bool Bool(const Napi::CallbackInfo& info, size_t i) { return info[i].IsBoolean() && info[i].As<Napi::Boolean>().Value(); }
+
+Napi::Buffer<uint8_t> Bytes(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsBuffer()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+// ---- mounts ----
+
+// mount(source|null, target, fstype|null, flags, data|null)
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  auto source = OptStr(info, 0);
+  std::string target = Str(info, 1);
+  auto fstype = OptStr(info, 2);
+  auto flags = static_cast<unsigned long>(Int(info, 3));
+  auto data = OptStr(info, 4);
+  if (mount(source ? source->c_str() : nullptr, target.c_str(), fstype ? fstype->c_str() : nullptr, flags,
+            data ? data->c_str() : nullptr) != 0) {
+    throw SysError{errno, "mount", target};
+  }
+  return info.Env().Undefined();
+}
+
+// umount2(target, flags)
+Napi::Value Umount2(const Napi::CallbackInfo& info) {
+  std::string target = Str(info, 0);
+  if (umount2(target.c_str(), static_cast<int>(Int(info, 1))) != 0) throw SysError{errno, "umount2", target};
+  return info.Env().Undefined();
+}
+
+// ---- locks ----
+
+// flock(fd, op, nonBlocking) -> false when nonBlocking and the lock is held elsewhere.
+// Blocking waits block the Node thread by design: callers take a lock for a short critical section.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(Int(info, 0));
+  int op = static_cast<int>(Int(info, 1));
+  bool nonBlocking = Bool(info, 2);
+  for (;;) {
+    if (flock(fd, op | (nonBlocking ? LOCK_NB : 0)) == 0) return Napi::Boolean::New(info.Env(), true);
+    if (errno == EINTR) continue;  // a signal handler ran (Node installs some): wait again
+    if (errno == EWOULDBLOCK && nonBlocking) return Napi::Boolean::New(info.Env(), false);
+    throw SysError{errno, "flock", "fd " + std::to_string(fd)};
+  }
+}
+
+// ---- paths ----
+
+// resolveInRoot(root, path, mode 'in-root'|'beneath', allowMissingLeaf, noFollowLeaf, resolver 'auto'|'openat2'|'walk')
+Napi::Value ResolveInRoot(const Napi::CallbackInfo& info) {
+  berth::ResolveOptions options;
+  std::string mode = Str(info, 2);
+  options.mode = mode == "beneath" ? berth::ResolveMode::kBeneath : berth::ResolveMode::kInRoot;
+  options.allowMissingLeaf = Bool(info, 3);
+  options.noFollowLeaf = Bool(info, 4);
+  std::string resolver = Str(info, 5);
+  options.resolver = resolver == "walk"      ? berth::Resolver::kWalk
+                     : resolver == "openat2" ? berth::Resolver::kOpenat2
+                                             : berth::Resolver::kAuto;
+  return Napi::String::New(info.Env(), berth::ResolveInRoot(Str(info, 0), Str(info, 1), options));
+}
+
+Napi::Value Openat2Available(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), berth::Openat2Available());
+}
+
+// mknod(path, mode, major, minor): whiteouts (char 0/0), FIFOs and device nodes from layers.
+Napi::Value Mknod(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  auto mode = static_cast<mode_t>(Int(info, 1));
+  dev_t dev = makedev(static_cast<unsigned>(Int(info, 2)), static_cast<unsigned>(Int(info, 3)));
+  if (mknod(path.c_str(), mode, dev) != 0) throw SysError{errno, "mknod", path};
+  return info.Env().Undefined();
+}
+
+// ---- extended attributes (l*: never follow a symlink, it may point out of the rootfs) ----
+
+// lsetxattr(path, name, value Buffer, flags 0|XATTR_CREATE|XATTR_REPLACE)
+Napi::Value Lsetxattr(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  std::string name = Str(info, 1);
+  auto value = Bytes(info, 2);
+  if (lsetxattr(path.c_str(), name.c_str(), value.Data(), value.Length(), static_cast<int>(Int(info, 3))) != 0) {
+    throw SysError{errno, "lsetxattr", path};
+  }
+  return info.Env().Undefined();
+}
+
+// lgetxattr(path, name) -> Buffer, or undefined when the file has no such attribute (ENODATA).
+Napi::Value Lgetxattr(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  std::string name = Str(info, 1);
+  for (;;) {
+    ssize_t size = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (size < 0) {
+      if (errno == ENODATA) return info.Env().Undefined();
+      throw SysError{errno, "lgetxattr", path};
+    }
+    std::vector<uint8_t> buf(static_cast<size_t>(size) + 1);
+    ssize_t n = lgetxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+    if (n < 0 && errno == ERANGE) continue;  // it grew between the two calls: ask again
+    if (n < 0) {
+      if (errno == ENODATA) return info.Env().Undefined();
+      throw SysError{errno, "lgetxattr", path};
+    }
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), buf.data(), static_cast<size_t>(n));
+  }
+}
+
+// llistxattr(path) -> string[]
+Napi::Value Llistxattr(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  std::vector<char> buf;
+  ssize_t n;
+  for (;;) {
+    ssize_t size = llistxattr(path.c_str(), nullptr, 0);
+    if (size < 0) throw SysError{errno, "llistxattr", path};
+    buf.assign(static_cast<size_t>(size) + 1, '\0');
+    n = llistxattr(path.c_str(), buf.data(), buf.size());
+    if (n < 0 && errno == ERANGE) continue;
+    if (n < 0) throw SysError{errno, "llistxattr", path};
+    break;
+  }
+  Napi::Array names = Napi::Array::New(info.Env());
+  uint32_t count = 0;
+  for (ssize_t i = 0; i < n;) {
+    size_t len = strnlen(buf.data() + i, static_cast<size_t>(n - i));
+    if (len > 0) names.Set(count++, Napi::String::New(info.Env(), buf.data() + i, len));
+    i += static_cast<ssize_t>(len) + 1;
+  }
+  return names;
+}
+
+// lremovexattr(path, name)
+Napi::Value Lremovexattr(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  std::string name = Str(info, 1);
+  if (lremovexattr(path.c_str(), name.c_str()) != 0) throw SysError{errno, "lremovexattr", path};
+  return info.Env().Undefined();
+}
+
+// ---- fd passing over unix sockets (SCM_RIGHTS) ----
+
+// socketpair() -> [fd, fd]: a connected AF_UNIX stream pair, both ends O_CLOEXEC.
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw SysError{errno, "socketpair", ""};
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, fds[0]);
+  out.Set(1u, fds[1]);
+  return out;
+}
+
+// sendFd(socketFd, fd, message Buffer): one sendmsg with the fd as SCM_RIGHTS. A stream socket
+// cannot carry ancillary data without at least one byte, so an empty message sends one NUL.
+Napi::Value SendFd(const Napi::CallbackInfo& info) {
+  int sock = static_cast<int>(Int(info, 0));
+  int fd = static_cast<int>(Int(info, 1));
+  auto message = Bytes(info, 2);
+  uint8_t nul = 0;
+  struct iovec iov;
+  iov.iov_base = message.Length() > 0 ? message.Data() : &nul;
+  iov.iov_len = message.Length() > 0 ? message.Length() : 1;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  for (;;) {
+    // MSG_NOSIGNAL: a closed peer is an EPIPE error, not a SIGPIPE that kills Node.
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    throw SysError{errno, "sendmsg", "fd " + std::to_string(sock)};
+  }
+  return info.Env().Undefined();
+}
+
+// recvFd(socketFd) -> { fd, message }. The received fd is O_CLOEXEC (MSG_CMSG_CLOEXEC). EAGAIN
+// when the socket is non-blocking and nothing is queued; ECONNRESET at end of stream; EBADMSG
+// when a message arrives without exactly one fd (any fds it did carry are closed, not leaked).
+Napi::Value RecvFd(const Napi::CallbackInfo& info) {
+  int sock = static_cast<int>(Int(info, 0));
+  std::vector<uint8_t> data(4096);
+  struct iovec iov;
+  iov.iov_base = data.data();
+  iov.iov_len = data.size();
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  for (;;) {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    throw SysError{errno, "recvmsg", "fd " + std::to_string(sock)};
+  }
+  std::vector<Fd> fds;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
+    }
+  }
+  if (n == 0 && fds.empty()) throw SysError{ECONNRESET, "recvmsg", "fd " + std::to_string(sock)};
+  if (fds.size() != 1 || (msg.msg_flags & MSG_CTRUNC) != 0) throw SysError{EBADMSG, "recvmsg", "fd " + std::to_string(sock)};
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("message", Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), static_cast<size_t>(n)));
+  out.Set("fd", fds[0].release());
+  return out;
+}
+
+// ---- pidfds: signal a process without racing pid reuse ----
+
+// pidfdOpen(pid) -> fd. pidfds are always close-on-exec (pidfd_open(2)).
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  auto pid = static_cast<pid_t>(Int(info, 0));
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) throw SysError{errno, "pidfd_open", "pid " + std::to_string(pid)};
+  return Napi::Number::New(info.Env(), static_cast<double>(fd));
+}
+
+// pidfdSendSignal(pidfd, signal)
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(Int(info, 0));
+  int sig = static_cast<int>(Int(info, 1));
+  if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) != 0) {
+    throw SysError{errno, "pidfd_send_signal", "fd " + std::to_string(fd)};
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mount", Napi::Function::New<Guard<Mount>>(env, "mount"));
+  exports.Set("umount2", Napi::Function::New<Guard<Umount2>>(env, "umount2"));
+  exports.Set("flock", Napi::Function::New<Guard<Flock>>(env, "flock"));
+  exports.Set("resolveInRoot", Napi::Function::New<Guard<ResolveInRoot>>(env, "resolveInRoot"));
+  exports.Set("openat2Available", Napi::Function::New<Guard<Openat2Available>>(env, "openat2Available"));
+  exports.Set("mknod", Napi::Function::New<Guard<Mknod>>(env, "mknod"));
+  exports.Set("lsetxattr", Napi::Function::New<Guard<Lsetxattr>>(env, "lsetxattr"));
+  exports.Set("lgetxattr", Napi::Function::New<Guard<Lgetxattr>>(env, "lgetxattr"));
+  exports.Set("llistxattr", Napi::Function::New<Guard<Llistxattr>>(env, "llistxattr"));
+  exports.Set("lremovexattr", Napi::Function::New<Guard<Lremovexattr>>(env, "lremovexattr"));
+  exports.Set("socketpair", Napi::Function::New<Guard<Socketpair>>(env, "socketpair"));
+  exports.Set("sendFd", Napi::Function::New<Guard<SendFd>>(env, "sendFd"));
+  exports.Set("recvFd", Napi::Function::New<Guard<RecvFd>>(env, "recvFd"));
+  exports.Set("pidfdOpen", Napi::Function::New<Guard<PidfdOpen>>(env, "pidfdOpen"));
+  exports.Set("pidfdSendSignal", Napi::Function::New<Guard<PidfdSendSignal>>(env, "pidfdSendSignal"));
+  // The ABI version of these bindings: the TypeScript layer refuses an addon built from older
+  // sources instead of failing later on a missing function.
+  exports.Set("abi", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(berth_native, Init)

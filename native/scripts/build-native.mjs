@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// Builds berth_native.node and berth-shim with node-gyp, after checking that the toolchain is
+// there, so a missing compiler is one clear line instead of a page of gyp output.
+//
+//   node scripts/build-native.mjs rebuild   configure from scratch and build (the npm `install` script)
+//   node scripts/build-native.mjs build     incremental build (configures first if never configured)
+//   node scripts/build-native.mjs check     only check the toolchain
+//
+// Node headers: node-gyp downloads them unless told where they are, and this machine may have no
+// internet; so we pass --nodedir when headers for this exact Node version are installed
+// (Debian/NodeSource `nodejs` ships them in /usr/include/node).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(dirname(fileURLToPath(import.meta.url)));
+const action = process.argv[2] ?? 'build';
+if (!['build', 'rebuild', 'check'].includes(action)) {
+  console.error(`build-native: unknown action "${action}" (use build, rebuild or check)`);
+  process.exit(2);
+}
+
+const problems = [];
+function have(cmd, args, what) {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  if (r.error || r.status !== 0) problems.push(what);
+}
+have(process.env.CXX ?? 'g++', ['--version'], 'a C++ compiler (g++): apt-get install g++');
+have(process.env.CC ?? 'cc', ['--version'], 'a C compiler (gcc): apt-get install gcc');
+have('make', ['--version'], 'make: apt-get install make');
+have(process.env.PYTHON ?? 'python3', ['--version'], 'python3 (node-gyp runs gyp with it): apt-get install python3');
+if (!['/usr/include/seccomp.h', '/usr/local/include/seccomp.h'].some((p) => existsSync(p))) {
+  problems.push('libseccomp headers (berth-shim links -lseccomp): apt-get install libseccomp-dev');
+}
+
+/** A directory with include/node/node_api.h for exactly this Node version, or undefined. */
+function headersIn(dir) {
+  try {
+    const h = readFileSync(join(dir, 'include/node/node_version.h'), 'utf8');
+    const v = ['MAJOR', 'MINOR', 'PATCH'].map((k) => new RegExp(`#define NODE_${k}_VERSION (\\d+)`).exec(h)?.[1]).join('.');
+    return v === process.versions.node && existsSync(join(dir, 'include/node/node_api.h')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const nodeVersion = process.versions.node;
+const gypCache = [process.env.npm_config_devdir, join(homedir(), '.cache/node-gyp')].filter(Boolean).map((d) => join(d, nodeVersion));
+const nodedir =
+  process.env.npm_config_nodedir ||
+  [dirname(dirname(process.execPath)), '/usr', '/usr/local'].map(headersIn).find(Boolean);
+const cached = gypCache.some((d) => existsSync(join(d, 'include/node/node_api.h')));
+if (!nodedir && !cached) {
+  problems.push(
+    `headers for Node ${nodeVersion} (node_api.h): install Node with its headers (the NodeSource or Debian \`nodejs\` ` +
+      'package puts them in /usr/include/node), or point npm_config_nodedir at an unpacked node-headers tarball',
+  );
+}
+
+if (problems.length > 0) {
+  console.error("berth's native addon cannot be built; missing:");
+  for (const p of problems) console.error(`  - ${p}`);
+  process.exit(1);
+}
+if (action === 'check') process.exit(0);
+
+// node-gyp: the root devDependency, else the one npm ships with.
+const require = createRequire(join(here, 'package.json'));
+let gyp;
+try {
+  gyp = require.resolve('node-gyp/bin/node-gyp.js');
+} catch {
+  gyp = process.env.npm_config_node_gyp;
+}
+if (!gyp || !existsSync(gyp)) {
+  console.error('build-native: node-gyp not found: run `npm install` at the repository root first');
+  process.exit(1);
+}
+
+const configured = existsSync(join(here, 'build/Makefile'));
+const gypAction = action === 'rebuild' || !configured ? 'rebuild' : 'build';
+const args = [gyp, gypAction, '--release', '--loglevel=warn', `--jobs=${process.env.BERTH_BUILD_JOBS ?? '2'}`];
+if (nodedir) args.push(`--nodedir=${nodedir}`);
+const r = spawnSync(process.execPath, args, { cwd: here, stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,390 @@
+// The real door, as root: mounts, locks between processes, in-root resolution with both resolvers,
+// device nodes, xattrs, fd passing and pidfds. Every mount, temp dir, fd and child is cleaned up.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BerthError } from '@berth/errors';
+import { FileType, LinuxSys, MountFlags, UmountFlags, type ResolveOptions, type Resolver } from './index.js';
+
+const sys = new LinuxSys();
+const base = mkdtempSync(join(tmpdir(), 'berth-native-'));
+const mounted: string[] = [];
+const children: ChildProcess[] = [];
+const fds: number[] = [];
+
+function mountTmpfs(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  sys.mount('tmpfs', dir, 'tmpfs', MountFlags.NOSUID | MountFlags.NODEV, 'size=4m,mode=0755');
+  mounted.push(dir);
+}
+
+function mountinfoHas(target: string): boolean {
+  // field 5 of /proc/self/mountinfo is the mount point
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === target);
+}
+
+function catchErr(fn: () => unknown): BerthError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BerthError) return e;
+    throw new Error(`expected a BerthError, got ${String(e)}`);
+  }
+  throw new Error('expected an error, got none');
+}
+
+test.after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const fd of fds) {
+    try { closeSync(fd); } catch { /* already closed by the test */ }
+  }
+  for (const m of mounted.reverse()) {
+    try { sys.umount2(m, UmountFlags.DETACH); } catch { /* unmounted by the test */ }
+  }
+  rmSync(base, { recursive: true, force: true });
+});
+
+// ---- mount / umount2 ----
+
+test('mount tmpfs on a temp dir shows in mountinfo; umount2 removes it', () => {
+  const dir = join(base, 'mnt');
+  mkdirSync(dir);
+  sys.mount('tmpfs', dir, 'tmpfs', MountFlags.NOSUID | MountFlags.NODEV | MountFlags.NOEXEC, 'size=1m');
+  try {
+    assert.ok(mountinfoHas(dir), 'the tmpfs is in /proc/self/mountinfo');
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dir) ?? '';
+    assert.match(line, / - tmpfs tmpfs /);
+    assert.match(line.split(' ')[5] ?? '', /nosuid,nodev,noexec/);
+    writeFileSync(join(dir, 'f'), 'x');
+  } finally {
+    sys.umount2(dir);
+  }
+  assert.not.ok(mountinfoHas(dir), 'gone after umount2');
+  assert.throws(() => statSync(join(dir, 'f')), 'the file lived on the tmpfs');
+});
+
+test('mount on a missing target is NotFound and names the path', () => {
+  const target = join(base, 'no', 'such', 'dir');
+  const e = catchErr(() => sys.mount('tmpfs', target, 'tmpfs', 0));
+  assert.is(e.code, 'NotFound');
+  assert.is(e.errno, 'ENOENT');
+  assert.is(e.syscall, 'mount');
+  assert.is(e.path, target);
+  assert.is(e.message, `mount tmpfs on ${target}: no such file or directory`);
+});
+
+test('mount of an unknown file system type and umount2 of a non-mount fail with their errno', () => {
+  const dir = join(base, 'plain');
+  mkdirSync(dir);
+  const nodev = catchErr(() => sys.mount('x', dir, 'berthfs-nope', 0));
+  assert.is(nodev.errno, 'ENODEV');
+  assert.is(nodev.path, dir);
+  const inval = catchErr(() => sys.umount2(dir));
+  assert.is(inval.code, 'InvalidArgument');
+  assert.is(inval.errno, 'EINVAL');
+  assert.is(inval.syscall, 'umount2');
+  assert.is(inval.message, `unmount ${dir}: invalid argument`);
+});
+
+test('bind mount, remount read-only, lazy unmount', () => {
+  const src = join(base, 'bind-src');
+  const dst = join(base, 'bind-dst');
+  mkdirSync(src);
+  mkdirSync(dst);
+  writeFileSync(join(src, 'hello'), 'hi');
+  sys.mount(src, dst, null, MountFlags.BIND);
+  mounted.push(dst);
+  assert.is(readFileSync(join(dst, 'hello'), 'utf8'), 'hi');
+  sys.mount(null, dst, null, MountFlags.BIND | MountFlags.REMOUNT | MountFlags.RDONLY);
+  assert.throws(() => writeFileSync(join(dst, 'new'), 'x'), /EROFS/);
+  sys.umount2(dst, UmountFlags.DETACH);
+  assert.not.ok(mountinfoHas(dst));
+});
+
+// ---- flock ----
+
+function lockHolder(file: string, holdMs: number): ChildProcess {
+  // A separate process (flock locks are per open file description, so only another process or
+  // another open() contends): it locks, says so, holds for holdMs, exits.
+  const code = `
+    import { openSync } from 'node:fs';
+    import { LinuxSys } from '@berth/native';
+    const fd = openSync(${JSON.stringify(file)}, 'r');
+    new LinuxSys().flock(fd, 'exclusive');
+    process.stdout.write('locked\\n');
+    setTimeout(() => process.exit(0), ${holdMs});
+  `;
+  const child = spawn(process.execPath, ['--conditions=berth-source', '--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: process.env['BERTH_REPO'] ?? process.cwd(),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+async function untilLocked(child: ChildProcess): Promise<void> {
+  let out = '';
+  for await (const chunk of child.stdout ?? []) {
+    out += String(chunk);
+    if (out.includes('locked')) return;
+  }
+  throw new Error('the lock holder exited before locking');
+}
+
+test('flock: exclusive contention with another process, non-blocking then blocking', async () => {
+  const file = join(base, 'lockfile');
+  writeFileSync(file, '');
+  const child = lockHolder(file, 600);
+  await untilLocked(child);
+  const fd = openSync(file, 'r');
+  fds.push(fd);
+  assert.is(sys.flock(fd, 'exclusive', true), false, 'held by the child: non-blocking says no');
+  assert.is(sys.flock(fd, 'shared', true), false, 'a shared lock conflicts with an exclusive one too');
+  const started = Date.now();
+  assert.is(sys.flock(fd, 'exclusive'), true, 'blocking waits for the child to exit');
+  assert.ok(Date.now() - started >= 200, `waited ${Date.now() - started} ms`);
+  assert.is(sys.flock(fd, 'unlock'), true);
+  if (child.exitCode === null) await once(child, 'exit');
+});
+
+test('flock: shared locks coexist; a bad fd is an error with the fd in the message', () => {
+  const file = join(base, 'shared-lock');
+  writeFileSync(file, '');
+  const a = openSync(file, 'r');
+  const b = openSync(file, 'r');
+  fds.push(a, b);
+  assert.is(sys.flock(a, 'shared', true), true);
+  assert.is(sys.flock(b, 'shared', true), true);
+  assert.is(sys.flock(b, 'exclusive', true), false, 'upgrading while another shares is refused');
+  const e = catchErr(() => sys.flock(987654, 'exclusive', true));
+  assert.is(e.errno, 'EBADF');
+  assert.match(e.message, /fd 987654/);
+});
+
+// ---- resolveInRoot ----
+
+// root/
+//   etc/passwd            "inside"
+//   dir/                  empty
+//   file                  regular file
+//   abs       -> /
+//   absetc    -> /etc
+//   rel       -> ../../../../../../etc      (climbs out, relatively)
+//   chain1    -> chain2 -> dir/../rel       (a chain that ends out of the root)
+//   loop1     -> loop2 -> loop1
+//   dangling  -> /newfile
+//   dangrel   -> dir/new
+//   dangesc   -> ../../../../dir/escaped
+const root = join(base, 'root');
+mkdirSync(join(root, 'etc'), { recursive: true });
+mkdirSync(join(root, 'dir'));
+writeFileSync(join(root, 'etc', 'passwd'), 'inside\n');
+writeFileSync(join(root, 'file'), '');
+for (const [name, target] of [
+  ['abs', '/'], ['absetc', '/etc'], ['rel', '../../../../../../etc'], ['chain1', 'chain2'], ['chain2', 'dir/../rel'],
+  ['loop1', 'loop2'], ['loop2', 'loop1'], ['dangling', '/newfile'], ['dangrel', 'dir/new'], ['dangesc', '../../../../dir/escaped'],
+] as const) symlinkSync(target, join(root, name));
+// the root itself reached through a symlink: results are spelled with the caller's root
+symlinkSync(root, join(base, 'root-link'));
+
+type Expect = string | { readonly errno: string; readonly code: string };
+interface Case {
+  readonly path: string;
+  readonly options?: ResolveOptions;
+  readonly inRoot: Expect;
+  readonly beneath: Expect;
+}
+const EXDEV = { errno: 'EXDEV', code: 'InvalidArgument' } as const;
+const ELOOP = { errno: 'ELOOP', code: 'InvalidArgument' } as const;
+const ENOENT = { errno: 'ENOENT', code: 'NotFound' } as const;
+const ENOTDIR = { errno: 'ENOTDIR', code: 'InvalidArgument' } as const;
+const missing = { allowMissingLeaf: true } as const;
+const cases: Case[] = [
+  { path: '', inRoot: '', beneath: '' },
+  { path: '/', inRoot: '', beneath: '' },
+  { path: 'etc/passwd', inRoot: 'etc/passwd', beneath: 'etc/passwd' },
+  { path: '/etc/passwd', inRoot: 'etc/passwd', beneath: 'etc/passwd' },
+  { path: '../../etc/passwd', inRoot: 'etc/passwd', beneath: EXDEV },
+  { path: 'dir/../etc/./passwd', inRoot: 'etc/passwd', beneath: 'etc/passwd' },
+  { path: 'abs', inRoot: '', beneath: EXDEV },
+  { path: 'abs/etc/passwd', inRoot: 'etc/passwd', beneath: EXDEV },
+  { path: 'abs', options: { noFollowLeaf: true }, inRoot: 'abs', beneath: 'abs' },
+  { path: 'absetc/passwd', inRoot: 'etc/passwd', beneath: EXDEV },
+  { path: 'rel/passwd', inRoot: 'etc/passwd', beneath: EXDEV },
+  { path: 'chain1/passwd', inRoot: 'etc/passwd', beneath: EXDEV },
+  { path: 'loop1', inRoot: ELOOP, beneath: ELOOP },
+  { path: 'loop1', options: { noFollowLeaf: true }, inRoot: 'loop1', beneath: 'loop1' },
+  { path: 'dir/loop2/x', inRoot: ENOENT, beneath: ENOENT },
+  { path: 'loop2/x', inRoot: ELOOP, beneath: ELOOP },
+  { path: 'file/x', inRoot: ENOTDIR, beneath: ENOTDIR },
+  { path: 'dir/nothing', inRoot: ENOENT, beneath: ENOENT },
+  { path: 'dir/nothing', options: missing, inRoot: 'dir/nothing', beneath: 'dir/nothing' },
+  { path: 'nowhere/nothing', options: missing, inRoot: ENOENT, beneath: ENOENT },
+  { path: '../../nothing', options: missing, inRoot: 'nothing', beneath: EXDEV },
+  { path: 'abs/nothing', options: missing, inRoot: 'nothing', beneath: EXDEV },
+  // a dangling symlink as the missing leaf is followed, so creating the result stays inside
+  { path: 'dangling', options: missing, inRoot: 'newfile', beneath: EXDEV },
+  { path: 'dangrel', options: missing, inRoot: 'dir/new', beneath: 'dir/new' },
+  { path: 'dangesc', options: missing, inRoot: 'dir/escaped', beneath: EXDEV },
+  { path: 'dangling', options: { allowMissingLeaf: true, noFollowLeaf: true }, inRoot: 'dangling', beneath: 'dangling' },
+];
+
+const resolvers: Resolver[] = ['openat2', 'walk', 'auto'];
+for (const resolver of resolvers) {
+  test(`resolveInRoot (${resolver}): escapes are contained (in-root) or refused (beneath)`, () => {
+    const r = new LinuxSys({ resolver });
+    if (resolver === 'openat2' && !r.openat2Available()) {
+      console.log('# skip: the kernel has no openat2 (Linux < 5.6)');
+      return;
+    }
+    for (const c of cases) {
+      for (const mode of ['in-root', 'beneath'] as const) {
+        const want = mode === 'in-root' ? c.inRoot : c.beneath;
+        const label = `${resolver} ${mode} ${JSON.stringify(c.path)} ${JSON.stringify(c.options ?? {})}`;
+        const run = () => r.resolveInRoot(root, c.path, { ...c.options, mode });
+        if (typeof want === 'string') {
+          assert.is(run(), want === '' ? root : join(root, want), label);
+        } else {
+          const e = catchErr(run);
+          assert.is(e.errno, want.errno, `${label}: ${e.message}`);
+          assert.is(e.code, want.code, label);
+          assert.ok(e.message.startsWith(`resolve ${JSON.stringify(c.path)} in ${root}: `), e.message);
+        }
+      }
+    }
+  });
+
+  test(`resolveInRoot (${resolver}): a root reached through a symlink keeps the caller's spelling`, () => {
+    const r = new LinuxSys({ resolver });
+    if (resolver === 'openat2' && !r.openat2Available()) return;
+    const viaLink = join(base, 'root-link');
+    assert.is(r.resolveInRoot(viaLink, '../../etc/passwd'), join(viaLink, 'etc', 'passwd'));
+    assert.is(readFileSync(r.resolveInRoot(viaLink, 'abs/etc/passwd'), 'utf8'), 'inside\n');
+    assert.is(r.resolveInRoot('/', 'etc/../etc'), '/etc', 'the host root works as a root');
+  });
+}
+
+test('resolveInRoot: magic links under /proc are refused (ELOOP) by both resolvers', () => {
+  for (const resolver of ['auto', 'walk'] as const) {
+    const e = catchErr(() => new LinuxSys({ resolver }).resolveInRoot('/', 'proc/self/fd/0'));
+    assert.is(e.errno, 'ELOOP', resolver);
+  }
+});
+
+test('resolveInRoot: a missing root is NotFound naming the root', () => {
+  const e = catchErr(() => sys.resolveInRoot(join(base, 'no-root'), 'x'));
+  assert.is(e.code, 'NotFound');
+  assert.is(e.path, join(base, 'no-root'));
+});
+
+// ---- mknod ----
+
+test('mknod: a whiteout (char 0/0), a FIFO and a char device node', () => {
+  const dir = join(base, 'nodes');
+  mkdirSync(dir);
+  sys.mknod(join(dir, 'wh'), FileType.CHR | 0o644);
+  const wh = statSync(join(dir, 'wh'));
+  assert.ok(wh.isCharacterDevice());
+  assert.is(wh.rdev, 0);
+  sys.mknod(join(dir, 'fifo'), FileType.FIFO | 0o600);
+  assert.ok(statSync(join(dir, 'fifo')).isFIFO());
+  assert.is(statSync(join(dir, 'fifo')).mode & 0o777, 0o600);
+  sys.mknod(join(dir, 'null'), FileType.CHR | 0o666, 1, 3);
+  assert.is(statSync(join(dir, 'null')).rdev, (1 << 8) | 3);
+  const e = catchErr(() => sys.mknod(join(dir, 'fifo'), FileType.FIFO | 0o600));
+  assert.is(e.code, 'AlreadyExists');
+  assert.is(e.path, join(dir, 'fifo'));
+});
+
+// ---- xattrs ----
+
+test('xattrs: trusted.overlay.opaque and security.capability set, got, listed, removed; symlinks not followed', () => {
+  const dir = join(base, 'xattr');
+  mountTmpfs(dir); // tmpfs supports trusted.* and security.* whatever /tmp is
+  const file = join(dir, 'f');
+  writeFileSync(file, '');
+  sys.lsetxattr(file, 'trusted.overlay.opaque', Buffer.from('y'));
+  // a VFS_CAP_REVISION_2 blob: magic_etc, then permitted/inheritable low words, then high words
+  const caps = Buffer.alloc(20);
+  caps.writeUInt32LE(0x02000001, 0); // revision 2, effective bit
+  caps.writeUInt32LE(1 << 10, 4); // CAP_NET_BIND_SERVICE permitted
+  sys.lsetxattr(file, 'security.capability', caps);
+  assert.equal(sys.lgetxattr(file, 'trusted.overlay.opaque'), Buffer.from('y'));
+  assert.equal(sys.lgetxattr(file, 'security.capability'), caps);
+  assert.is(sys.lgetxattr(file, 'trusted.nothing'), undefined);
+  assert.equal(sys.llistxattr(file).sort(), ['security.capability', 'trusted.overlay.opaque']);
+  assert.is(catchErr(() => sys.lsetxattr(file, 'trusted.overlay.opaque', Buffer.from('n'), 'create')).code, 'AlreadyExists');
+  sys.lsetxattr(file, 'trusted.overlay.opaque', Buffer.from('n'), 'replace');
+  assert.equal(sys.lgetxattr(file, 'trusted.overlay.opaque'), Buffer.from('n'));
+  sys.lremovexattr(file, 'trusted.overlay.opaque');
+  assert.is(catchErr(() => sys.lremovexattr(file, 'trusted.overlay.opaque')).code, 'NotFound');
+  assert.equal(sys.llistxattr(file), ['security.capability']);
+
+  symlinkSync('f', join(dir, 'link'));
+  sys.lsetxattr(join(dir, 'link'), 'trusted.on-link', new Uint8Array([1, 2]));
+  assert.equal(sys.lgetxattr(join(dir, 'link'), 'trusted.on-link'), Buffer.from([1, 2]));
+  assert.is(sys.lgetxattr(file, 'trusted.on-link'), undefined, 'the target was not touched');
+  const e = catchErr(() => sys.llistxattr(join(dir, 'missing')));
+  assert.is(e.code, 'NotFound');
+  assert.is(e.path, join(dir, 'missing'));
+});
+
+// ---- fd passing and pidfds ----
+
+function fdFlags(fd: number): number {
+  const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  return parseInt(m?.[1] ?? '0', 8);
+}
+const O_CLOEXEC = 0o2000000;
+
+test('sendFd/recvFd pass an open file with its message; every fd is close-on-exec', () => {
+  const [a, b] = sys.socketpair();
+  fds.push(a, b);
+  assert.ok((fdFlags(a) & O_CLOEXEC) !== 0 && (fdFlags(b) & O_CLOEXEC) !== 0, 'socketpair fds are O_CLOEXEC');
+  const file = join(base, 'passed');
+  writeFileSync(file, 'through the socket');
+  const fd = openSync(file, 'r');
+  fds.push(fd);
+  sys.sendFd(a, fd, Buffer.from('console'));
+  const got = sys.recvFd(b);
+  fds.push(got.fd);
+  assert.is.not(got.fd, fd);
+  assert.is(got.message.toString(), 'console');
+  assert.ok((fdFlags(got.fd) & O_CLOEXEC) !== 0, 'the received fd is O_CLOEXEC');
+  assert.is(fstatSync(got.fd).ino, fstatSync(fd).ino);
+  const buf = Buffer.alloc(64);
+  assert.is(buf.subarray(0, readSync(got.fd, buf, 0, 64, 0)).toString(), 'through the socket');
+
+  sys.sendFd(b, fd); // no message: one NUL byte carries the fd
+  const bare = sys.recvFd(a);
+  fds.push(bare.fd);
+  assert.equal(bare.message, Buffer.from([0]));
+
+  closeSync(a);
+  const e = catchErr(() => sys.recvFd(b));
+  assert.is(e.errno, 'ECONNRESET', 'end of stream');
+});
+
+test('pidfd: signal a child through its pidfd; ESRCH (NotFound) once it is reaped', async () => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  children.push(child);
+  assert.ok(child.pid !== undefined);
+  const pidfd = sys.pidfdOpen(child.pid ?? 0);
+  fds.push(pidfd);
+  assert.ok((fdFlags(pidfd) & O_CLOEXEC) !== 0);
+  const exited = once(child, 'exit');
+  sys.pidfdSendSignal(pidfd, 'SIGTERM');
+  const [, signal] = await exited;
+  assert.is(signal, 'SIGTERM');
+  const e = catchErr(() => sys.pidfdSendSignal(pidfd, 0));
+  assert.is(e.errno, 'ESRCH');
+  assert.is(e.code, 'NotFound');
+});
+
+test.run();
