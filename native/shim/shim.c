@@ -1,0 +1,631 @@
+/*
+ * berth-shim: carries out an init plan written by @berth/runtime, then (in
+ * monitor and foreground modes) stays on as the container's parent.
+ *
+ * Node cannot clone/unshare/setns safely (it is multi-threaded), so this small
+ * single-threaded executable does it. All policy lives in TypeScript: the plan
+ * is a flat, ordered list of steps, and this file only executes them.
+ *
+ * Plan wire format (fd 3, from TypeScript):
+ *
+ *   u32 little-endian byte length, then records; a record is its token count in
+ *   decimal, then that many tokens, each NUL-terminated:   3 \0 op \0 arg1 \0 arg2 \0
+ *   (tokens may be empty: an empty mount source or fstype means NULL)
+ *
+ * Header records (executed by the shim before clone):
+ *   mode exit|foreground|monitor   clone <flags>   setns <flag> <path>
+ *   sc_default <action> <errno>    sc_arch <name>
+ *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
+ *   exitfile <path>                console_connect <socket path>   mkfifo <path>
+ * Every other record is an init step, run in order by the cloned child.
+ *
+ * Sync protocol (one line each):
+ *
+ *   shim --(fd 4) "pid <host pid>\n"      --> TypeScript writes uid/gid maps, joins cgroups
+ *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript
+ *   shim --(sync pipe) 1 byte             --> init runs its steps
+ *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start or execve)
+ *   init --(err pipe)  "error\t<stage>\t<op>\t<errno>\t<path>\n" on failure, then _exit(1)
+ *   monitor/foreground: shim --(fd 4) "exit <code> <signal>\n" when the init exits
+ *
+ * Modes: `exit` (runc-style create: the shim exits once the init is ready, the
+ * init is reparented to the caller's subreaper); `foreground` (the shim waits
+ * and exits with the init's status, 128+signal for a signal); `monitor` (the
+ * shim forks and setsid()s so it outlives the caller, becomes a subreaper,
+ * reaps the init and writes its status to the exit file).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define CTL_IN 3
+#define CTL_OUT 4
+
+struct rec {
+  int n;
+  char **tok;
+};
+
+static struct rec *recs;
+static int nrecs;
+static int errfd = -1; /* init -> shim */
+static int fifo_fd = -1;
+static int console_fd = -1;
+static scmp_filter_ctx sc_ctx;
+static char exec_path[4096];
+static char **exec_env;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t r = read(fd, p, len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    len -= (size_t)r;
+  }
+  return 0;
+}
+
+static void write_all(int fd, const char *s, size_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, s, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    len -= (size_t)w;
+  }
+}
+
+static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(int fd, const char *fmt, ...) {
+  char line[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof line) n = sizeof line - 1;
+  write_all(fd, line, (size_t)n);
+}
+
+/* Report a failed step of the init and die: the shim relays the line to TypeScript. */
+static void fail(const char *stage, const char *op, const char *path) {
+  int e = errno;
+  say(errfd, "error\t%s\t%s\t%d\t%s\n", stage, op, e, path ? path : "");
+  _exit(1);
+}
+
+/* A failure of the shim itself (before or around clone). */
+static void shim_fail(const char *op, const char *path) {
+  int e = errno;
+  say(CTL_OUT, "error\tshim\t%s\t%d\t%s\n", op, e, path ? path : "");
+  _exit(1);
+}
+
+static unsigned long long num(const char *s) { return strtoull(s, NULL, 0); }
+
+/* mkdir -p; components that exist are fine. */
+static int mkdirp(const char *path, mode_t mode) {
+  char buf[4096];
+  size_t len = strlen(path);
+  if (len >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+  memcpy(buf, path, len + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+/* ---- seccomp (built by the shim before clone, loaded by the init last) ---- */
+
+static uint32_t sc_action(const char *name, const char *errno_ret) {
+  int e = (int)num(errno_ret);
+  if (!strcmp(name, "SCMP_ACT_ALLOW")) return SCMP_ACT_ALLOW;
+  if (!strcmp(name, "SCMP_ACT_ERRNO")) return SCMP_ACT_ERRNO(e);
+  if (!strcmp(name, "SCMP_ACT_KILL") || !strcmp(name, "SCMP_ACT_KILL_THREAD")) return SCMP_ACT_KILL;
+  if (!strcmp(name, "SCMP_ACT_KILL_PROCESS")) return SCMP_ACT_KILL_PROCESS;
+  if (!strcmp(name, "SCMP_ACT_TRAP")) return SCMP_ACT_TRAP;
+  if (!strcmp(name, "SCMP_ACT_TRACE")) return SCMP_ACT_TRACE(e);
+  if (!strcmp(name, "SCMP_ACT_LOG")) return SCMP_ACT_LOG;
+  errno = EINVAL;
+  shim_fail("seccomp action", name);
+  return 0;
+}
+
+static enum scmp_compare sc_op(const char *name) {
+  static const struct { const char *n; enum scmp_compare op; } ops[] = {
+    {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+  };
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(name, ops[i].n)) return ops[i].op;
+  errno = EINVAL;
+  shim_fail("seccomp operator", name);
+  return SCMP_CMP_EQ;
+}
+
+static void sc_rule(struct rec *r, uint32_t def) {
+  /* sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)* */
+  if (r->n < 5) { errno = EINVAL; shim_fail("seccomp rule", NULL); }
+  uint32_t act = sc_action(r->tok[1], r->tok[2]);
+  int nr = seccomp_syscall_resolve_name(r->tok[3]);
+  if (nr == __NR_SCMP_ERROR) return; /* unknown on this kernel/arch: ignore, as runc does */
+  if (act == def) return;             /* libseccomp refuses rules equal to the default */
+  int n = (int)num(r->tok[4]);
+  if (n > 6 || r->n < 5 + 4 * n) { errno = EINVAL; shim_fail("seccomp rule", r->tok[3]); }
+  struct scmp_arg_cmp cmp[6];
+  for (int i = 0; i < n; i++) {
+    cmp[i].arg = (unsigned)num(r->tok[5 + 4 * i]);
+    cmp[i].op = sc_op(r->tok[6 + 4 * i]);
+    cmp[i].datum_a = num(r->tok[7 + 4 * i]);
+    cmp[i].datum_b = num(r->tok[8 + 4 * i]);
+  }
+  int rc = seccomp_rule_add_array(sc_ctx, act, nr, (unsigned)n, cmp);
+  if (rc < 0) { errno = -rc; shim_fail("seccomp_rule_add", r->tok[3]); }
+}
+
+/* ---- init steps (run in the cloned child) ------------------------------ */
+
+static void set_console(const char *rows, const char *cols) {
+  /* The container's own devpts is mounted at /dev/pts; open its ptmx. */
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail("console", "open", "/dev/ptmx");
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail("console", "unlockpt", "/dev/ptmx");
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) fail("console", "open pty peer", "/dev/ptmx");
+  struct winsize ws = {.ws_row = (unsigned short)num(rows), .ws_col = (unsigned short)num(cols)};
+  if (ws.ws_row && ws.ws_col) ioctl(master, TIOCSWINSZ, &ws);
+  int ptyno = 0;
+  ioctl(master, TIOCGPTN, &ptyno);
+  char name[64];
+  snprintf(name, sizeof name, "/dev/pts/%d", ptyno);
+  /* runc's console-socket protocol: data is the pty name, ancillary is the master fd. */
+  struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (sendmsg(console_fd, &msg, 0) < 0) fail("console", "sendmsg", "console socket");
+  close(console_fd);
+  close(master);
+  if (setsid() < 0) fail("console", "setsid", NULL);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) fail("console", "ioctl TIOCSCTTY", name);
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(slave, fd) < 0) fail("console", "dup2", name);
+  if (slave > 2) close(slave);
+}
+
+static void mask_path(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    if (errno == ENOENT) return;
+    fail("rootfs", "stat", path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0) fail("rootfs", "mask", path);
+  } else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+    fail("rootfs", "mask", path);
+  }
+}
+
+static void readonly_path(const char *path) {
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    if (errno == ENOENT) return;
+    fail("rootfs", "bind readonly", path);
+  }
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+      mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+    fail("rootfs", "remount readonly", path);
+}
+
+static void write_file(const char *path, const char *value, const char *stage) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(stage, "open", path);
+  if (write(fd, value, strlen(value)) < 0) fail(stage, "write", path);
+  close(fd);
+}
+
+/* Resolve argv[0] against the container's PATH before the process is started, so a missing
+ * binary is reported by create rather than lost after start (runc does the same). */
+static void lookpath(const char *file, const char *pathvar) {
+  if (strchr(file, '/')) {
+    snprintf(exec_path, sizeof exec_path, "%s", file);
+    if (access(exec_path, X_OK) < 0) fail("exec", "lookpath", file);
+    return;
+  }
+  const char *p = pathvar && *pathvar ? pathvar : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int saved = ENOENT;
+  while (*p) {
+    const char *end = strchr(p, ':');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    snprintf(exec_path, sizeof exec_path, "%.*s/%s", (int)len, p, file);
+    if (access(exec_path, X_OK) == 0) {
+      struct stat st;
+      if (stat(exec_path, &st) == 0 && S_ISREG(st.st_mode)) return;
+    } else if (errno != ENOENT) {
+      saved = errno;
+    }
+    p += len;
+    if (*p == ':') p++;
+  }
+  errno = saved;
+  fail("exec", "lookpath", file);
+}
+
+static void do_capset(const char *eff, const char *perm, const char *inh) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[2];
+  unsigned long long e = num(eff), p = num(perm), i = num(inh);
+  d[0].effective = (uint32_t)e; d[1].effective = (uint32_t)(e >> 32);
+  d[0].permitted = (uint32_t)p; d[1].permitted = (uint32_t)(p >> 32);
+  d[0].inheritable = (uint32_t)i; d[1].inheritable = (uint32_t)(i >> 32);
+  if (syscall(SYS_capset, &h, d) < 0) fail("process", "capset", NULL);
+}
+
+static void run_step(struct rec *r) {
+  const char *op = r->tok[0];
+  const char *a1 = r->n > 1 ? r->tok[1] : "";
+  const char *a2 = r->n > 2 ? r->tok[2] : "";
+  if (!strcmp(op, "mount")) {
+    /* mount <source> <target> <fstype> <flags> <data> */
+    if (r->n < 6) { errno = EINVAL; fail("mount", "mount", a2); }
+    const char *data = r->tok[5][0] ? r->tok[5] : NULL;
+    const char *fstype = r->tok[3][0] ? r->tok[3] : NULL;
+    const char *src = r->tok[1][0] ? r->tok[1] : NULL;
+    if (mount(src, a2, fstype, (unsigned long)num(r->tok[4]), data) < 0) fail("mount", fstype ? fstype : "bind", a2);
+  } else if (!strcmp(op, "mkdirp")) {
+    if (mkdirp(a1, 0755) < 0) fail("mount", "mkdir", a1);
+  } else if (!strcmp(op, "touch")) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", a1);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) { *slash = 0; if (mkdirp(dir, 0755) < 0) fail("mount", "mkdir", dir); }
+    int fd = open(a1, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EISDIR) fail("mount", "create", a1);
+    if (fd >= 0) close(fd);
+  } else if (!strcmp(op, "mknod")) {
+    /* mknod <path> <c|b|p> <major> <minor> <mode> <uid> <gid> */
+    mode_t type = a2[0] == 'b' ? S_IFBLK : a2[0] == 'p' ? S_IFIFO : S_IFCHR;
+    unlink(a1);
+    if (mknod(a1, type | (mode_t)num(r->tok[5]), makedev(num(r->tok[3]), num(r->tok[4]))) < 0) fail("mount", "mknod", a1);
+    if (chmod(a1, (mode_t)num(r->tok[5])) < 0) fail("mount", "chmod", a1);
+    if (chown(a1, (uid_t)num(r->tok[6]), (gid_t)num(r->tok[7])) < 0) fail("mount", "chown", a1);
+  } else if (!strcmp(op, "symlink")) {
+    if (symlink(a1, a2) < 0 && errno != EEXIST) fail("mount", "symlink", a2);
+  } else if (!strcmp(op, "pivot_root")) {
+    /* pivot_root(".", ".") stacks the old root under the new one; detach it (runc's trick,
+     * which needs no temporary directory inside the rootfs). */
+    if (chdir(a1) < 0) fail("rootfs", "chdir", a1);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) fail("rootfs", "pivot_root", a1);
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) fail("rootfs", "make old root slave", a1);
+    if (umount2(".", MNT_DETACH) < 0) fail("rootfs", "umount old root", a1);
+    if (chdir("/") < 0) fail("rootfs", "chdir", "/");
+  } else if (!strcmp(op, "mask")) {
+    mask_path(a1);
+  } else if (!strcmp(op, "readonly")) {
+    readonly_path(a1);
+  } else if (!strcmp(op, "remount")) {
+    if (mount(NULL, a1, NULL, (unsigned long)num(a2), NULL) < 0) fail("rootfs", "remount", a1);
+  } else if (!strcmp(op, "sysctl")) {
+    write_file(a1, a2, "sysctl");
+  } else if (!strcmp(op, "hostname")) {
+    if (sethostname(a1, strlen(a1)) < 0) fail("rootfs", "sethostname", a1);
+  } else if (!strcmp(op, "domainname")) {
+    if (setdomainname(a1, strlen(a1)) < 0) fail("rootfs", "setdomainname", a1);
+  } else if (!strcmp(op, "fifo_open")) {
+    fifo_fd = open(a1, O_PATH | O_CLOEXEC);
+    if (fifo_fd < 0) fail("create", "open exec fifo", a1);
+  } else if (!strcmp(op, "console")) {
+    set_console(a1, a2);
+  } else if (!strcmp(op, "chdir")) {
+    if (chdir(a1) < 0) fail("process", "chdir", a1);
+  } else if (!strcmp(op, "umask")) {
+    umask((mode_t)num(a1));
+  } else if (!strcmp(op, "rlimit")) {
+    /* rlimit <resource> <soft> <hard> <name> */
+    struct rlimit rl = {.rlim_cur = num(a2), .rlim_max = num(r->tok[3])};
+    if (setrlimit((int)num(a1), &rl) < 0) fail("process", "setrlimit", r->n > 4 ? r->tok[4] : a1);
+  } else if (!strcmp(op, "oom_score_adj")) {
+    write_file("/proc/self/oom_score_adj", a1, "process");
+  } else if (!strcmp(op, "lookpath")) {
+    lookpath(a1, a2);
+  } else if (!strcmp(op, "ready")) {
+    say(errfd, "ready\n");
+  } else if (!strcmp(op, "wait_start")) {
+    /* Block until `start` opens the fifo for reading. /proc is the container's own here,
+     * and the O_PATH fd taken before pivot_root still names the fifo in the state dir. */
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fifo_fd);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail("start", "open exec fifo", p);
+    if (write(fd, "0", 1) != 1) fail("start", "write exec fifo", p);
+    close(fd);
+    close(fifo_fd);
+  } else if (!strcmp(op, "bounding")) {
+    unsigned long long keep = num(a1);
+    for (int cap = 0; cap < 64; cap++) {
+      if (keep & (1ULL << cap)) continue;
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail("process", "drop bounding capability", NULL);
+    }
+  } else if (!strcmp(op, "keepcaps")) {
+    if (prctl(PR_SET_KEEPCAPS, num(a1), 0, 0, 0) < 0) fail("process", "prctl PR_SET_KEEPCAPS", NULL);
+  } else if (!strcmp(op, "groups")) {
+    gid_t g[64];
+    int n = r->n - 1 > 64 ? 64 : r->n - 1;
+    for (int i = 0; i < n; i++) g[i] = (gid_t)num(r->tok[i + 1]);
+    if (setgroups((size_t)n, g) < 0) fail("process", "setgroups", NULL);
+  } else if (!strcmp(op, "setgid")) {
+    gid_t gid = (gid_t)num(a1);
+    if (setresgid(gid, gid, gid) < 0) fail("process", "setgid", a1);
+  } else if (!strcmp(op, "setuid")) {
+    uid_t uid = (uid_t)num(a1);
+    if (setresuid(uid, uid, uid) < 0) fail("process", "setuid", a1);
+  } else if (!strcmp(op, "capset")) {
+    do_capset(a1, a2, r->tok[3]);
+  } else if (!strcmp(op, "ambient")) {
+    unsigned long long amb = num(a1);
+    for (int cap = 0; cap < 64; cap++)
+      if (amb & (1ULL << cap)) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+  } else if (!strcmp(op, "nnp")) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("process", "prctl PR_SET_NO_NEW_PRIVS", NULL);
+  } else if (!strcmp(op, "seccomp_load")) {
+    int rc = seccomp_load(sc_ctx);
+    if (rc < 0) { errno = -rc; fail("seccomp", "seccomp_load", NULL); }
+  } else if (!strcmp(op, "env")) {
+    exec_env = calloc((size_t)r->n, sizeof(char *));
+    for (int i = 1; i < r->n; i++) exec_env[i - 1] = r->tok[i];
+  } else if (!strcmp(op, "exec")) {
+    /* exec <argv...>: signals back to default and the mask cleared before execve. */
+    sigset_t all;
+    sigemptyset(&all);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    if (!exec_path[0]) lookpath(a1, NULL);
+    execve(exec_path, &r->tok[1], exec_env ? exec_env : (char *[]){NULL});
+    fail("exec", "execve", exec_path);
+  } else {
+    errno = EINVAL;
+    fail("plan", "unknown step", op);
+  }
+}
+
+static int init_main(int syncfd) {
+  char go;
+  /* Writes to the err pipe after the shim has gone must not kill us. */
+  signal(SIGPIPE, SIG_IGN);
+  if (read_full(syncfd, &go, 1) < 0) _exit(1); /* the shim aborted */
+  close(syncfd);
+  for (int i = 0; i < nrecs; i++) run_step(&recs[i]);
+  errno = EINVAL;
+  fail("plan", "plan has no exec step", NULL);
+  return 1;
+}
+
+/* ---- the shim ------------------------------------------------------------ */
+
+static pid_t init_pid;
+static void forward(int sig) {
+  if (init_pid > 0) kill(init_pid, sig);
+}
+
+static int is_header(const char *op) {
+  return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
+         !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo");
+}
+
+int main(void) {
+  uint32_t len;
+  if (read_full(CTL_IN, &len, 4) < 0) shim_fail("read plan", NULL);
+  char *buf = malloc((size_t)len + 2);
+  if (!buf || read_full(CTL_IN, buf, len) < 0) shim_fail("read plan", NULL);
+  buf[len] = 0;
+  buf[len + 1] = 0;
+
+  /* Parse the records: tokens until an empty one. */
+  int cap = 64;
+  recs = calloc((size_t)cap, sizeof *recs);
+  struct rec *all = calloc((size_t)cap, sizeof *all);
+  int nall = 0;
+  for (char *p = buf; p < buf + len;) {
+    struct rec r = {0, NULL};
+    int want = (int)num(p);
+    p += strlen(p) + 1;
+    if (want <= 0 || want > 100000) { errno = EINVAL; shim_fail("parse plan", NULL); }
+    r.tok = calloc((size_t)want + 1, sizeof(char *));
+    while (r.n < want) {
+      if (p >= buf + len) { errno = EINVAL; shim_fail("parse plan", "truncated record"); }
+      r.tok[r.n++] = p;
+      p += strlen(p) + 1;
+    }
+    r.tok[r.n] = NULL;
+    if (nall == cap) {
+      cap *= 2;
+      all = realloc(all, (size_t)cap * sizeof *all);
+      recs = realloc(recs, (size_t)cap * sizeof *recs);
+    }
+    all[nall++] = r;
+  }
+
+  const char *mode = "exit";
+  const char *exitfile = NULL;
+  unsigned long flags = 0;
+  uint32_t sc_def = SCMP_ACT_ALLOW;
+  for (int i = 0; i < nall; i++) {
+    struct rec *r = &all[i];
+    const char *op = r->tok[0];
+    if (!is_header(op)) { recs[nrecs++] = *r; continue; }
+    if (!strcmp(op, "mode")) mode = r->tok[1];
+    else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
+    else if (!strcmp(op, "mkfifo")) {
+      /* The exec fifo of create: 0622 so an init running as any user can open it for writing. */
+      if (mkfifo(r->tok[1], 0622) < 0) shim_fail("mkfifo", r->tok[1]);
+      chmod(r->tok[1], 0622);
+    }
+    else if (!strcmp(op, "clone")) flags = (unsigned long)num(r->tok[1]);
+    else if (!strcmp(op, "console_connect")) {
+      /* Connected by the shim, in the caller's mount namespace (before any setns); the init
+       * inherits the fd and sends the pty master once its devpts exists. */
+      console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_un sa = {.sun_family = AF_UNIX};
+      snprintf(sa.sun_path, sizeof sa.sun_path, "%s", r->tok[1]);
+      if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&sa, sizeof sa) < 0) shim_fail("connect console socket", r->tok[1]);
+    }
+    else if (!strcmp(op, "setns")) {
+      /* Joining happens here, before clone: a pid namespace only applies to children. */
+      int fd = open(r->tok[2], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) shim_fail("open namespace", r->tok[2]);
+      if (setns(fd, (int)num(r->tok[1])) < 0) shim_fail("setns", r->tok[2]);
+      close(fd);
+    } else if (!strcmp(op, "sc_default")) {
+      sc_def = sc_action(r->tok[1], r->tok[2]);
+      sc_ctx = seccomp_init(sc_def);
+      if (!sc_ctx) { errno = ENOMEM; shim_fail("seccomp_init", NULL); }
+    } else if (!strcmp(op, "sc_arch")) {
+      uint32_t arch = seccomp_arch_resolve_name(r->tok[1]);
+      if (arch) {
+        int rc = seccomp_arch_add(sc_ctx, arch);
+        if (rc < 0 && rc != -EEXIST) { errno = -rc; shim_fail("seccomp_arch_add", r->tok[1]); }
+      }
+    } else if (!strcmp(op, "sc_rule")) {
+      sc_rule(r, sc_def);
+    }
+  }
+
+  int monitor = !strcmp(mode, "monitor");
+  int foreground = !strcmp(mode, "foreground");
+  if (monitor) {
+    /* Outlive the caller: the parent exits at once, the child leads its own session. */
+    pid_t p = fork();
+    if (p < 0) shim_fail("fork", NULL);
+    if (p > 0) _exit(0);
+    setsid();
+  }
+  if (monitor || foreground) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  int syncp[2], errp[2];
+  if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) shim_fail("pipe", NULL);
+
+  /* A raw clone with no new stack behaves like fork, with namespace flags. The shim is
+   * single-threaded, so the child may use malloc and libseccomp freely. */
+  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) shim_fail("clone", NULL);
+  if (pid == 0) {
+    close(syncp[1]);
+    close(errp[0]);
+    close(CTL_IN);
+    close(CTL_OUT);
+    errfd = errp[1];
+    return init_main(syncp[0]);
+  }
+  init_pid = pid;
+  close(syncp[0]);
+  close(errp[1]);
+
+  say(CTL_OUT, "pid %d\n", pid);
+  char line[16];
+  size_t n = 0;
+  while (n < sizeof line - 1) {
+    ssize_t r = read(CTL_IN, &line[n], 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || line[n] == '\n') break;
+    n++;
+  }
+  line[n] = 0;
+  if (strcmp(line, "go") != 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    _exit(1);
+  }
+  if (write(syncp[1], "g", 1) != 1) shim_fail("release init", NULL);
+  close(syncp[1]);
+
+  /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve). */
+  FILE *ef = fdopen(errp[0], "r");
+  char rep[8192];
+  int ready = 0, failed = 0;
+  while (fgets(rep, sizeof rep, ef)) {
+    write_all(CTL_OUT, rep, strlen(rep));
+    if (!strncmp(rep, "error", 5)) failed = 1;
+    if (!strcmp(rep, "ready\n")) {
+      ready = 1;
+      if (!monitor && !foreground) break;
+    }
+  }
+  if (failed || !ready) {
+    int st;
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    if (!failed) say(CTL_OUT, "error\tinit\tinit exited early\t0\t\n");
+    _exit(1);
+  }
+  if (!monitor && !foreground) _exit(0);
+  fclose(ef);
+
+  if (foreground) {
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+    struct sigaction sa = {.sa_handler = forward};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  }
+  /* Keep only what we report through: our stdio belongs to the container. */
+  close(CTL_IN);
+  int status = 0;
+  for (;;) {
+    int st;
+    pid_t w = waitpid(-1, &st, 0);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) break; /* ECHILD */
+    if (w == pid) { status = st; break; }
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  if (exitfile) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", exitfile);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      say(fd, "{\"exitCode\":%d,\"signal\":%d}\n", code, sig);
+      fsync(fd);
+      close(fd);
+      rename(tmp, exitfile);
+    }
+  }
+  say(CTL_OUT, "exit %d %d\n", code, sig);
+  /* Reap anything else left in our subtree (we are its subreaper) before going. */
+  while (waitpid(-1, NULL, WNOHANG) > 0) {}
+  return foreground ? code : 0;
+}

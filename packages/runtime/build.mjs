@@ -1,0 +1,37 @@
+// Builds berth-runtime: the CLI bundled by esbuild into dist/berth-runtime.cjs, and berth-shim
+// beside it (from native/build/Release when the native build made it, else compiled here with
+// the C compiler: it is one C file and libseccomp).
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const pkg = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
+mkdirSync(here('./dist'), { recursive: true });
+await build({
+  entryPoints: { 'berth-runtime': 'src/cli/bin.ts' },
+  absWorkingDir: here('.'),
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  conditions: ['berth-source'],
+  banner: { js: '#!/usr/bin/env node' },
+  define: { BERTH_VERSION: JSON.stringify(pkg.version) },
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const src = here('../../native/shim/shim.c');
+const built = here('../../native/build/Release/berth-shim');
+const out = here('./dist/berth-shim');
+const cli = here('./dist/berth-runtime.cjs');
+if (existsSync(built) && statSync(built).mtimeMs >= statSync(src).mtimeMs) {
+  copyFileSync(built, out);
+} else {
+  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, src, '-lseccomp'], { stdio: 'inherit' });
+}
+chmodSync(cli, 0o755);

@@ -1,0 +1,367 @@
+/**
+ * The init plan: `config.json` compiled into the flat, ordered list of steps that berth-shim
+ * executes (native/shim/shim.c documents each op). Pure: every host fact the compiler needs
+ * (is a bind source a directory?) is passed in.
+ *
+ *   header (shim, before clone)   mode, exitfile, clone, setns, sc_default/sc_arch/sc_rule
+ *   rootfs                        propagation, bind rootfs, fifo_open, console_connect, mounts,
+ *                                 devices, symlinks, pivot_root
+ *   after pivot                   console, sysctl, mask, readonly, remount /, hostname
+ *   process                       chdir, rlimit, oom_score_adj, lookpath, ready, wait_start,
+ *                                 [seccomp_load], bounding, keepcaps, groups, setgid, setuid,
+ *                                 capset, ambient, umask, nnp, [seccomp_load], env, exec
+ */
+import { constants } from 'node:os';
+import { posix } from 'node:path';
+import { invalidArgument } from '@berth/errors';
+import { capNumber } from './caps/index.js';
+import type { OciConfig, OciDevice, OciMount, OciNamespace, OciProcess, OciSeccomp } from './spec.js';
+
+/** One step: an op and its string arguments. */
+export type Step = readonly [op: string, ...args: string[]];
+
+/** How the shim behaves once the init is ready (see shim.c). */
+export type ShimMode = 'exit' | 'foreground' | 'monitor';
+
+/** Inputs of {@link compilePlan} besides the config. */
+export interface PlanOptions {
+  /** Absolute host path of the rootfs. */
+  readonly rootfs: string;
+  /** Absolute host path of the bundle (relative bind sources resolve against it). */
+  readonly bundle: string;
+  readonly mode: ShimMode;
+  /** The exec fifo: the init blocks on it before the process starts (create); absent for run. */
+  readonly execFifo?: string;
+  /** runc's `--console-socket`: the pty master is sent there. */
+  readonly consoleSocket?: string;
+  /** Where the monitor records the exit status. */
+  readonly exitFile?: string;
+  /** True when a host path is a directory (decides mkdir or touch for bind targets). */
+  readonly isDir?: (hostPath: string) => boolean;
+}
+
+/** Inputs of {@link compileExecPlan}. */
+export interface ExecPlanOptions {
+  /** Pid of the container's init, whose namespaces are joined. */
+  readonly initPid: number;
+  /** Namespace types the container has its own of. */
+  readonly namespaces: readonly OciNamespace['type'][];
+  readonly mode: ShimMode;
+  readonly consoleSocket?: string;
+  readonly seccomp?: OciSeccomp;
+}
+
+/** clone(2) / setns(2) flags of each namespace type. */
+export const namespaceFlags: Readonly<Record<OciNamespace['type'], number>> = {
+  mount: 0x20000,
+  uts: 0x04000000,
+  ipc: 0x08000000,
+  user: 0x10000000,
+  pid: 0x20000000,
+  network: 0x40000000,
+  cgroup: 0x02000000,
+  time: 0x80,
+};
+
+/** /proc/<pid>/ns/<name> for each namespace type. */
+export const namespaceProcNames: Readonly<Record<OciNamespace['type'], string>> = {
+  mount: 'mnt', uts: 'uts', ipc: 'ipc', user: 'user', pid: 'pid', network: 'net', cgroup: 'cgroup', time: 'time',
+};
+
+const MS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, SYNCHRONOUS: 0x10, REMOUNT: 0x20, MANDLOCK: 0x40,
+  DIRSYNC: 0x80, NOSYMFOLLOW: 0x100, NOATIME: 0x400, NODIRATIME: 0x800, BIND: 0x1000, REC: 0x4000,
+  UNBINDABLE: 0x20000, PRIVATE: 0x40000, SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000,
+  STRICTATIME: 0x1000000, LAZYTIME: 0x2000000,
+} as const;
+
+/** Mount options that set (true) or clear (false) a flag. */
+const flagOptions: Readonly<Record<string, readonly [number, boolean]>> = {
+  ro: [MS.RDONLY, true], rw: [MS.RDONLY, false], nosuid: [MS.NOSUID, true], suid: [MS.NOSUID, false],
+  nodev: [MS.NODEV, true], dev: [MS.NODEV, false], noexec: [MS.NOEXEC, true], exec: [MS.NOEXEC, false],
+  sync: [MS.SYNCHRONOUS, true], async: [MS.SYNCHRONOUS, false], dirsync: [MS.DIRSYNC, true],
+  mand: [MS.MANDLOCK, true], nomand: [MS.MANDLOCK, false], noatime: [MS.NOATIME, true], atime: [MS.NOATIME, false],
+  nodiratime: [MS.NODIRATIME, true], diratime: [MS.NODIRATIME, false], relatime: [MS.RELATIME, true],
+  norelatime: [MS.RELATIME, false], strictatime: [MS.STRICTATIME, true], nostrictatime: [MS.STRICTATIME, false],
+  lazytime: [MS.LAZYTIME, true], nosymfollow: [MS.NOSYMFOLLOW, true], symfollow: [MS.NOSYMFOLLOW, false],
+  bind: [MS.BIND, true], rbind: [MS.BIND | MS.REC, true], defaults: [0, true],
+};
+
+const propagationOptions: Readonly<Record<string, number>> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** Mount flags, propagation flags and fs data of a mount's options. */
+export function parseMountOptions(options: readonly string[] = []): { flags: number; propagation: number[]; data: string[] } {
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  for (const o of options) {
+    const f = flagOptions[o];
+    if (f) {
+      flags = f[1] ? flags | f[0] : flags & ~f[0];
+    } else if (propagationOptions[o] !== undefined) {
+      propagation.push(propagationOptions[o]);
+    } else if (o !== 'tmpcopyup' && !o.startsWith('idmap') && !o.startsWith('ridmap')) {
+      data.push(o);
+    }
+  }
+  return { flags, propagation, data };
+}
+
+/** The devices every container gets (runtime-spec "Default Devices"). */
+export const defaultDevices: readonly Required<OciDevice>[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+];
+
+const rlimitNumbers: Readonly<Record<string, number>> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+/** Seccomp architecture names of the OCI spec (`SCMP_ARCH_X86_64`) as libseccomp resolves them. */
+function scArch(a: string): string {
+  return a.replace(/^SCMP_ARCH_/, '').toLowerCase();
+}
+
+/** u64 as a string: rlimit "unlimited" is 2^64-1 in config.json and may exceed JS precision. */
+function u64(n: number): string {
+  return n >= Number.MAX_SAFE_INTEGER || n < 0 ? '18446744073709551615' : String(n);
+}
+
+function capMask(names: readonly string[] | undefined): string {
+  let mask = 0n;
+  for (const n of names ?? []) {
+    try {
+      mask |= 1n << BigInt(capNumber(n));
+    } catch {
+      // runc ignores capabilities the kernel lacks; so do we.
+    }
+  }
+  return `0x${mask.toString(16)}`;
+}
+
+/** The seccomp header records of a profile. */
+export function seccompSteps(sc: OciSeccomp): Step[] {
+  const steps: Step[] = [['sc_default', sc.defaultAction, String(sc.defaultErrnoRet ?? constants.errno.EPERM)]];
+  for (const a of sc.architectures ?? []) steps.push(['sc_arch', scArch(a)]);
+  for (const rule of sc.syscalls ?? []) {
+    const args = rule.args ?? [];
+    const cmp = args.flatMap((a) => [String(a.index), a.op, String(a.value), String(a.valueTwo ?? 0)]);
+    for (const name of rule.names) {
+      steps.push(['sc_rule', rule.action, String(rule.errnoRet ?? constants.errno.EPERM), name, String(args.length), ...cmp]);
+    }
+  }
+  return steps;
+}
+
+/** The process part of a plan: from chdir to execve. Shared by create and exec. */
+function processSteps(proc: OciProcess, opts: { waitStart: boolean; seccomp: boolean; userns: boolean }): Step[] {
+  const steps: Step[] = [['chdir', proc.cwd]];
+  for (const r of proc.rlimits ?? []) {
+    const res = rlimitNumbers[r.type];
+    if (res === undefined) throw invalidArgument(`process.rlimits: unknown rlimit "${r.type}"`);
+    steps.push(['rlimit', String(res), u64(r.soft), u64(r.hard), r.type]);
+  }
+  if (proc.oomScoreAdj !== undefined) steps.push(['oom_score_adj', String(proc.oomScoreAdj)]);
+  const args = proc.args ?? [];
+  const argv0 = args[0];
+  if (argv0 === undefined) throw invalidArgument('process.args must name the program to run');
+  const pathVar = (proc.env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
+  steps.push(['lookpath', argv0, pathVar]);
+  steps.push(['ready']);
+  if (opts.waitStart) steps.push(['wait_start']);
+  const nnp = proc.noNewPrivileges === true;
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping
+  // capabilities. With it, load it as late as possible, just before execve (runc's order).
+  if (opts.seccomp && !nnp) steps.push(['seccomp_load']);
+  const caps = proc.capabilities;
+  steps.push(['bounding', capMask(caps?.bounding)]);
+  steps.push(['keepcaps', '1']);
+  const u = proc.user;
+  steps.push(['groups', ...(u.additionalGids ?? []).map(String)]);
+  steps.push(['setgid', String(u.gid)]);
+  steps.push(['setuid', String(u.uid)]);
+  steps.push(['keepcaps', '0']);
+  steps.push(['capset', capMask(caps?.effective), capMask(caps?.permitted), capMask(caps?.inheritable)]);
+  if ((caps?.ambient ?? []).length > 0) steps.push(['ambient', capMask(caps?.ambient)]);
+  steps.push(['umask', String(u.umask ?? 0o022)]);
+  if (nnp) steps.push(['nnp']);
+  if (opts.seccomp && nnp) steps.push(['seccomp_load']);
+  steps.push(['env', ...(proc.env ?? [])]);
+  steps.push(['exec', ...args]);
+  void opts.userns;
+  return steps;
+}
+
+function within(rootfs: string, dest: string): string {
+  const clean = posix.normalize(`/${dest}`);
+  return clean === '/' ? rootfs : `${rootfs}${clean}`;
+}
+
+/**
+ * Compiles `config.json` into the plan berth-shim runs for `create`/`run`.
+ * Throws InvalidArgument for a config it cannot honour.
+ */
+export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
+  const proc = config.process;
+  if (proc === undefined) throw invalidArgument('config.json has no process to run');
+  const linux = config.linux ?? {};
+  const nsList = linux.namespaces ?? [];
+  const has = (t: OciNamespace['type']): boolean => nsList.some((n) => n.type === t);
+  const userns = has('user');
+  const rootfs = opts.rootfs;
+  const isDir = opts.isDir ?? (() => true);
+  const steps: Step[] = [['mode', opts.mode]];
+  if (opts.exitFile !== undefined) steps.push(['exitfile', opts.exitFile]);
+  if (opts.execFifo !== undefined) steps.push(['mkfifo', opts.execFifo]);
+  let cloneFlags = 0;
+  // Join the user namespace first: the others are owned by it.
+  const ordered = [...nsList].sort((a, b) => (a.type === 'user' ? -1 : b.type === 'user' ? 1 : 0));
+  for (const ns of ordered) {
+    if (ns.path !== undefined && ns.path !== '') steps.push(['setns', String(namespaceFlags[ns.type]), ns.path]);
+    else cloneFlags |= namespaceFlags[ns.type];
+  }
+  steps.push(['clone', String(cloneFlags)]);
+  const seccomp = linux.seccomp !== undefined;
+  if (linux.seccomp) steps.push(...seccompSteps(linux.seccomp));
+
+  if (!has('mount')) throw invalidArgument('config.json: linux.namespaces must include a mount namespace');
+  // Make every mount private (or as asked) so nothing we mount leaks to the host, then
+  // bind the rootfs onto itself: pivot_root needs a mount point.
+  const rootProp = propagationOptions[linux.rootfsPropagation ?? 'rprivate'];
+  if (rootProp === undefined) throw invalidArgument(`config.json: unknown rootfsPropagation "${linux.rootfsPropagation}"`);
+  steps.push(['mount', '', '/', '', String(MS.REC | MS.SLAVE), '']);
+  steps.push(['mount', rootfs, rootfs, '', String(MS.BIND | MS.REC), '']);
+  if (opts.execFifo !== undefined) steps.push(['fifo_open', opts.execFifo]);
+  if (proc.terminal === true) {
+    if (opts.consoleSocket === undefined) throw invalidArgument('process.terminal is set: pass --console-socket to receive the pty');
+    steps.push(['console_connect', opts.consoleSocket]);
+  }
+
+  let devMounted = false;
+  let devptsMounted = false;
+  for (const m of config.mounts ?? []) {
+    steps.push(...mountSteps(m, { rootfs, bundle: opts.bundle, isDir, netns: has('network'), userns }));
+    if (posix.normalize(m.destination) === '/dev') devMounted = true;
+    if (m.type === 'devpts') devptsMounted = true;
+  }
+  // Devices: mknod where we may; in a user namespace bind the host's nodes instead.
+  const devices = devMounted ? [...defaultDevices, ...(linux.devices ?? [])] : [...(linux.devices ?? [])];
+  for (const d of devices) {
+    const target = within(rootfs, d.path);
+    if (userns) {
+      steps.push(['touch', target], ['mount', d.path, target, '', String(MS.BIND), '']);
+    } else {
+      steps.push(['mkdirp', posix.dirname(target)]);
+      steps.push(['mknod', target, d.type, String(d.major ?? 0), String(d.minor ?? 0), String(d.fileMode ?? 0o666), String(d.uid ?? 0), String(d.gid ?? 0)]);
+    }
+  }
+  if (devMounted) {
+    const links: [string, string][] = [['/proc/self/fd', 'fd'], ['/proc/self/fd/0', 'stdin'], ['/proc/self/fd/1', 'stdout'], ['/proc/self/fd/2', 'stderr']];
+    if (devptsMounted) links.push(['pts/ptmx', 'ptmx']);
+    for (const [target, name] of links) steps.push(['symlink', target, `${rootfs}/dev/${name}`]);
+  }
+  steps.push(['pivot_root', rootfs]);
+  // After pivot_root the old root is gone; give "/" the asked-for propagation.
+  steps.push(['mount', '', '/', '', String(rootProp), '']);
+
+  if (proc.terminal === true) steps.push(['console', String(proc.consoleSize?.height ?? 0), String(proc.consoleSize?.width ?? 0)]);
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) steps.push(['sysctl', `/proc/sys/${key.replace(/\./g, '/')}`, value]);
+  for (const p of linux.maskedPaths ?? []) steps.push(['mask', p]);
+  for (const p of linux.readonlyPaths ?? []) steps.push(['readonly', p]);
+  if (config.root.readonly === true) steps.push(['remount', '/', String(MS.BIND | MS.REMOUNT | MS.RDONLY)]);
+  if (config.hostname !== undefined && config.hostname !== '') {
+    if (!has('uts')) throw invalidArgument('config.json: a hostname needs a uts namespace');
+    steps.push(['hostname', config.hostname]);
+  }
+  if (config.domainname !== undefined && config.domainname !== '') steps.push(['domainname', config.domainname]);
+  steps.push(...processSteps(proc, { waitStart: opts.execFifo !== undefined, seccomp, userns }));
+  return steps;
+}
+
+interface MountContext {
+  readonly rootfs: string;
+  readonly bundle: string;
+  readonly isDir: (hostPath: string) => boolean;
+  readonly netns: boolean;
+  readonly userns: boolean;
+}
+
+/** The steps of one `mounts[]` entry. */
+export function mountSteps(m: OciMount, ctx: MountContext): Step[] {
+  const target = within(ctx.rootfs, m.destination);
+  const { flags, propagation, data } = parseMountOptions(m.options);
+  let type = m.type ?? '';
+  let source = m.source ?? '';
+  let mflags = flags;
+  const steps: Step[] = [];
+  // sysfs needs a network namespace of our own; without one, bind the host's (read-only).
+  if (type === 'sysfs' && !ctx.netns) {
+    type = 'bind';
+    source = '/sys';
+    mflags |= MS.BIND | MS.REC;
+  }
+  // A cgroup v1 tree cannot be mounted as one filesystem: give an empty read-only tmpfs.
+  if (type === 'cgroup' || type === 'cgroup2') {
+    return [['mkdirp', target], ['mount', 'tmpfs', target, 'tmpfs', String(MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=755']];
+  }
+  const bind = (mflags & MS.BIND) !== 0 || type === 'bind';
+  if (bind) {
+    mflags |= MS.BIND;
+    if (!source.startsWith('/')) source = posix.join(ctx.bundle, source);
+    steps.push(ctx.isDir(source) ? ['mkdirp', target] : ['touch', target]);
+    steps.push(['mount', source, target, '', String(mflags & (MS.BIND | MS.REC)), '']);
+    // A bind mount ignores other flags until remounted.
+    const rest = mflags & ~(MS.BIND | MS.REC);
+    if (rest !== 0) steps.push(['remount', target, String(MS.BIND | MS.REMOUNT | rest)]);
+  } else {
+    steps.push(['mkdirp', target]);
+    steps.push(['mount', source === '' ? type : source, target, type, String(mflags), data.join(',')]);
+  }
+  for (const p of propagation) steps.push(['mount', '', target, '', String(p), '']);
+  return steps;
+}
+
+/** Compiles the plan of `exec`: join the container's namespaces, then run `proc`. */
+export function compileExecPlan(proc: OciProcess, opts: ExecPlanOptions): Step[] {
+  const steps: Step[] = [['mode', opts.mode]];
+  if (proc.terminal === true) {
+    if (opts.consoleSocket === undefined) throw invalidArgument('process.terminal is set: pass --console-socket to receive the pty');
+    // The shim connects before joining the container's mount namespace: the path is the caller's.
+    steps.push(['console_connect', opts.consoleSocket]);
+  }
+  const order: OciNamespace['type'][] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+  for (const t of order) {
+    if (!opts.namespaces.includes(t)) continue;
+    steps.push(['setns', String(namespaceFlags[t]), `/proc/${opts.initPid}/ns/${namespaceProcNames[t]}`]);
+  }
+  steps.push(['clone', '0']);
+  if (opts.seccomp) steps.push(...seccompSteps(opts.seccomp));
+  if (proc.terminal === true) steps.push(['console', String(proc.consoleSize?.height ?? 0), String(proc.consoleSize?.width ?? 0)]);
+  steps.push(...processSteps(proc, { waitStart: false, seccomp: opts.seccomp !== undefined, userns: opts.namespaces.includes('user') }));
+  return steps;
+}
+
+/** The plan on the wire: u32 LE length, then per step its token count and its tokens, each NUL-terminated. */
+export function encodePlan(steps: readonly Step[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const step of steps) {
+    parts.push(Buffer.from(`${step.length}\0`));
+    for (const t of step) {
+      if (t.includes('\0')) throw invalidArgument(`plan step ${step[0]}: argument contains a NUL byte`);
+      parts.push(Buffer.from(`${t}\0`));
+    }
+  }
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length, 0);
+  return Buffer.concat([head, body]);
+}

@@ -1,0 +1,472 @@
+/**
+ * The runtime as a library: `createRuntime({root})` gives create/start/state/kill/wait/
+ * delete/exec/run over OCI bundles. The CLI (`berth-runtime`) and the engine both use it.
+ *
+ * State directory (`root`, default /run/berth-runtime):
+ *
+ *   <root>/<id>/state.json   {ociVersion,id,pid,bundle,rootfs,created,owner,annotations,
+ *                              startTime,cgroupsPath,namespaces,seccomp?}   written at create
+ *               exec.fifo    exists from create until start (the init blocks on it)
+ *               exit.json    {"exitCode","signal"} written by a monitor shim when the init exits
+ *
+ * Status: stopped if exit.json exists or the init (pid + start time) is gone; created while
+ * exec.fifo exists; else running.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, readdirSync, constants as fsc } from 'node:fs';
+import { constants } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
+import { cgroupManager, defaultDeviceRules, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
+import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
+import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
+import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMapping, type OciNamespace, type OciProcess, type OciSeccomp } from './spec.js';
+
+export type { ExitStatus } from './shim.js';
+
+/** The OCI status of a container. */
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+
+/** runc's `state` JSON. */
+export interface ContainerState {
+  readonly ociVersion: string;
+  readonly id: string;
+  readonly pid: number;
+  readonly status: ContainerStatus;
+  readonly bundle: string;
+  readonly rootfs: string;
+  readonly created: string;
+  readonly owner: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+interface StoredState {
+  readonly ociVersion: string;
+  readonly id: string;
+  readonly pid: number;
+  readonly bundle: string;
+  readonly rootfs: string;
+  readonly created: string;
+  readonly owner: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly startTime: string;
+  readonly cgroupsPath: string;
+  readonly namespaces: readonly OciNamespace['type'][];
+  readonly seccomp?: OciSeccomp;
+  readonly poststop?: readonly OciHook[];
+  readonly poststart?: readonly OciHook[];
+  readonly startContainer?: readonly OciHook[];
+}
+
+/** Where the container's fds 0-2 come from: inherited, discarded, or given fds. */
+export type StdioSpec = 'inherit' | 'ignore' | readonly [number | 'inherit' | 'ignore', number | 'inherit' | 'ignore', number | 'inherit' | 'ignore'];
+
+/** Options of {@link Runtime.create}. */
+export interface CreateOptions {
+  /** The bundle directory (holding config.json). */
+  readonly bundle: string;
+  readonly stdio?: StdioSpec;
+  /** Written with the init's pid once it exists. */
+  readonly pidFile?: string;
+  /** runc's console socket: receives the pty master when `process.terminal` is set. */
+  readonly consoleSocket?: string;
+  /**
+   * `true` (default): a berth-shim monitor owns the init, outlives the caller and records its
+   * exit status for {@link Runtime.wait}. `false`: runc's behaviour, the init is reparented to
+   * the caller's subreaper, which reaps it.
+   */
+  readonly monitor?: boolean;
+}
+
+/** Options of {@link Runtime.exec}. */
+export interface ExecOptions {
+  readonly stdio?: StdioSpec;
+  readonly pidFile?: string;
+  readonly consoleSocket?: string;
+  /** Return once the process started (runc `exec -d`); else wait for its exit. */
+  readonly detach?: boolean;
+}
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  /** State directory; default /run/berth-runtime. */
+  readonly root?: string;
+  /** Path of berth-shim; default: found beside the bundle or in the repo. */
+  readonly shimPath?: string;
+  /** Cgroups of a container (default: the cgroup drivers of this package). */
+  readonly cgroups?: (cgroupsPath: string) => CgroupManager;
+}
+
+/** The runtime API the engine and the CLI call. */
+export interface Runtime {
+  /** Creates the container: namespaces, mounts, cgroups; the init waits before exec. */
+  create(id: string, options: CreateOptions): Promise<ContainerState>;
+  /** Lets a created container's init exec its process. */
+  start(id: string): Promise<void>;
+  /** create + start in the foreground: resolves with the process's exit status, then deletes. */
+  run(id: string, options: CreateOptions & { readonly detach?: boolean }): Promise<ExitStatus>;
+  state(id: string): Promise<ContainerState>;
+  list(): Promise<ContainerState[]>;
+  /** Sends a signal (name or number) to the init, or with `all` to every process of the container. */
+  kill(id: string, signal?: string | number, options?: { readonly all?: boolean }): Promise<void>;
+  /** Resolves when the container stops; exit status is known when a monitor shim owned it. */
+  wait(id: string, options?: { readonly signal?: AbortSignal }): Promise<ExitStatus>;
+  /** Removes a stopped container (with `force`, kills it first): cgroups, state; runs poststop hooks. */
+  delete(id: string, options?: { readonly force?: boolean }): Promise<void>;
+  /** Runs another process in a running container. */
+  exec(id: string, process: OciProcess, options?: ExecOptions): Promise<ExitStatus & { readonly pid: number }>;
+  /** Pids of the container's processes. */
+  ps(id: string): Promise<number[]>;
+}
+
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,1023}$/;
+
+function checkId(id: string): void {
+  if (!idPattern.test(id)) throw invalidArgument(`invalid container id "${id}": use letters, digits, "_", "." and "-"`);
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks) and the state letter; undefined when gone. */
+function procStat(pid: number): { startTime: string; state: string } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0] ?? '', startTime: rest[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
+const sleepSync = (ms: number): void => void Atomics.wait(sleepBuf, 0, 0, ms);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A signal given as `9`, `KILL` or `SIGKILL` as its number. */
+export function parseSignal(sig: string | number): number {
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = (sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as NodeJS.Signals;
+  const n = constants.signals[name];
+  if (n === undefined) throw invalidArgument(`unknown signal "${sig}": use a name like TERM or KILL, or a number`);
+  return n;
+}
+
+function stdioArray(s: StdioSpec | undefined): ('inherit' | 'ignore' | number)[] {
+  if (s === undefined || s === 'inherit') return ['inherit', 'inherit', 'inherit'];
+  if (s === 'ignore') return ['ignore', 'ignore', 'ignore'];
+  return [...s];
+}
+
+function writeIdMaps(pid: number, uid: readonly OciIdMapping[] | undefined, gid: readonly OciIdMapping[] | undefined): void {
+  const text = (m: readonly OciIdMapping[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
+  if (uid && uid.length > 0) writeFileSync(`/proc/${pid}/uid_map`, text(uid));
+  if (gid && gid.length > 0) writeFileSync(`/proc/${pid}/gid_map`, text(gid));
+}
+
+/**
+ * The config's device rules followed by runc's default allows and an allow for each
+ * `linux.devices` node: the runtime creates those nodes, so the cgroup must let them work.
+ */
+export function withDefaultDevices(resources: Readonly<Record<string, unknown>> | undefined, devices: readonly OciDevice[] | undefined): LinuxResources {
+  const res = (resources ?? {}) as LinuxResources;
+  const own = (res.devices ?? [{ allow: false, access: 'rwm' }]) as readonly LinuxDeviceCgroup[];
+  const extra: LinuxDeviceCgroup[] = (devices ?? []).map((d) => ({
+    allow: true, type: d.type === 'b' ? 'b' : 'c', ...(d.major !== undefined ? { major: d.major } : {}), ...(d.minor !== undefined ? { minor: d.minor } : {}), access: 'rwm',
+  }));
+  return { ...res, devices: [...own, ...defaultDeviceRules.filter((r) => r.allow), ...extra] };
+}
+
+/** Runs hooks in order with the state on stdin; the first failure throws. */
+export async function runHooks(kind: string, hooks: readonly OciHook[] | undefined, state: ContainerState): Promise<void> {
+  for (const h of hooks ?? []) {
+    await new Promise<void>((res, rej) => {
+      const [argv0, ...args] = h.args && h.args.length > 0 ? h.args : [h.path];
+      const child = spawn(h.path, args, { argv0: argv0 ?? h.path, env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(JSON.stringify(state));
+      const timer = h.timeout ? setTimeout(() => child.kill('SIGKILL'), h.timeout * 1000) : undefined;
+      child.on('error', (e) => rej(toBerthError(e, `${kind} hook ${h.path}`)));
+      child.on('exit', (code, sig) => {
+        if (timer) clearTimeout(timer);
+        if (code === 0) res();
+        else rej(failedPrecondition(`${kind} hook ${h.path} failed (${sig ?? `exit status ${code}`}): ${err.trim()}`));
+      });
+    });
+  }
+}
+
+/** The OCI runtime over a state directory. */
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  const root = options.root ?? '/run/berth-runtime';
+  const shimPath = () => options.shimPath ?? findShim();
+  const cgroupsOf = options.cgroups ?? ((p: string) => cgroupManager(p));
+  const dir = (id: string) => join(root, id);
+
+  const load = (id: string): StoredState => {
+    checkId(id);
+    let text: string;
+    try {
+      text = readFileSync(join(dir(id), 'state.json'), 'utf8');
+    } catch {
+      throw notFound(`container "${id}" does not exist`);
+    }
+    return JSON.parse(text) as StoredState;
+  };
+
+  const statusOf = (s: StoredState): ContainerStatus => {
+    if (existsSync(join(dir(s.id), 'exit.json'))) return 'stopped';
+    const st = procStat(s.pid);
+    if (st === undefined || st.state === 'Z' || st.state === 'X' || st.startTime !== s.startTime) return 'stopped';
+    return existsSync(join(dir(s.id), 'exec.fifo')) ? 'created' : 'running';
+  };
+
+  const view = (s: StoredState): ContainerState => {
+    const status = statusOf(s);
+    return {
+      ociVersion: s.ociVersion, id: s.id, pid: status === 'stopped' ? 0 : s.pid, status, bundle: s.bundle,
+      rootfs: s.rootfs, created: s.created, owner: s.owner, ...(s.annotations ? { annotations: s.annotations } : {}),
+    };
+  };
+
+  async function create(id: string, opts: CreateOptions, mode?: ShimMode): Promise<{ state: ContainerState; shim: ShimHandle }> {
+    checkId(id);
+    const bundle = resolve(opts.bundle);
+    let config: OciConfig;
+    try {
+      config = parseConfig(JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')), join(bundle, 'config.json'));
+    } catch (e) {
+      if (isBerthError(e)) throw e;
+      throw toBerthError(e, `read bundle config ${join(bundle, 'config.json')}`);
+    }
+    const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);
+    if (!existsSync(rootfs)) throw notFound(`rootfs ${rootfs} does not exist: check root.path in ${join(bundle, 'config.json')}`);
+    mkdirSync(root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(dir(id), { mode: 0o711 });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'EEXIST') throw alreadyExists(`container with id "${id}" already exists`);
+      throw toBerthError(e, `create state dir ${dir(id)}`);
+    }
+    const shimMode: ShimMode = mode ?? (opts.monitor === false ? 'exit' : 'monitor');
+    const fifo = join(dir(id), 'exec.fifo');
+    const linux = config.linux ?? {};
+    const cgroupsPath = linux.cgroupsPath ?? id;
+    let cg: CgroupManager | undefined;
+    try {
+      const steps = compilePlan(config, {
+        rootfs, bundle, mode: shimMode,
+        ...(shimMode !== 'foreground' ? { execFifo: fifo } : {}),
+        ...(opts.consoleSocket !== undefined ? { consoleSocket: opts.consoleSocket } : {}),
+        ...(shimMode === 'monitor' ? { exitFile: join(dir(id), 'exit.json') } : {}),
+        isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
+      });
+      const created = new Date().toISOString();
+      const stateFor = (pid: number): ContainerState => ({
+        ociVersion: config.ociVersion, id, pid, status: 'creating', bundle, rootfs, created, owner: '',
+        ...(config.annotations ? { annotations: config.annotations } : {}),
+      });
+      cg = cgroupsOf(cgroupsPath);
+      const cgm = cg;
+      const shim = await startShim({
+        shimPath: shimPath(),
+        steps,
+        stdio: stdioArray(opts.stdio),
+        monitor: shimMode === 'monitor',
+        prepare: async (pid) => {
+          writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
+          await cgm.create(withDefaultDevices(linux.resources, linux.devices));
+          await cgm.addProcess(pid);
+          const st = stateFor(pid);
+          await runHooks('prestart', config.hooks?.['prestart'], st);
+          await runHooks('createRuntime', config.hooks?.['createRuntime'], st);
+        },
+      });
+      const stored: StoredState = {
+        ...stateFor(shim.pid), startTime: procStat(shim.pid)?.startTime ?? '', cgroupsPath,
+        namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
+        ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
+        ...(config.hooks?.['poststop'] ? { poststop: config.hooks['poststop'] } : {}),
+        ...(config.hooks?.['poststart'] ? { poststart: config.hooks['poststart'] } : {}),
+      };
+      const { status: _s, ...storedNoStatus } = stored as StoredState & { status?: string };
+      void _s;
+      writeAtomic(join(dir(id), 'state.json'), JSON.stringify(storedNoStatus));
+      if (opts.pidFile !== undefined) writeAtomic(resolve(opts.pidFile), String(shim.pid));
+      return { state: view(stored), shim };
+    } catch (e) {
+      // Errors must leave no trace (runtime-spec lifecycle step 2).
+      if (cg) await cg.destroy({ force: true }).catch(() => {});
+      rmSync(dir(id), { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async function start(id: string): Promise<void> {
+    const s = load(id);
+    const status = statusOf(s);
+    if (status !== 'created') throw failedPrecondition(`cannot start a container that is ${status}: container "${id}" must be created`);
+    const fifo = join(dir(id), 'exec.fifo');
+    // Open without blocking, then wait for the init's byte: a dead init must not hang start.
+    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    try {
+      const b = Buffer.alloc(1);
+      for (;;) {
+        let n = 0;
+        try {
+          n = readSync(fd, b, 0, 1, null);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EAGAIN') throw e;
+        }
+        if (n === 1) break;
+        if (statusOf(s) === 'stopped') throw failedPrecondition(`container "${id}" init exited before start`);
+        sleepSync(1);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(fifo, { force: true });
+    await runHooks('poststart', s.poststart, view(s)).catch(() => {});
+  }
+
+  async function state(id: string): Promise<ContainerState> {
+    return view(load(id));
+  }
+
+  async function list(): Promise<ContainerState[]> {
+    let names: string[] = [];
+    try {
+      names = readdirSync(root);
+    } catch {
+      return [];
+    }
+    const out: ContainerState[] = [];
+    for (const n of names) {
+      try {
+        out.push(view(load(n)));
+      } catch {
+        // a container being created or deleted right now
+      }
+    }
+    return out;
+  }
+
+  async function ps(id: string): Promise<number[]> {
+    const s = load(id);
+    try {
+      return await cgroupsOf(s.cgroupsPath).processes();
+    } catch {
+      return statusOf(s) === 'stopped' ? [] : [s.pid];
+    }
+  }
+
+  async function kill(id: string, signal: string | number = 'SIGTERM', o: { readonly all?: boolean } = {}): Promise<void> {
+    const s = load(id);
+    const sig = parseSignal(signal);
+    const status = statusOf(s);
+    if (status === 'stopped' && o.all !== true) throw failedPrecondition(`container "${id}" is not running`);
+    const pids = o.all === true ? await ps(id) : [s.pid];
+    for (const p of pids) {
+      try {
+        process.kill(p, sig);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ESRCH') throw toBerthError(e, `kill ${p}`);
+      }
+    }
+  }
+
+  async function wait(id: string, o: { readonly signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    const s = load(id);
+    const exitFile = join(dir(id), 'exit.json');
+    for (;;) {
+      if (o.signal?.aborted) throw new BerthError('Canceled', `wait for container "${id}" canceled`);
+      if (existsSync(exitFile)) {
+        const e = JSON.parse(readFileSync(exitFile, 'utf8')) as { exitCode: number; signal: number };
+        const oom = await cgroupsOf(s.cgroupsPath).oomKilled().catch(() => false);
+        const name = Object.entries(constants.signals).find(([, v]) => v === e.signal)?.[0] as NodeJS.Signals | undefined;
+        return { exitCode: e.exitCode, ...(e.signal && name ? { signal: name } : {}), oomKilled: oom };
+      }
+      if (statusOf(s) === 'stopped') {
+        await sleep(20);
+        if (existsSync(exitFile)) continue;
+        return { exitCode: -1 };
+      }
+      await sleep(20);
+    }
+  }
+
+  async function del(id: string, o: { readonly force?: boolean } = {}): Promise<void> {
+    const s = load(id);
+    let status = statusOf(s);
+    if (status !== 'stopped') {
+      if (o.force !== true) throw failedPrecondition(`cannot delete container "${id}" that is not stopped: ${status} (stop it first or use --force)`);
+      await kill(id, 'SIGKILL', { all: true }).catch(() => {});
+      for (let i = 0; i < 500 && (status = statusOf(s)) !== 'stopped'; i++) await sleep(10);
+    }
+    await cgroupsOf(s.cgroupsPath).destroy({ force: true });
+    rmSync(dir(id), { recursive: true, force: true });
+    await runHooks('poststop', s.poststop, { ...view(s), status: 'stopped' }).catch(() => {});
+  }
+
+  async function run(id: string, opts: CreateOptions & { readonly detach?: boolean }): Promise<ExitStatus> {
+    if (opts.detach === true) {
+      await create(id, opts, opts.monitor === false ? 'exit' : 'monitor').then(({ shim }) => shim.release());
+      await start(id);
+      return { exitCode: 0 };
+    }
+    const { state: st, shim } = await create(id, opts, 'foreground');
+    const forward = (sig: NodeJS.Signals) => { try { process.kill(st.pid, sig); } catch { /* gone */ } };
+    const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+    for (const sg of sigs) process.on(sg, forward);
+    try {
+      const result = await shim.exited;
+      const s = load(id);
+      const oom = await cgroupsOf(s.cgroupsPath).oomKilled().catch(() => false);
+      return { ...result, oomKilled: oom };
+    } finally {
+      for (const sg of sigs) process.off(sg, forward);
+      await del(id, { force: true }).catch(() => {});
+    }
+  }
+
+  async function exec(id: string, proc: OciProcess, o: ExecOptions = {}): Promise<ExitStatus & { pid: number }> {
+    const s = load(id);
+    if (statusOf(s) !== 'running' && statusOf(s) !== 'created') throw failedPrecondition(`cannot exec in a stopped container: container "${id}" is not running`);
+    const steps = compileExecPlan(proc, {
+      initPid: s.pid, namespaces: s.namespaces, mode: o.detach === true ? 'exit' : 'foreground',
+      ...(o.consoleSocket !== undefined ? { consoleSocket: o.consoleSocket } : {}),
+      ...(s.seccomp ? { seccomp: s.seccomp } : {}),
+    });
+    const cg = cgroupsOf(s.cgroupsPath);
+    const shim = await startShim({
+      shimPath: shimPath(), steps, stdio: stdioArray(o.stdio),
+      prepare: async (pid) => { await cg.addProcess(pid).catch(() => {}); },
+    });
+    if (o.pidFile !== undefined) writeAtomic(resolve(o.pidFile), String(shim.pid));
+    if (o.detach === true) return { exitCode: 0, pid: shim.pid };
+    const forward = (sig: NodeJS.Signals) => { try { process.kill(shim.pid, sig); } catch { /* gone */ } };
+    const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+    for (const sg of sigs) process.on(sg, forward);
+    try {
+      return { ...(await shim.exited), pid: shim.pid };
+    } finally {
+      for (const sg of sigs) process.off(sg, forward);
+    }
+  }
+
+  return {
+    create: async (id, o) => {
+      const { state: st, shim } = await create(id, o);
+      shim.release();
+      return st;
+    },
+    start, run, state, list, kill, wait, delete: del, exec, ps,
+  };
+}
+

@@ -1,0 +1,145 @@
+/**
+ * Starting berth-shim and speaking its sync protocol (drawn in native/shim/shim.c):
+ * write the plan on fd 3, read `pid N` on fd 4, let the caller prepare the child (uid/gid
+ * maps, cgroups), answer `go`, then read `ready` or a structured error.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { BerthError, fromErrno, internal, notFound } from '@berth/errors';
+import { encodePlan, type Step } from './plan.js';
+
+/** The status a process ended with: `exitCode` is 128+signal for a signal, as shells report it. */
+export interface ExitStatus {
+  readonly exitCode: number;
+  readonly signal?: NodeJS.Signals;
+  readonly oomKilled?: boolean;
+}
+
+/** A started shim whose init is ready (blocked before exec, or already exec'd). */
+export interface ShimHandle {
+  readonly child: ChildProcess;
+  /** Host pid of the container's init (or exec'd process). */
+  readonly pid: number;
+  /** Resolves when the shim reports the exit (foreground and monitor modes), or on the shim's own exit. */
+  readonly exited: Promise<ExitStatus>;
+  /** Stops listening: the caller may exit while the shim and the container run on. */
+  release(): void;
+}
+
+/** What {@link startShim} needs. */
+export interface StartShimOptions {
+  readonly shimPath: string;
+  readonly steps: readonly Step[];
+  /** The container's fds 0-2 as the shim (and the init) receive them. */
+  readonly stdio: readonly ('inherit' | 'ignore' | 'pipe' | number)[];
+  /** Runs between clone and release: write id maps, join cgroups. A throw aborts the init. */
+  readonly prepare?: (pid: number) => Promise<void>;
+  /** The shim forks away as the monitor: its own exit means nothing, the `exit` line does. */
+  readonly monitor?: boolean;
+}
+
+const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([k, v]) => [v, k as NodeJS.Signals]));
+
+/** A shim report line `error\t<stage>\t<op>\t<errno>\t<path>` as a BerthError. */
+export function shimError(line: string): BerthError {
+  const [, stage = 'init', op = 'unknown', errnoText = '0', path = ''] = line.replace(/\n$/, '').split('\t');
+  const errno = errnoNames.get(Number(errnoText)) ?? `E${errnoText}`;
+  const what = path === '' ? `${stage}: ${op}` : `${stage}: ${op} ${path}`;
+  if (stage === 'exec' && (errno === 'ENOENT' || errno === 'EACCES')) {
+    const msg = errno === 'ENOENT' ? `exec: "${path}": executable file not found in $PATH` : `exec: "${path}": permission denied`;
+    return new BerthError(errno === 'ENOENT' ? 'NotFound' : 'PermissionDenied', msg, { errno, syscall: op, path, detail: { exec: true, stage } });
+  }
+  return fromErrno(what, errno, { syscall: op, ...(path === '' ? {} : { path }), detail: { stage } });
+}
+
+/** Where berth-shim is: $BERTH_SHIM, beside the bundle, or native/build/Release in the repo. */
+export function findShim(): string {
+  const env = process.env['BERTH_SHIM'];
+  if (env) return env;
+  const here = typeof __filename === 'string' ? dirname(__filename) : process.cwd();
+  const candidates = [
+    join(here, 'berth-shim'),
+    join(here, '../dist/berth-shim'),
+    join(here, '../../../native/build/Release/berth-shim'),
+    join(here, '../../native/build/Release/berth-shim'),
+  ];
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw notFound('berth-shim not found: build it (npx nx run @berth/runtime:build) or set BERTH_SHIM');
+}
+
+/** Spawns the shim, runs the sync protocol and resolves once the init reported `ready`. */
+export function startShim(opts: StartShimOptions): Promise<ShimHandle> {
+  const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe'];
+  const child = spawn(opts.shimPath, [], { stdio });
+  const ctlIn = child.stdio[3] as Writable;
+  const ctlOut = child.stdio[4] as Readable;
+  ctlIn.on('error', () => {});
+  ctlIn.write(encodePlan(opts.steps));
+  let pid = 0;
+  let ready = false;
+  let failure: BerthError | undefined;
+  let exitLine: ExitStatus | undefined;
+  let onReady: (h: ShimHandle) => void = () => {};
+  let onFail: (e: BerthError) => void = () => {};
+  let onExit: (s: ExitStatus) => void = () => {};
+  const exited = new Promise<ExitStatus>((r) => (onExit = r));
+  const readyP = new Promise<ShimHandle>((res, rej) => {
+    onReady = res;
+    onFail = rej;
+  });
+  const release = (): void => {
+    ctlIn.destroy();
+    ctlOut.destroy();
+    child.unref();
+  };
+  let buf = '';
+  const handle = (line: string): void => {
+    if (line.startsWith('pid ')) {
+      pid = Number(line.slice(4));
+      const prep = opts.prepare ? opts.prepare(pid) : Promise.resolve();
+      prep.then(
+        () => ctlIn.write('go\n'),
+        (e: unknown) => {
+          failure = e instanceof BerthError ? e : internal(`prepare container init: ${String(e)}`, { cause: e });
+          ctlIn.write('abort\n');
+        },
+      );
+    } else if (line === 'ready') {
+      ready = true;
+      onReady({ child, pid, exited, release });
+    } else if (line.startsWith('error')) {
+      failure ??= shimError(line);
+      if (!ready) onFail(failure);
+    } else if (line.startsWith('exit ')) {
+      const [, code = '0', sig = '0'] = line.split(' ');
+      const signal = signalNames.get(Number(sig));
+      exitLine = { exitCode: Number(code), ...(signal && Number(sig) !== 0 ? { signal } : {}) };
+    }
+  };
+  ctlOut.setEncoding('utf8');
+  ctlOut.on('data', (chunk: string) => {
+    buf += chunk;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      handle(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  ctlOut.on('end', () => {
+    if (!ready) onFail(failure ?? internal('berth-shim exited before the container init was ready'));
+    if (exitLine) onExit(exitLine);
+    else if (opts.monitor === true) onExit({ exitCode: -1 });
+  });
+  child.on('error', (e) => onFail(internal(`start berth-shim ${opts.shimPath}: ${e.message}`, { cause: e })));
+  child.on('exit', (code, signal) => {
+    if (opts.monitor === true) return;
+    if (exitLine) onExit(exitLine);
+    else if (signal) onExit({ exitCode: 128 + (constants.signals[signal] ?? 0), signal });
+    else onExit({ exitCode: code ?? 0 });
+  });
+  return readyP;
+}
