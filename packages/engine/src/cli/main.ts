@@ -4,6 +4,7 @@ import { defaultRoot, defaultState, type Context } from './context.js';
 import { version } from './commands/version.js';
 import * as versionCommand from './commands/version.js';
 import * as infoCommand from './commands/info.js';
+import * as containersCommand from './commands/containers.js';
 
 /**
  * Every command group registers itself here, one module each under commands/:
@@ -13,6 +14,7 @@ import * as infoCommand from './commands/info.js';
 const commandModules: ReadonlyArray<{ register(cmd: Command, ctx: () => Context): void }> = [
   versionCommand,
   infoCommand,
+  containersCommand,
 ];
 
 /** Builds the `berth` command tree. Exported for tests that parse without running. */

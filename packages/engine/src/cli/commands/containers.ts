@@ -1,0 +1,592 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { BerthError, ErrorCode, invalidArgument, toBerthError, exitStatus, isBerthError } from '@berth/errors';
+import type { Context } from '../context.js';
+import type { Container, ContainerEngine, PullPolicy } from '../../containers/engine.js';
+import { needRefs } from '../../containers/engine.js';
+import { parseRunFlags, type RawRunFlags } from '../../containers/options.js';
+import { monitor } from '../../containers/monitor.js';
+import { openEngine } from '../../containers/wiring.js';
+import { readLog, selectLog } from '../../containers/logs.js';
+import { parseDuration, parseSignal, signalName } from '../../containers/units.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** The `berth create/run` flags, shared. */
+function runOptions(cmd: Command): Command {
+  return cmd
+    .helpOption('--help', 'display help for command')
+    .option('--name <name>', 'assign a name to the container')
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('-i, --interactive', 'keep STDIN open')
+    .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect)
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user to run as (name or uid)')
+    .option('--entrypoint <cmd>', 'override the image entrypoint')
+    .option('-l, --label <k=v>', 'set a label (repeatable)', collect)
+    .option('-h, --hostname <name>', 'container hostname')
+    .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path or a named volume (repeatable)', collect)
+    .option('--mount <spec>', 'type=bind|volume|tmpfs,source=…,target=… (repeatable)', collect)
+    .option('--tmpfs <path[:opts]>', 'mount a tmpfs (repeatable)', collect)
+    .option('--network <mode>', 'none or host', 'none')
+    .option('--net <mode>', 'alias of --network')
+    .option('-m, --memory <size>', 'memory limit (e.g. 64m)')
+    .option('--memory-swap <size>', 'memory + swap limit, -1 for unlimited swap')
+    .option('--cpus <n>', 'number of CPUs')
+    .option('--cpu-shares <n>', 'CPU shares (relative weight)')
+    .option('--cpuset-cpus <list>', 'CPUs the container may use (0-3, 0,1)')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--cap-add <cap>', 'add a Linux capability (repeatable)', collect)
+    .option('--cap-drop <cap>', 'drop a Linux capability (repeatable)', collect)
+    .option('--privileged', 'give all capabilities and devices, no seccomp')
+    .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined|<file> (repeatable)', collect)
+    .option('--ulimit <name=soft[:hard]>', 'set a resource limit (repeatable)', collect)
+    .option('--init', 'run an init inside the container that reaps zombies')
+    .option('--restart <policy>', 'no, on-failure[:N], always, unless-stopped')
+    .option('--rm', 'remove the container when it exits')
+    .option('--stop-signal <sig>', 'signal to stop the container')
+    .option('--stop-timeout <s>', 'seconds to wait before killing on stop')
+    .option('--log-opt <k=v>', 'max-size=<size>, max-file=<n> (repeatable)', collect)
+    .addOption(new Option('--pull <policy>', 'pull the image: missing, always, never').choices(['missing', 'always', 'never']).default('missing'));
+}
+
+interface CliRunFlags extends RawRunFlags {
+  readonly net?: string;
+  readonly pull: PullPolicy;
+  readonly detach?: boolean;
+  readonly sigProxy?: boolean;
+  readonly attach?: string[];
+}
+
+function toOptions(flags: CliRunFlags, command: readonly string[]) {
+  const f: RawRunFlags = flags.net !== undefined && flags.network === 'none' ? { ...flags, network: flags.net } : flags;
+  return parseRunFlags(f, command, (p) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (e) {
+      throw invalidArgument(`cannot read env file ${p}: ${toBerthError(e).message}`);
+    }
+  });
+}
+
+/** The command that runs this berth again (for the detached monitor). */
+function selfArgv(): string[] {
+  const script = process.env['BERTH_SELF'] ?? process.argv[1] ?? '';
+  return [...process.execArgv, script];
+}
+
+/** Starts a container under a detached monitor; resolves when it runs (or failed to start). */
+async function startDetached(ctx: Context, engine: ContainerEngine, c: Container): Promise<void> {
+  const sdir = engine.stateDir(c.id);
+  mkdirSync(sdir, { recursive: true, mode: 0o700 });
+  const errLog = join(sdir, 'monitor.log');
+  const errFd = openSync(errLog, 'w', 0o600);
+  const child = spawn(process.execPath, [...selfArgv(), '--root', ctx.root, '--state', ctx.state, 'container', 'monitor', c.id], {
+    detached: true,
+    stdio: ['ignore', 'pipe', errFd],
+  });
+  closeSync(errFd);
+  const line = await new Promise<string>((resolve) => {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')));
+    });
+    child.stdout?.on('close', () => resolve(buf));
+    child.on('error', () => resolve(''));
+  });
+  child.stdout?.destroy();
+  child.unref();
+  let r: { ok?: boolean; code?: number; error?: string } = {};
+  try { r = JSON.parse(line) as typeof r; } catch { /* no report */ }
+  if (r.ok === true) return;
+  if (typeof r.error === 'string') {
+    const code = r.code === 127 ? ErrorCode.NotFound : r.code === 126 ? ErrorCode.PermissionDenied : ErrorCode.FailedPrecondition;
+    throw new BerthError(code, r.error, { detail: { exec: r.code === 126 || r.code === 127 } });
+  }
+  let why = '';
+  try { why = readFileSync(errLog, 'utf8').trim().split('\n').pop() ?? ''; } catch { /* none */ }
+  throw toBerthError(new Error(why.replace(/^berth: /, '') || `the container monitor of ${c.id.slice(0, 12)} exited before the container started`));
+}
+
+/** Runs (foreground) or starts (detached) a created container; returns the CLI exit status. */
+async function runCreated(ctx: Context, engine: ContainerEngine, c: Container, flags: { detach?: boolean; interactive?: boolean; tty?: boolean; sigProxy?: boolean }): Promise<number> {
+  if (flags.detach) {
+    await startDetached(ctx, engine, c);
+    return 0;
+  }
+  const tty = c.config.options.tty;
+  const r = await monitor(engine, c.id, {
+    io: tty ? { kind: 'tty' } : { kind: 'attach', stdin: flags.interactive === true || c.config.options.interactive, sigProxy: flags.sigProxy !== false },
+  });
+  if (r.error) {
+    process.stderr.write(`berth: ${r.error.message}\n`);
+  }
+  return r.code;
+}
+
+const humanUnits: ReadonlyArray<[number, string]> = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [86400 * 7, 'day'], [86400 * 30, 'week'], [86400 * 365, 'month']];
+
+/** Docker's HumanDuration: "3 seconds", "About a minute", "2 hours". */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  if (s < 120) return 'About a minute';
+  if (s < 3600) return `${Math.floor(s / 60)} minutes`;
+  if (s < 7200) return 'About an hour';
+  if (s < 86400 * 2) return `${Math.floor(s / 3600)} hours`;
+  for (let i = 3; i < humanUnits.length; i++) {
+    const [lim, unit] = humanUnits[i] ?? [0, ''];
+    const prev = humanUnits[i - 1]?.[0] ?? 1;
+    if (s < lim * 2) return `${Math.floor(s / prev)} ${humanUnits[i - 1]?.[1] ?? ''}s`.replace(/^1 (\w+)s$/, '1 $1');
+  }
+  return `${Math.floor(s / (86400 * 365))} years`;
+}
+
+/** The STATUS column of `ps`. */
+export function statusText(c: Container, now = Date.now()): string {
+  const s = c.state;
+  switch (s.status) {
+    case 'created': return 'Created';
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'paused': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'starting': return 'Starting';
+    case 'stopping': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Stopping)`;
+    case 'removing': return 'Removal In Progress';
+    case 'exited': return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt || c.created))} ago`;
+  }
+}
+
+function dockerStatus(c: Container): string {
+  return c.state.status === 'starting' ? 'created' : c.state.status === 'stopping' ? 'running' : c.state.status === 'removing' ? 'removing' : c.state.status;
+}
+
+function commandText(c: Container): string {
+  return [c.config.path, ...c.config.args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+/** Docker-shaped `inspect` JSON of a container. */
+export function inspectJson(engine: ContainerEngine, c: Container): Record<string, unknown> {
+  const o = c.config.options;
+  const s = c.state;
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: c.config.path,
+    Args: c.config.args,
+    State: {
+      Status: dockerStatus(c),
+      Running: s.status === 'running' || s.status === 'paused' || s.status === 'stopping',
+      Paused: s.status === 'paused',
+      Restarting: false,
+      OOMKilled: s.oomKilled,
+      Dead: false,
+      Pid: s.pid,
+      ExitCode: s.exitCode,
+      Error: s.error,
+      StartedAt: s.startedAt || '0001-01-01T00:00:00Z',
+      FinishedAt: s.finishedAt || '0001-01-01T00:00:00Z',
+    },
+    Image: c.imageId,
+    ResolvConfPath: join(engine.dir(c.id), 'resolv.conf'),
+    HostnamePath: join(engine.dir(c.id), 'hostname'),
+    HostsPath: join(engine.dir(c.id), 'hosts'),
+    LogPath: join(engine.dir(c.id), 'log.json'),
+    Name: `/${c.name}`,
+    RestartCount: s.restartCount,
+    Driver: 'overlay',
+    Platform: 'linux',
+    HostConfig: {
+      AutoRemove: o.autoRemove,
+      NetworkMode: o.network,
+      RestartPolicy: { Name: o.restart.name, MaximumRetryCount: o.restart.maxRetries },
+      Privileged: o.privileged,
+      ReadonlyRootfs: o.readOnly,
+      CapAdd: o.capAdd,
+      CapDrop: o.capDrop,
+      SecurityOpt: [
+        ...(o.security.noNewPrivileges ? ['no-new-privileges'] : []),
+        ...(o.security.seccomp === 'unconfined' ? ['seccomp=unconfined'] : typeof o.security.seccomp === 'object' ? [`seccomp=${o.security.seccomp.file}`] : []),
+      ],
+      Memory: o.resources.memory ?? 0,
+      MemorySwap: o.resources.memorySwap ?? 0,
+      NanoCpus: o.resources.cpuQuota === undefined ? 0 : Math.round((o.resources.cpuQuota / (o.resources.cpuPeriod ?? 100000)) * 1e9),
+      CpuShares: o.resources.cpuShares ?? 0,
+      CpusetCpus: o.resources.cpusetCpus ?? '',
+      PidsLimit: o.resources.pidsLimit ?? null,
+      Ulimits: o.ulimits.map((u) => ({ Name: u.type.replace('RLIMIT_', '').toLowerCase(), Soft: u.soft, Hard: u.hard })),
+      Init: o.init,
+      LogConfig: { Type: 'json-file', Config: { ...(o.logMaxSize === undefined ? {} : { 'max-size': String(o.logMaxSize) }), ...(o.logMaxFile === undefined ? {} : { 'max-file': String(o.logMaxFile) }) } },
+    },
+    Mounts: o.mounts.map((m) => (m.type === 'bind'
+      ? { Type: 'bind', Source: m.source, Destination: m.target, RW: !m.readonly }
+      : m.type === 'volume'
+        ? { Type: 'volume', Name: m.name || c.id.slice(0, 12), Source: join(engine.deps.root, 'volumes', m.name || c.id.slice(0, 12), '_data'), Destination: m.target, RW: !m.readonly }
+        : { Type: 'tmpfs', Source: '', Destination: m.target, RW: true })),
+    Config: {
+      Hostname: c.config.hostname,
+      User: c.config.user,
+      Tty: o.tty,
+      OpenStdin: o.interactive,
+      Env: c.config.env,
+      Cmd: o.command.length > 0 ? o.command : c.config.image.Cmd ?? null,
+      Image: c.image,
+      WorkingDir: c.config.workdir,
+      Entrypoint: o.entrypoint !== undefined ? (o.entrypoint === '' ? null : [o.entrypoint]) : c.config.image.Entrypoint ?? null,
+      Labels: { ...(c.config.image.Labels ?? {}), ...o.labels },
+      StopSignal: signalName(o.stopSignal ?? 15),
+      StopTimeout: o.stopTimeout ?? 10,
+    },
+    NetworkSettings: { Networks: { [o.network]: { NetworkID: o.network, IPAddress: '', Gateway: '', MacAddress: '' } }, Ports: {}, SandboxKey: '' },
+  };
+}
+
+function filterMatch(c: Container, filters: readonly string[]): boolean {
+  return filters.every((f) => {
+    const i = f.indexOf('=');
+    const [k, v] = i < 0 ? [f, ''] : [f.slice(0, i), f.slice(i + 1)];
+    switch (k) {
+      case 'status': return dockerStatus(c) === v;
+      case 'name': return c.name.includes(v.replace(/^\//, ''));
+      case 'id': return c.id.startsWith(v);
+      case 'ancestor': return c.image === v || c.image === `${v}:latest` || c.imageId === v || c.imageId.replace(/^sha256:/, '').startsWith(v);
+      case 'label': {
+        const labels = { ...(c.config.image.Labels ?? {}), ...c.config.options.labels };
+        const j = v.indexOf('=');
+        return j < 0 ? v in labels : labels[v.slice(0, j)] === v.slice(j + 1);
+      }
+      case 'exited': return c.state.status === 'exited' && String(c.state.exitCode) === v;
+      default: throw invalidArgument(`invalid filter "${k}": use status, name, id, label, ancestor or exited`);
+    }
+  });
+}
+
+function formatTemplate(tpl: string, row: Record<string, string>): string {
+  return tpl.replace(/\\t/g, '\t').replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, k: string) => row[k] ?? '').replace(/^table\s+/, '');
+}
+
+function table(rows: readonly Record<string, string>[], cols: readonly [string, string][]): string {
+  const widths = cols.map(([k, h]) => Math.max(h.length, ...rows.map((r) => (r[k] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd() + '\n';
+  return line(cols.map(([, h]) => h)) + rows.map((r) => line(cols.map(([k]) => r[k] ?? ''))).join('');
+}
+
+/** Parses --since/--until: an RFC 3339 time, a Unix timestamp, or a duration before now. */
+function parseTime(flag: string, v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (!Number.isNaN(t)) return t;
+  return Date.now() - parseDuration(flag, v);
+}
+
+async function eachRef(refs: readonly string[], fn: (ref: string) => Promise<void> | void): Promise<void> {
+  let failed: unknown;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+    } catch (e) {
+      failed = e;
+      process.stderr.write(`berth: ${toBerthError(e).message}\n`);
+    }
+  }
+  if (failed !== undefined) process.exitCode = exitStatus(toBerthError(failed));
+}
+
+/** Registers the container commands. */
+export function register(cmd: Command, ctx: () => Context): void {
+  runOptions(cmd.command('create')
+    .description('create a container without starting it')
+    .argument('<image>', 'image to create the container from')
+    .argument('[command...]', 'command and arguments')
+    .passThroughOptions())
+    .action(async (image: string, command: string[], flags: CliRunFlags) => {
+      const engine = openEngine(ctx());
+      const c = await engine.create(image, toOptions(flags, command), flags.pull);
+      process.stdout.write(`${c.id}\n`);
+    });
+
+  runOptions(cmd.command('run')
+    .description('run a command in a new container')
+    .argument('<image>', 'image to run')
+    .argument('[command...]', 'command and arguments')
+    .passThroughOptions()
+    .option('-d, --detach', 'run in the background and print the container ID')
+    .option('--no-sig-proxy', 'do not forward signals to the container')
+    .option('-a, --attach <stream>', 'attach to stdin, stdout or stderr (repeatable)', collect))
+    .action(async (image: string, command: string[], flags: CliRunFlags) => {
+      const c = ctx();
+      const engine = openEngine(c);
+      const opts = toOptions(flags, command);
+      const created = await engine.create(image, opts, flags.pull);
+      try {
+        const code = await runCreated(c, engine, created, { detach: flags.detach === true, interactive: opts.interactive, sigProxy: flags.sigProxy !== false });
+        if (flags.detach) process.stdout.write(`${created.id}\n`);
+        process.exitCode = code;
+      } catch (e) {
+        if (opts.autoRemove) await engine.remove(created.id, { force: true }).catch(() => undefined);
+        throw e;
+      }
+    });
+
+  cmd.command('start')
+    .description('start one or more stopped containers')
+    .argument('<container...>')
+    .option('-a, --attach', 'attach stdout/stderr and forward signals')
+    .option('-i, --interactive', "attach the container's stdin")
+    .action(async (refs: string[], o: { attach?: boolean; interactive?: boolean }) => {
+      const c = ctx();
+      const engine = openEngine(c);
+      if (o.attach || o.interactive) {
+        if (refs.length > 1) throw invalidArgument('you cannot start and attach multiple containers at once');
+        process.exitCode = await runCreated(c, engine, engine.get(refs[0] ?? ''), { interactive: o.interactive === true });
+        return;
+      }
+      await eachRef(refs, async (ref) => {
+        const ct = engine.get(ref);
+        if (ct.state.status !== 'running') await startDetached(c, engine, ct);
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  cmd.command('stop')
+    .description('stop one or more running containers')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing it')
+    .option('-s, --signal <signal>', 'signal to send first')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const engine = openEngine(ctx());
+      await eachRef(refs, async (ref) => {
+        await engine.stop(ref, o.time === undefined ? undefined : Number(o.time));
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  cmd.command('restart')
+    .description('restart one or more containers')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing it')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const c = ctx();
+      const engine = openEngine(c);
+      await eachRef(refs, async (ref) => {
+        const ct = await engine.stop(ref, o.time === undefined ? undefined : Number(o.time));
+        await startDetached(c, engine, engine.get(ct.id));
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  cmd.command('kill')
+    .description('kill one or more running containers')
+    .argument('<container...>')
+    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .action(async (refs: string[], o: { signal: string }) => {
+      const engine = openEngine(ctx());
+      const sig = parseSignal(o.signal);
+      await eachRef(refs, (ref) => {
+        engine.kill(ref, sig);
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  for (const [name, on] of [['pause', true], ['unpause', false]] as const) {
+    cmd.command(name)
+      .description(`${on ? 'pause' : 'unpause'} all processes of one or more containers`)
+      .argument('<container...>')
+      .action(async (refs: string[]) => {
+        const engine = openEngine(ctx());
+        await eachRef(refs, (ref) => { engine.pause(ref, on); process.stdout.write(`${ref}\n`); });
+      });
+  }
+
+  cmd.command('rm')
+    .description('remove one or more containers')
+    .argument('[container...]')
+    .option('-f, --force', 'kill and remove a running container')
+    .option('-v, --volumes', 'remove its anonymous volumes')
+    .action(async (refs: string[], o: { force?: boolean; volumes?: boolean }) => {
+      needRefs(refs, 'rm');
+      const engine = openEngine(ctx());
+      await eachRef(refs, async (ref) => {
+        await engine.remove(ref, { force: o.force === true, volumes: o.volumes === true });
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  cmd.command('wait')
+    .description('wait for containers to stop, print their exit codes')
+    .argument('<container...>')
+    .action(async (refs: string[]) => {
+      const engine = openEngine(ctx());
+      await eachRef(refs, async (ref) => { process.stdout.write(`${await engine.wait(ref)}\n`); });
+    });
+
+  cmd.command('rename')
+    .description('rename a container')
+    .argument('<container>')
+    .argument('<new-name>')
+    .action((ref: string, name: string) => { openEngine(ctx()).rename(ref, name); });
+
+  const ps = (c: Command) => c
+    .description('list containers')
+    .option('-a, --all', 'show all containers (default: only running)')
+    .option('-q, --quiet', 'only IDs')
+    .option('-n, --last <n>', 'the n last created containers')
+    .option('-l, --latest', 'the latest created container')
+    .option('--no-trunc', 'do not truncate output')
+    .option('-f, --filter <k=v>', 'filter: status, name, id, label, ancestor, exited (repeatable)', collect)
+    .option('--format <template>', "'json' or a template like '{{.ID}} {{.Names}}'")
+    .action((o: { all?: boolean; quiet?: boolean; last?: string; latest?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => {
+      const engine = openEngine(ctx());
+      let list = engine.list();
+      const limit = o.latest ? 1 : o.last === undefined ? undefined : Number(o.last);
+      if (!o.all && limit === undefined && !(o.filter ?? []).some((f) => f.startsWith('status='))) {
+        list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'stopping');
+      }
+      list = list.filter((c) => filterMatch(c, o.filter ?? []));
+      if (limit !== undefined) list = list.slice(0, limit);
+      const trunc = o.trunc !== false;
+      if (o.quiet) {
+        process.stdout.write(list.map((c) => `${trunc ? c.id.slice(0, 12) : c.id}\n`).join(''));
+        return;
+      }
+      const now = Date.now();
+      const rows = list.map((c) => {
+        const command = commandText(c);
+        return {
+          ID: trunc ? c.id.slice(0, 12) : c.id,
+          Image: c.image,
+          Command: trunc && command.length > 20 ? `"${command.slice(0, 19)}…"` : `"${command}"`,
+          CreatedAt: c.created,
+          RunningFor: `${humanDuration(now - Date.parse(c.created))} ago`,
+          Status: statusText(c, now),
+          State: dockerStatus(c),
+          Ports: '',
+          Names: c.name,
+          Labels: Object.entries(c.config.options.labels).map(([k, v]) => `${k}=${v}`).join(','),
+        };
+      });
+      if (o.format === 'json') process.stdout.write(rows.map((r) => JSON.stringify(r) + '\n').join(''));
+      else if (o.format !== undefined) process.stdout.write(rows.map((r) => formatTemplate(o.format ?? '', r) + '\n').join(''));
+      else process.stdout.write(table(rows, [['ID', 'CONTAINER ID'], ['Image', 'IMAGE'], ['Command', 'COMMAND'], ['RunningFor', 'CREATED'], ['Status', 'STATUS'], ['Ports', 'PORTS'], ['Names', 'NAMES']]));
+    });
+  ps(cmd.command('ps'));
+
+  cmd.command('inspect')
+    .description('show low-level information on containers as JSON')
+    .argument('<container...>')
+    .option('-f, --format <template>', "a template like '{{.State.Status}}'")
+    .action(async (refs: string[], o: { format?: string }) => {
+      const engine = openEngine(ctx());
+      const out: unknown[] = [];
+      await eachRef(refs, (ref) => { out.push(inspectJson(engine, engine.get(ref))); });
+      if (o.format !== undefined) {
+        for (const j of out) {
+          process.stdout.write(o.format.replace(/\{\{\s*((?:\.\w+)+)\s*\}\}/g, (_m, path: string) => {
+            let v: unknown = j;
+            for (const k of path.split('.').slice(1)) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+            return typeof v === 'object' ? JSON.stringify(v) : String(v);
+          }) + '\n');
+        }
+      } else {
+        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      }
+    });
+
+  cmd.command('logs')
+    .description("fetch a container's logs")
+    .argument('<container>')
+    .option('-f, --follow', 'follow log output')
+    .option('--tail <n>', "number of lines from the end ('all')", 'all')
+    .option('--since <time>', 'since a time (RFC 3339) or a duration ago (10m)')
+    .option('--until <time>', 'until a time (RFC 3339) or a duration ago')
+    .option('-t, --timestamps', 'show timestamps')
+    .action(async (ref: string, o: { follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean }) => {
+      const engine = openEngine(ctx());
+      const c = engine.get(ref);
+      const path = join(engine.dir(c.id), 'log.json');
+      const since = o.since === undefined ? undefined : parseTime('--since', o.since);
+      const until = o.until === undefined ? undefined : parseTime('--until', o.until);
+      const print = (e: { log: string; stream: string; time: string }) => {
+        (e.stream === 'stderr' ? process.stderr : process.stdout).write(o.timestamps ? `${e.time} ${e.log}` : e.log);
+      };
+      const all = readLog(path);
+      const tail = o.tail === 'all' ? undefined : Number(o.tail);
+      for (const e of selectLog(all, { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(tail === undefined ? {} : { tail }) })) print(e);
+      if (!o.follow) return;
+      // Follow: poll the file for appended lines until the container is no longer running.
+      let offset = 0;
+      try { offset = statSync(path).size; } catch { /* not yet */ }
+      let partial = '';
+      for (;;) {
+        let size = 0;
+        try { size = statSync(path).size; } catch { /* rotated */ }
+        if (size < offset) offset = 0;
+        if (size > offset) {
+          const fd = openSync(path, 'r');
+          const buf = Buffer.alloc(size - offset);
+          const { readSync } = await import('node:fs');
+          readSync(fd, buf, 0, buf.length, offset);
+          closeSync(fd);
+          offset = size;
+          const text = partial + buf.toString();
+          const lines = text.split('\n');
+          partial = lines.pop() ?? '';
+          for (const l of lines) {
+            try {
+              const e = JSON.parse(l) as { log: string; stream: string; time: string };
+              if (until === undefined || Date.parse(e.time) <= until) print(e);
+            } catch { /* torn */ }
+          }
+        }
+        const cur = engine.deps.store.find(c.id);
+        if (!cur) return;
+        const st = engine.reconcile(cur).state.status;
+        if (st !== 'running' && st !== 'paused' && st !== 'starting' && st !== 'stopping' && size === offset) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+
+  const container = cmd.command('container').description('manage containers');
+  ps(container.command('ls'));
+  container.command('monitor', { hidden: true })
+    .description('hold a container as its monitor (started by berth itself)')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const engine = openEngine(ctx());
+      let reported = false;
+      const report = (r: object) => {
+        if (reported) return;
+        reported = true;
+        try { process.stdout.write(JSON.stringify(r) + '\n'); process.stdout.end(); } catch { /* the CLI went away */ }
+      };
+      process.stdout.on('error', () => undefined);
+      try {
+        await monitor(engine, id, { io: { kind: 'detached' }, onReady: report });
+      } catch (e) {
+        const err = toBerthError(e);
+        report({ ok: false, code: exitStatus(err), error: err.message });
+        throw e;
+      }
+    });
+  container.command('prune')
+    .description('remove all stopped containers')
+    .option('-f, --force', 'do not prompt (berth never prompts)')
+    .action(async () => {
+      const engine = openEngine(ctx());
+      for (const c of engine.list()) {
+        if (c.state.status !== 'exited' && c.state.status !== 'created') continue;
+        try {
+          await engine.remove(c.id);
+          process.stdout.write(`${c.id}\n`);
+        } catch (e) {
+          if (!isBerthError(e, 'Conflict')) throw e;
+        }
+      }
+    });
+}

@@ -1,0 +1,427 @@
+/**
+ * The container lifecycle: the engine facade the CLI (and later the API server) calls.
+ *
+ * Composition (all passed in, see wiring.ts):
+ *   images       ImageResolver      reference → image config + unpacked layer dirs (@berth/layer-store)
+ *   snapshotter  RootfsSnapshotter  layer dirs → containers/<id>/rootfs (@berth/overlay)
+ *   runtime      ContainerRuntime   config.json → running process (oci-runtime.ts)
+ *   store        ContainerStore     rows in berth.db
+ *
+ * On disk, per container:
+ *   $root/containers/<id>/  rootfs/ upper/ work/ (snapshotter)  config.json hosts hostname
+ *                           resolv.conf log.json (output)  exit (the monitor's last status)
+ *   $state/containers/<id>/ pid (container init pid) runtime.log (the runtime's JSON log)
+ *
+ * Every running container has a monitor, the process that spawned the runtime's `run` and waits
+ * for it: the foreground `berth run`, or a detached `berth container monitor`. Its pid is the
+ * row's `shim_pid`. A reader that finds the monitor gone (killed, or the host rebooted) kills what
+ * is left of the container and marks it exited: `ps` never shows a ghost "running".
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
+import type { ContainerRuntime } from './oci-runtime.js';
+import { runtimeError, startError } from './oci-runtime.js';
+import type { RunOptions } from './options.js';
+import { buildSpec, containerHostname, hostsFile, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
+import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
+import type { ContainerId } from './names.js';
+import { newContainerId } from './names.js';
+
+/** An image ready to run: its config and its unpacked layers, topmost first. */
+export interface RunnableImage {
+  /** The image ID (config digest). */
+  readonly id: string;
+  /** The reference as the user gave it, normalized for display (`busybox:latest`). */
+  readonly name: string;
+  readonly config: ImageRunConfig;
+  readonly lowerDirs: readonly string[];
+}
+
+/** Finds (and, when it can, pulls) images. */
+export interface ImageResolver {
+  /** A local image by reference or ID, or undefined. */
+  find(ref: string): Promise<RunnableImage | undefined>;
+  /** Pulls an image from its registry; absent when no registry client is wired. */
+  readonly pull?: (ref: string, signal?: AbortSignal) => Promise<RunnableImage>;
+}
+
+/** The part of @berth/overlay's Snapshotter the engine uses. */
+export interface RootfsSnapshotter {
+  prepare(key: string, lowerDirs: readonly string[], options?: { readonly readonly?: boolean }): Promise<unknown>;
+  mount(key: string): Promise<void>;
+  unmount(key: string): Promise<void>;
+  remove(key: string): Promise<void>;
+}
+
+/** What the engine keeps about a container, fixed at create. */
+export interface ContainerConfig {
+  readonly options: RunOptions;
+  readonly image: ImageRunConfig;
+  readonly lowerDirs: readonly string[];
+  readonly path: string;
+  readonly args: readonly string[];
+  readonly env: readonly string[];
+  readonly hostname: string;
+  readonly user: string;
+  readonly workdir: string;
+}
+
+/** Validates a stored config (written by this engine; checked for shape only). */
+export function parseContainerConfig(json: unknown): ContainerConfig {
+  const c = json as Partial<ContainerConfig> | null;
+  if (typeof c !== 'object' || c === null || typeof c.options !== 'object' || !Array.isArray(c.args)) {
+    throw failedPrecondition('a container config in berth.db is damaged: remove the container with berth rm -f');
+  }
+  return c as ContainerConfig;
+}
+
+/** A container as the engine hands it out. */
+export type Container = ContainerRecord<ContainerConfig>;
+
+/** The engine's dependencies. */
+export interface EngineDeps {
+  readonly root: string;
+  readonly state: string;
+  readonly store: ContainerStore<ContainerConfig>;
+  readonly images: ImageResolver;
+  readonly snapshotter: RootfsSnapshotter;
+  readonly runtime: ContainerRuntime;
+  readonly host: HostFacts;
+  readonly defaultSeccomp?: unknown;
+  readonly callerEnv: Readonly<Record<string, string | undefined>>;
+  /** Reads a host file named by the user (--env-file is read earlier; seccomp profiles here). */
+  readonly readFile: (path: string) => string;
+}
+
+/** `--pull` policies. */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+/** True when `pid` is a live process whose command line mentions berth (guards against pid reuse). */
+export function monitorAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('berth');
+  } catch {
+    return false;
+  }
+}
+
+const transient: ReadonlySet<ContainerState['status']> = new Set(['starting', 'running', 'paused', 'stopping', 'removing']);
+
+/** The container lifecycle. */
+export class ContainerEngine {
+  readonly deps: EngineDeps;
+
+  constructor(deps: EngineDeps) {
+    this.deps = deps;
+  }
+
+  /** The directory of a container in the store. */
+  dir(id: string): string {
+    return join(this.deps.root, 'containers', id);
+  }
+
+  /** The directory of a container's runtime state. */
+  stateDir(id: string): string {
+    return join(this.deps.state, 'containers', id);
+  }
+
+  /** Resolves an image under a pull policy. */
+  async image(ref: string, pull: PullPolicy = 'missing', signal?: AbortSignal): Promise<RunnableImage> {
+    if (pull !== 'always') {
+      const found = await this.deps.images.find(ref);
+      if (found) return found;
+      if (pull === 'never') throw notFound(`image "${ref}" not found locally and --pull never was given: load or pull it first`);
+    }
+    if (!this.deps.images.pull) throw notFound(`image "${ref}" not found: load it with berth load -i <archive> (pulling from registries is not wired yet)`);
+    return this.deps.images.pull(ref, signal);
+  }
+
+  /** `berth create`: records the container, prepares and mounts its rootfs, writes its bundle. */
+  async create(ref: string, options: RunOptions, pull: PullPolicy = 'missing'): Promise<Container> {
+    const image = await this.image(ref, pull);
+    const id = newContainerId();
+    const hostname = containerHostname(id, options);
+    // The config needs the rootfs (for /etc/passwd), the row must exist before the rootfs does
+    // (so `rm` finds what a crashed create left). Insert first with what is known.
+    const base: ContainerConfig = {
+      options, image: image.config, lowerDirs: image.lowerDirs, path: '', args: [], env: [], hostname, user: options.user ?? image.config.User ?? '',
+      workdir: options.workdir ?? (image.config.WorkingDir || '/'),
+    };
+    // Validate what can be validated before touching the store.
+    const spec0 = this.#spec(id, base, undefined, undefined);
+    const rec = this.deps.store.insert({ id, ...(options.name === undefined ? {} : { name: options.name }), image: image.name, imageId: image.id, config: { ...base, path: spec0.process.args[0] ?? '', args: spec0.process.args.slice(1), env: spec0.process.env } });
+    try {
+      await this.#prepareBundle(rec);
+    } catch (e) {
+      await this.remove(id, { force: true }).catch(() => undefined);
+      throw e;
+    }
+    return this.deps.store.get(id);
+  }
+
+  #spec(id: string, cfg: ContainerConfig, passwd: string | undefined, group: string | undefined): RuntimeSpec {
+    const o = cfg.options;
+    const seccompFile = typeof o.security.seccomp === 'object' ? JSON.parse(this.deps.readFile(o.security.seccomp.file)) as unknown : undefined;
+    return buildSpec({
+      id,
+      image: cfg.image,
+      options: o,
+      rootfs: join(this.dir(id), 'rootfs'),
+      containerDir: this.dir(id),
+      volumePath: (name) => join(this.deps.root, 'volumes', name || id.slice(0, 12), '_data'),
+      callerEnv: this.deps.callerEnv,
+      host: this.deps.host,
+      ...(passwd === undefined ? {} : { passwd }),
+      ...(group === undefined ? {} : { group }),
+      ...(this.deps.defaultSeccomp === undefined ? {} : { defaultSeccomp: this.deps.defaultSeccomp }),
+      ...(seccompFile === undefined ? {} : { seccompFile }),
+      cgroupsPath: `berth/${id}`,
+      ...(o.tty && process.stdout.isTTY ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } } : {}),
+    });
+  }
+
+  async #prepareBundle(c: Container): Promise<void> {
+    const dir = this.dir(c.id);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs);
+    await this.deps.snapshotter.mount(c.id);
+    const rootfs = join(dir, 'rootfs');
+    const read = (p: string): string | undefined => {
+      try { return readFileSync(join(rootfs, p), 'utf8'); } catch { return undefined; }
+    };
+    const spec = this.#spec(c.id, c.config, read('etc/passwd'), read('etc/group'));
+    for (const m of c.config.options.mounts) {
+      if (m.type === 'volume') mkdirSync(join(this.deps.root, 'volumes', m.name || c.id.slice(0, 12), '_data'), { recursive: true });
+    }
+    let hostResolv = '';
+    try { hostResolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
+    writeFileSync(join(dir, 'hosts'), hostsFile(c.config.hostname));
+    writeFileSync(join(dir, 'hostname'), `${c.config.hostname}\n`);
+    writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, c.config.options.network));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  }
+
+  /** Finds a container and brings its state up to date with reality (see the file comment). */
+  get(ref: string): Container {
+    return this.reconcile(this.deps.store.get(ref));
+  }
+
+  /** All containers, reconciled. */
+  list(): Container[] {
+    return this.deps.store.list().map((c) => this.reconcile(c));
+  }
+
+  /** A container whose monitor is gone is finished: kill what is left, mark it exited. */
+  reconcile(c: Container): Container {
+    if (!transient.has(c.state.status)) return c;
+    const holder = c.state.status === 'running' || c.state.status === 'paused' ? c.state.shimPid : c.state.owner;
+    if (monitorAlive(holder)) return c;
+    return this.deps.store.transition(c.id, (cur) => {
+      if (cur.state.status !== c.state.status || cur.state.shimPid !== c.state.shimPid || cur.state.owner !== c.state.owner) return {};
+      this.#killLeftovers(c.id);
+      const exit = this.#readExit(c.id);
+      return {
+        status: cur.state.status === 'removing' ? 'removing' : 'exited', pid: 0, shimPid: 0, owner: 0,
+        exitCode: exit ?? 137, finishedAt: cur.state.finishedAt || new Date().toISOString(),
+        error: exit === undefined ? 'the container monitor died' : cur.state.error,
+      };
+    });
+  }
+
+  #killLeftovers(id: string): void {
+    try {
+      const st = this.deps.runtime.state(id);
+      if (st && st.status !== 'stopped') {
+        if (st.status === 'paused') this.deps.runtime.resume(id);
+        this.deps.runtime.kill(id, 9, true);
+      }
+      this.deps.runtime.delete(id, true);
+    } catch { /* best effort: rm -f retries */ }
+  }
+
+  #readExit(id: string): number | undefined {
+    try {
+      const n = Number(readFileSync(join(this.dir(id), 'exit'), 'utf8').trim());
+      return Number.isInteger(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Marks a container `starting` on behalf of this process (the monitor), after checking it can
+   * start. Returns the record; the caller spawns the runtime and calls {@link started}.
+   */
+  beginStart(ref: string): Container {
+    const c = this.get(ref);
+    return this.deps.store.transition(c.id, (cur) => {
+      if (cur.state.status === 'running' || cur.state.status === 'paused') throw conflict(`container ${cur.name} is already running`);
+      if (cur.state.status !== 'created' && cur.state.status !== 'exited') {
+        throw conflict(`container ${cur.name} is ${cur.state.status}: wait for that to finish`);
+      }
+      return { status: 'starting', owner: process.pid, error: '' };
+    });
+  }
+
+  /** Prepares the bundle for a (re)start: rootfs mounted, old runtime state gone, stale files removed. */
+  async prepareStart(c: Container): Promise<{ pidFile: string; logFile: string }> {
+    const sdir = this.stateDir(c.id);
+    mkdirSync(sdir, { recursive: true, mode: 0o700 });
+    const pidFile = join(sdir, 'pid');
+    const logFile = join(sdir, 'runtime.log');
+    rmSync(pidFile, { force: true });
+    rmSync(logFile, { force: true });
+    rmSync(join(this.dir(c.id), 'exit'), { force: true });
+    this.deps.runtime.delete(c.id, true);
+    if (!existsSync(join(this.dir(c.id), 'config.json'))) await this.#prepareBundle(c);
+    else await this.deps.snapshotter.mount(c.id);
+    return { pidFile, logFile };
+  }
+
+  /** Records that the container runs with init `pid`, watched by monitor `shimPid`. */
+  started(id: ContainerId, pid: number, shimPid: number, restarting = false): Container {
+    return this.deps.store.transition(id, (cur) => ({
+      status: 'running', pid, shimPid, owner: 0, startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0,
+      ...(restarting ? { restartCount: cur.state.restartCount + 1 } : {}),
+    }));
+  }
+
+  /**
+   * Records the end of a run: the status the runtime exited with, or the start failure read
+   * from its log. Returns the container's exit code and, for a start failure, the error.
+   */
+  finished(id: ContainerId, status: number, logFile: string): { code: number; error?: Error } {
+    const failure = status !== 0 ? runtimeError(logFile) : undefined;
+    const err = failure === undefined ? undefined : startError(failure);
+    const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : status;
+    writeFileSync(join(this.dir(id), 'exit'), `${code}\n`);
+    this.deps.store.update(id, {
+      status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
+      error: err?.message ?? '',
+    });
+    this.deps.runtime.delete(id, true);
+    return err ? { code, error: err } : { code };
+  }
+
+  /** Unmounts a stopped container's rootfs (kept prepared for a restart). */
+  async release(id: ContainerId): Promise<void> {
+    await this.deps.snapshotter.unmount(id).catch(() => undefined);
+  }
+
+  /** Sends a signal to a running container's init. */
+  kill(ref: string, signal: number): Container {
+    const c = this.get(ref);
+    if (c.state.status !== 'running' && c.state.status !== 'paused' && c.state.status !== 'stopping') {
+      throw conflict(`container ${c.name} is not running`);
+    }
+    this.deps.runtime.kill(c.id, signal);
+    return c;
+  }
+
+  /**
+   * Stops a container: its stop signal, then SIGKILL after `timeoutSec`. Marks it `stopping` so
+   * the monitor knows not to restart it. Resolves once it has exited.
+   */
+  async stop(ref: string, timeoutSec?: number, signal?: AbortSignal): Promise<Container> {
+    let c = this.get(ref);
+    if (c.state.status !== 'running' && c.state.status !== 'paused') return c;
+    c = this.deps.store.transition(c.id, (cur) => (cur.state.status === 'running' || cur.state.status === 'paused' ? { status: 'stopping', owner: cur.state.shimPid } : {}));
+    const stopSignal = c.config.options.stopSignal ?? 15;
+    const timeout = timeoutSec ?? c.config.options.stopTimeout ?? 10;
+    try {
+      if (c.state.status === 'paused') this.deps.runtime.resume(c.id);
+      this.deps.runtime.kill(c.id, stopSignal);
+    } catch (e) {
+      if (!isBerthError(e, 'NotFound')) throw e;
+    }
+    if (!(await this.#waitExit(c.id, timeout < 0 ? Infinity : timeout * 1000, signal))) {
+      try { this.deps.runtime.kill(c.id, 9, true); } catch { /* already gone */ }
+      await this.#waitExit(c.id, 10_000, signal);
+    }
+    return this.get(c.id);
+  }
+
+  async #waitExit(id: ContainerId, ms: number, signal?: AbortSignal): Promise<boolean> {
+    const end = Date.now() + ms;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      const c = this.get(id);
+      if (c.state.status === 'exited' || c.state.status === 'created') return true;
+      if (Date.now() >= end || signal?.aborted) return false;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /** `berth wait`: resolves with the exit code once the container is not running (or removed). */
+  async wait(ref: string, signal?: AbortSignal): Promise<number> {
+    const c = this.get(ref);
+    for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+      const cur = this.deps.store.find(c.id);
+      if (!cur) return c.state.exitCode;
+      const r = this.reconcile(cur);
+      if (r.state.status === 'exited' || r.state.status === 'created') return r.state.exitCode;
+      if (signal?.aborted) throw toBerthError(signal.reason);
+      await new Promise((res) => setTimeout(res, delay));
+    }
+  }
+
+  /** `berth rm`: refuses a running container unless forced; removes rootfs, files and row. */
+  async remove(ref: string, o: { readonly force?: boolean; readonly volumes?: boolean } = {}): Promise<Container> {
+    const c = this.get(ref);
+    const running = c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'starting' || c.state.status === 'stopping';
+    if (running && !o.force) throw conflict(`you cannot remove a running container ${c.id.slice(0, 12)}: stop it first or use rm -f`);
+    this.deps.store.transition(c.id, (cur) => {
+      if (cur.state.status === 'removing' && monitorAlive(cur.state.owner) && cur.state.owner !== process.pid) {
+        throw conflict(`container ${cur.name} is already being removed`);
+      }
+      return { status: 'removing', owner: process.pid };
+    });
+    this.#killLeftovers(c.id);
+    if (running && monitorAlive(c.state.shimPid)) {
+      // Let the monitor see the exit and stop; it would otherwise restart the container.
+      try { process.kill(c.state.shimPid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    await this.deps.snapshotter.remove(c.id);
+    if (o.volumes) {
+      for (const m of c.config.options.mounts) {
+        if (m.type === 'volume' && m.name === '') rmSync(join(this.deps.root, 'volumes', c.id.slice(0, 12)), { recursive: true, force: true });
+      }
+    }
+    rmSync(this.dir(c.id), { recursive: true, force: true });
+    rmSync(this.stateDir(c.id), { recursive: true, force: true });
+    this.deps.store.delete(c.id);
+    return c;
+  }
+
+  /** `berth rename`. */
+  rename(ref: string, name: string): void {
+    const c = this.get(ref);
+    this.deps.store.rename(c.id, name);
+  }
+
+  /** `berth pause` / `unpause` (cgroup freezer, through the runtime). */
+  pause(ref: string, on: boolean): void {
+    const c = this.get(ref);
+    if (on && c.state.status !== 'running') throw conflict(`container ${c.name} is not running`);
+    if (!on && c.state.status !== 'paused') throw conflict(`container ${c.name} is not paused`);
+    if (on) this.deps.runtime.pause(c.id);
+    else this.deps.runtime.resume(c.id);
+    this.deps.store.transition(c.id, () => ({ status: on ? 'paused' : 'running' }));
+  }
+
+  /** Whether the monitor should start the container again after it exited with `code`. */
+  shouldRestart(id: ContainerId, code: number): boolean {
+    const c = this.deps.store.find(id);
+    if (!c || c.state.status === 'stopping' || c.state.status === 'removing') return false;
+    const p = c.config.options.restart;
+    if (p.name === 'always' || p.name === 'unless-stopped') return true;
+    if (p.name === 'on-failure') return code !== 0 && (p.maxRetries === 0 || c.state.restartCount < p.maxRetries);
+    return false;
+  }
+}
+
+/** Checks a container reference argument list is not empty. */
+export function needRefs(refs: readonly string[], cmd: string): void {
+  if (refs.length === 0) throw invalidArgument(`"berth ${cmd}" requires at least 1 container`);
+}

@@ -1,0 +1,138 @@
+/**
+ * The engine's view of an OCI runtime, and an implementation that drives any runtime with
+ * runc's command line (`runc`, or `berth-runtime` from @berth/runtime, which speaks it too):
+ *
+ *   run --bundle <dir> --pid-file <file> <id>     the runtime stays the container's parent and
+ *                                                 exits with its status (128+n for signal n)
+ *   kill <id> <signal> · delete [--force] <id> · state <id> · pause/resume <id>
+ *
+ * The process that spawns `run` is the container's monitor: the foreground CLI, or the
+ * detached `berth container monitor` (see monitor.ts).
+ */
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { BerthError, ErrorCode, unavailable } from '@berth/errors';
+
+/** What the runtime reports about a container. */
+export interface RuntimeState {
+  readonly status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  readonly pid: number;
+}
+
+/** Options of {@link ContainerRuntime.run}. */
+export interface RunProcessOptions {
+  readonly bundle: string;
+  readonly pidFile: string;
+  /** Runtime's own JSON log (errors of create/start land there). */
+  readonly logFile: string;
+  readonly stdio: StdioOptions;
+  /** Own process group, so a terminal's Ctrl-C reaches the container only through the engine. */
+  readonly detached?: boolean;
+}
+
+/** An OCI runtime, as the engine uses it. */
+export interface ContainerRuntime {
+  readonly name: string;
+  /** Creates and starts the container; the returned process exits with the container's status. */
+  run(id: string, options: RunProcessOptions): ChildProcess;
+  kill(id: string, signal: number, all?: boolean): void;
+  delete(id: string, force?: boolean): void;
+  state(id: string): RuntimeState | undefined;
+  pause(id: string): void;
+  resume(id: string): void;
+}
+
+/** A runtime binary with runc's CLI, keeping its state under `stateRoot`. */
+export class OciCliRuntime implements ContainerRuntime {
+  readonly name: string;
+  readonly #binary: string;
+  readonly #root: string;
+
+  constructor(binary: string, stateRoot: string) {
+    this.#binary = binary;
+    this.#root = stateRoot;
+    this.name = binary.split('/').pop() ?? binary;
+  }
+
+  run(id: string, o: RunProcessOptions): ChildProcess {
+    return spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, id], {
+      stdio: o.stdio,
+      detached: o.detached ?? false,
+    });
+  }
+
+  #call(args: readonly string[], what: string): string {
+    const r = spawnSync(this.#binary, ['--root', this.#root, ...args], { encoding: 'utf8' });
+    if (r.error) throw unavailable(`cannot run the OCI runtime ${this.#binary}: ${r.error.message}`, { cause: r.error });
+    if (r.status !== 0) {
+      const msg = (r.stderr.trim().split('\n').pop() ?? '').replace(/^time=.*?msg="?|"$/g, '');
+      const notExist = /does not exist|not found|no such/i.test(msg);
+      throw new BerthError(notExist ? ErrorCode.NotFound : ErrorCode.FailedPrecondition, `${what}: ${msg || `exit status ${r.status}`}`);
+    }
+    return r.stdout;
+  }
+
+  kill(id: string, signal: number, all = false): void {
+    this.#call(['kill', ...(all ? ['--all'] : []), id, String(signal)], `kill container ${id.slice(0, 12)}`);
+  }
+
+  delete(id: string, force = false): void {
+    try {
+      this.#call(['delete', ...(force ? ['--force'] : []), id], `delete container ${id.slice(0, 12)}`);
+    } catch (e) {
+      if (!(e instanceof BerthError && e.code === ErrorCode.NotFound)) throw e;
+    }
+  }
+
+  state(id: string): RuntimeState | undefined {
+    try {
+      const s = JSON.parse(this.#call(['state', id], `state of container ${id.slice(0, 12)}`)) as { status?: unknown; pid?: unknown };
+      const status = typeof s.status === 'string' ? s.status : 'stopped';
+      return { status: status as RuntimeState['status'], pid: typeof s.pid === 'number' ? s.pid : 0 };
+    } catch (e) {
+      if (e instanceof BerthError && e.code === ErrorCode.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  pause(id: string): void {
+    this.#call(['pause', id], `pause container ${id.slice(0, 12)}`);
+  }
+
+  resume(id: string): void {
+    this.#call(['resume', id], `unpause container ${id.slice(0, 12)}`);
+  }
+}
+
+/**
+ * The last error a runtime wrote to its JSON log, or undefined. A `run` that exits non-zero
+ * with an error in its log failed to start the container; otherwise the status is the container's.
+ */
+export function runtimeError(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let last: string | undefined;
+  for (const line of text.split('\n')) {
+    try {
+      const o = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      if (o.level === 'error' && typeof o.msg === 'string') last = o.msg;
+    } catch { /* not JSON */ }
+  }
+  return last;
+}
+
+/**
+ * A start failure as Docker reports it: 127 when the command is not found, 126 when it cannot
+ * be run, else 125. The message keeps the runtime's reason.
+ */
+export function startError(message: string): BerthError {
+  const reason = message.replace(/^.*?(exec: )/, '$1').replace(/^runc (run|create) failed: /, '');
+  const notFound = /executable file not found|no such file or directory/.test(reason);
+  const cannot = /permission denied|is a directory|exec format error/.test(reason);
+  return new BerthError(notFound ? ErrorCode.NotFound : cannot ? ErrorCode.PermissionDenied : ErrorCode.FailedPrecondition,
+    `cannot start container: ${reason}`, { detail: { exec: notFound || cannot } });
+}

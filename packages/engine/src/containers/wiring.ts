@@ -1,0 +1,67 @@
+/**
+ * The composition root of the container lifecycle: builds a {@link ContainerEngine} from the
+ * CLI context, wiring layer-store (images), overlay (rootfs), an OCI runtime and berth.db.
+ * Nothing is opened until `openEngine` is called.
+ */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LinuxSys } from '@berth/native';
+import { createSnapshotter } from '@berth/overlay';
+import { cgroupMode } from '@berth/runtime';
+import type { Context } from '../cli/context.js';
+import { openDatabase } from './db.js';
+import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
+import { OciCliRuntime } from './oci-runtime.js';
+import type { HostFacts } from './spec.js';
+import { ContainerStore } from './store.js';
+import { parseProcLimits } from './units.js';
+import { openImages } from './images.js';
+
+/** The facts about this host the spec builder needs. */
+export function hostFacts(): HostFacts {
+  let capLast = 40;
+  try { capLast = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()); } catch { /* default */ }
+  return {
+    hardLimits: parseProcLimits(readFileSync('/proc/self/limits', 'utf8')),
+    capLast,
+    cgroupV2: cgroupMode() === 'v2',
+  };
+}
+
+/** The OCI runtime binary: $BERTH_RUNTIME, else runc. */
+export function runtimeBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const wanted = env['BERTH_RUNTIME'];
+  if (wanted !== undefined && wanted !== '') return wanted;
+  for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) {
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return 'runc';
+}
+
+/** Lazily creates the overlay snapshotter (its driver probe may mount). */
+function lazySnapshotter(root: string): RootfsSnapshotter {
+  let s: ReturnType<typeof createSnapshotter> | undefined;
+  const get = () => (s ??= createSnapshotter({ root, sys: new LinuxSys() }));
+  return {
+    prepare: async (key, lowerDirs, options) => (await get()).prepare(key, lowerDirs, options),
+    mount: async (key) => (await get()).mount(key),
+    unmount: async (key) => (await get()).unmount(key),
+    remove: async (key) => (await get()).remove(key),
+  };
+}
+
+/** Opens berth.db and wires an engine for the CLI. */
+export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngine {
+  const db = openDatabase(join(ctx.root, 'berth.db'));
+  return new ContainerEngine({
+    root: ctx.root,
+    state: ctx.state,
+    store: new ContainerStore<ContainerConfig>(db, parseContainerConfig),
+    images: images ?? openImages(ctx.root, db),
+    snapshotter: lazySnapshotter(ctx.root),
+    runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
+    host: hostFacts(),
+    callerEnv: process.env,
+    readFile: (p) => readFileSync(p, 'utf8'),
+  });
+}
