@@ -12,14 +12,15 @@
  *
  *   berth-registry-XXXXXX/
  *     config.yml  registry.log  htpasswd?
- *     certs/  ca.crt ca.key server.crt server.key   (tls; certs/ holds only ca.crt for clients: see certDir)
+ *     certs/  ca.pem ca.key server.crt server.key server.csr server.ext   (tls)
+ *       client/ca.crt                                                  (tls: certDir, for clients)
  *     storage/  docker/registry/v2/…
  *
  * Nothing happens at import time.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, closeSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
@@ -30,6 +31,7 @@ import { promisify } from 'node:util';
 import { fixture, type FixtureName } from '../fixtures/index.js';
 
 const run = promisify(execFile);
+const setpriv = '/usr/bin/setpriv';
 
 /** How to start a registry. */
 export interface RegistryOptions {
@@ -189,7 +191,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       }));
       const logPath = join(dir, 'registry.log');
       const log = openSync(logPath, 'a');
-      const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', log, log], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
+      // With setpriv (util-linux), the registry gets SIGKILL when this process dies without
+      // stop(), even by SIGKILL (a test timeout), so no registry outlives its test.
+      const argv = existsSync(setpriv) ? [setpriv, '--pdeathsig', 'KILL', 'docker-registry'] : ['docker-registry'];
+      const [file = 'docker-registry', ...pre] = argv;
+      const child = spawn(file, [...pre, 'serve', config], { stdio: ['ignore', log, log] });
       closeSync(log);
       const spawned = await new Promise<Error | undefined>((resolve) => {
         child.once('spawn', () => resolve(undefined));

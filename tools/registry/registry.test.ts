@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
@@ -124,6 +124,25 @@ test('start.ts runs one in the foreground, prints its address, and cleans up on 
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
+});
+
+test('a registry dies with the process that started it, even when that one is killed', async () => {
+  const script = `import { startRegistry } from ${JSON.stringify(join(here, 'index.ts'))};
+const r = await startRegistry({});
+console.log(JSON.stringify({ pid: r.pid, dir: r.dir }));
+setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', () => reject(new Error('child exited before starting a registry')));
+  });
+  const info = JSON.parse(line) as { pid: number; dir: string };
+  assert.ok(alive(info.pid));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  for (let i = 0; i < 100 && alive(info.pid); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.not.ok(alive(info.pid), 'registry killed with its parent');
+  rmSync(info.dir, { recursive: true, force: true }); // a killed parent cannot clean up; we do
 });
 
 test.after(async () => {
