@@ -165,7 +165,7 @@ export class FileBlobStore implements ContentStore {
     const { ref, size: expectedSize, digest: expected, signal } = options;
     mkdirSync(this.tmpDir, { recursive: true });
     mkdirSync(this.blobsDir, { recursive: true });
-    const tmp = ref === undefined ? join(this.tmpDir, `ingest-anon-${randomBytes(8).toString('hex')}`) : this.partialPath(ref);
+    const tmp = ref === undefined ? join(this.tmpDir, `ingest-anon-${process.pid}-${randomBytes(6).toString("hex")}`) : this.partialPath(ref);
     const hash = createHash('sha256');
     let size = 0;
     if (ref !== undefined) size = await hashExisting(tmp, hash);

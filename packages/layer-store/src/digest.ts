@@ -1,34 +1,24 @@
 /**
- * Digests as the store uses them: `sha256:<64 hex>`, branded, made by {@link parseDigest};
- * diffIDs and chainIDs per the OCI image spec.
+ * Digests as the store uses them — the `Digest` of @berth/oci-spec, restricted to sha256
+ * (the store names files by it) — and diffID/chainID arithmetic per the OCI image spec.
  */
-import { createHash } from 'node:crypto';
 import { invalidArgument } from '@berth/errors';
+import { digestOf, hexOf, isDigest as isOciDigest, type Digest } from '@berth/oci-spec';
 
-/** A validated `sha256:<64 lowercase hex>` digest. */
-export type Digest = string & { readonly __brand: 'Digest' };
+export { digestOf, hexOf, type Digest };
 
 const sha256Re = /^sha256:[a-f0-9]{64}$/;
 
-/** Parses a digest; only sha256 is stored (the algorithm every registry and tool uses). */
+/** Parses a sha256 digest (the only algorithm the store keeps). */
 export function parseDigest(s: string): Digest {
   if (!sha256Re.test(s)) throw invalidArgument(`invalid digest "${s.slice(0, 200)}": only sha256:<64 lowercase hex digits> is supported`);
-  return s as Digest;
+  if (!isOciDigest(s)) throw invalidArgument(`invalid digest "${s.slice(0, 200)}"`);
+  return s;
 }
 
 /** True when `s` is a sha256 digest. */
 export function isDigest(s: string): s is Digest {
   return sha256Re.test(s);
-}
-
-/** The hex part of a digest. */
-export function hexOf(d: Digest): string {
-  return d.slice(7);
-}
-
-/** sha256 digest of bytes or a string. */
-export function digestOf(data: string | Uint8Array): Digest {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
 }
 
 /**

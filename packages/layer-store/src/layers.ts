@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { failedPrecondition } from '@berth/errors';
 import { fsyncDir } from './atomic.js';
 import { hexOf, isDigest, type Digest } from './digest.js';
 import { unpackLayer, type UnpackOptions, type UnpackResult, type UnpackSys } from './unpack.js';
@@ -18,7 +19,7 @@ import { unpackLayer, type UnpackOptions, type UnpackResult, type UnpackSys } fr
 export class LayerStore {
   readonly dir: string;
 
-  constructor(readonly root: string, private readonly sys: UnpackSys) {
+  constructor(readonly root: string, private readonly sys: UnpackSys | undefined) {
     this.dir = join(root, 'layers');
   }
 
@@ -38,6 +39,11 @@ export class LayerStore {
     return names.filter((n) => !n.includes('.')).map((n) => `sha256:${n}`).filter(isDigest);
   }
 
+  /** True when this store can unpack (it was given a kernel door). */
+  get canUnpack(): boolean {
+    return this.sys !== undefined;
+  }
+
   /** Unfinished unpacks: `{ name, pid, alive }` for each `.tmp-` directory. */
   temps(): Array<{ readonly path: string; readonly pid: number; readonly alive: boolean }> {
     let names: string[];
@@ -54,6 +60,7 @@ export class LayerStore {
    */
   async unpack(chainID: Digest, source: AsyncIterable<Uint8Array>, options: UnpackOptions = {}): Promise<UnpackResult | undefined> {
     if (this.has(chainID)) return undefined;
+    if (this.sys === undefined) throw failedPrecondition(`cannot unpack layer ${chainID}: this berth has no kernel access (the native addon is not loaded)`);
     mkdirSync(this.dir, { recursive: true });
     const tmp = join(this.dir, `${hexOf(chainID)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     mkdirSync(tmp, 0o755);
