@@ -17,3 +17,4 @@ export { compilePlan, compileExecPlan, encodePlan, type Step, type ShimMode, typ
 export { parseConfig, parseProcess, type OciConfig, type OciProcess, type OciMount, type OciSeccomp, type OciHook } from './spec.js';
 export { defaultSpec, defaultMaskedPaths, defaultReadonlyPaths } from './default-spec.js';
 export { findShim } from './shim.js';
+export * from './seccomp/index.js';
