@@ -1,61 +1,19 @@
 /**
- * A stand-in `UnpackSys` for tests until @berth/native's LinuxSys lands: in-root resolution
- * walked in TypeScript (lstat/readlink, RESOLVE_IN_ROOT rules), mknod via coreutils, xattrs via
- * python3. Not part of the public API; excluded from the build.
+ * Test helpers: the real kernel door (LinuxSys from @berth/native) for unpacking, xattr reads,
+ * a tar builder and a rejection assertion. Not part of the public API; excluded from the build.
  */
-import { spawnSync } from 'node:child_process';
-import { lstatSync, readlinkSync } from 'node:fs';
-import { fromErrno, invalidArgument } from '@berth/errors';
-import type { ResolveOptions } from '@berth/native';
-import type { UnpackSys } from './unpack.js';
+import { LinuxSys } from '@berth/native';
 import { pack, type Header } from 'tar-stream';
+import type { UnpackSys } from './unpack.js';
 
-export function resolveInRootTs(root: string, path: string, options: ResolveOptions = {}): string {
-  const stack: string[] = [];
-  let todo = path.split('/').filter((c) => c !== '' && c !== '.');
-  let links = 0;
-  while (todo.length > 0) {
-    const c = todo.shift() as string;
-    if (c === '..') { stack.pop(); continue; }
-    const p = [root, ...stack, c].join('/');
-    let st;
-    try { st = lstatSync(p); } catch {
-      if (todo.length === 0 && options.allowMissingLeaf) return p;
-      throw fromErrno(`resolve ${path} in ${root}`, 'ENOENT', { path: p });
-    }
-    if (st.isSymbolicLink() && !(todo.length === 0 && options.noFollowLeaf)) {
-      if (++links > 40) throw fromErrno(`resolve ${path} in ${root}`, 'ELOOP', { path: p });
-      const target = readlinkSync(p);
-      if (options.mode === 'beneath') throw fromErrno(`resolve ${path} beneath ${root}`, 'EXDEV', { path: p });
-      if (target.startsWith('/')) stack.length = 0;
-      todo = [...target.split('/').filter((x) => x !== '' && x !== '.'), ...todo];
-      continue;
-    }
-    if (todo.length > 0 && !st.isDirectory()) throw fromErrno(`resolve ${path} in ${root}`, 'ENOTDIR', { path: p });
-    stack.push(c);
-  }
-  return [root, ...stack].join('/');
-}
+const linux = new LinuxSys();
 
-export const testSys: UnpackSys = {
-  resolveInRoot: resolveInRootTs,
-  mknod(path, mode, major, minor) {
-    const type = (mode & 0o170000) === 0o010000 ? 'p' : (mode & 0o170000) === 0o060000 ? 'b' : 'c';
-    const args = ['-m', (mode & 0o7777).toString(8), path, type, ...(type === 'p' ? [] : [String(major), String(minor)])];
-    const r = spawnSync('mknod', args, { encoding: 'utf8' });
-    if (r.status !== 0) throw invalidArgument(`mknod ${path}: ${r.stderr.trim()}`);
-  },
-  lsetxattr(path, name, value) {
-    const r = spawnSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3]), follow_symlinks=False)', path, name, Buffer.from(value).toString('hex')], { encoding: 'utf8' });
-    if (r.status !== 0) throw invalidArgument(`lsetxattr ${path} ${name}: ${r.stderr.trim()}`);
-  },
-};
+/** The real door: openat2 in-root resolution, mknod, xattrs. */
+export const testSys: UnpackSys = linux;
 
-/** Reads an xattr (for assertions). */
+/** Reads an xattr as text (for assertions). */
 export function getXattr(path: string, name: string): string | undefined {
-  const r = spawnSync('python3', ['-c', 'import os,sys\ntry: print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())\nexcept OSError: pass', path, name], { encoding: 'utf8' });
-  const out = r.stdout.replace(/\n$/, '');
-  return out === '' ? undefined : out;
+  return linux.lgetxattr(path, name)?.toString('utf8');
 }
 
 /** Asserts that a promise rejects with a message matching `re`; returns the error. */
