@@ -1,0 +1,121 @@
+// Driver choice on the real kernel, and the two drivers giving the same trees.
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LinuxSys } from '@berth/native';
+import { createSnapshotter, detectDriver } from './factory.js';
+import { OverlaySnapshotter } from './overlay.js';
+import { CopySnapshotter } from './vfs.js';
+import { unmountUnder } from './mounts.js';
+import { applyTar, makeLayers, mountsBelow, readTar, readTree, type LayerEntry } from './testsuite.js';
+
+const sys = new LinuxSys();
+const test = suite<{ tmp: string }>('drivers on the kernel', { tmp: '' });
+test.before.each(async (ctx) => { ctx.tmp = await mkdtemp(join(tmpdir(), 'berth-drv-')); });
+test.after.each(async (ctx) => {
+  await unmountUnder(sys, ctx.tmp);
+  await rm(ctx.tmp, { recursive: true, force: true });
+});
+
+test('auto picks overlay on this host and leaves no probe behind', async ({ tmp }) => {
+  const root = join(tmp, 'root');
+  const snap = await createSnapshotter({ root, sys });
+  assert.is(snap.driver, 'overlay');
+  const v = await detectDriver(root, sys);
+  assert.is(v.reason, 'overlay mount works');
+  assert.equal(v.mountOptions, ['index=off', 'redirect_dir=off', 'metacopy=off']);
+  assert.equal((await readdir(join(root, 'overlay'))).sort(), ['probe.json']);
+  assert.equal(await mountsBelow(tmp), []);
+});
+
+test('a root on overlayfs (no overlay upper there) falls back to vfs, which works', async ({ tmp }) => {
+  for (const d of ['l', 'u', 'w', 'm']) await mkdir(join(tmp, d));
+  sys.mount('overlay', join(tmp, 'm'), 'overlay', 0, `lowerdir=${tmp}/l,upperdir=${tmp}/u,workdir=${tmp}/w`);
+  const root = join(tmp, 'm/root');
+  const snap = await createSnapshotter({ root, sys });
+  assert.is(snap.driver, 'vfs');
+  assert.match((await detectDriver(root, sys)).reason, /^mount overlay on /);
+  const lowers = await makeLayers(join(tmp, 'layers'), [[{ path: 'f', kind: 'file', content: 'one' }], [{ path: 'f', kind: 'file', content: 'two' }]], sys);
+  await snap.prepare('c', lowers);
+  await snap.mount('c');
+  assert.is(await readFile(join(root, 'containers/c/rootfs/f'), 'utf8'), 'two');
+  await snap.remove('c');
+  assert.equal(await mountsBelow(join(tmp, 'm/root')), []);
+});
+
+/** An image exercising every rule: whiteouts, opaque dirs, type changes, links, modes. */
+const image: LayerEntry[][] = [
+  [
+    { path: 'bin/sh', kind: 'file', content: '#!sh', mode: 0o755 },
+    { path: 'bin/ls', kind: 'hardlink', target: 'bin/sh' },
+    { path: 'etc/a', kind: 'file', content: 'a' },
+    { path: 'etc/b', kind: 'file', content: 'b' },
+    { path: 'etc/conf.d/x', kind: 'file', content: 'x' },
+    { path: 'opt/tool/lib', kind: 'file', content: 'lib' },
+    { path: 'was-file', kind: 'file', content: 'f' },
+    { path: 'was-dir/inner', kind: 'file', content: 'i' },
+    { path: 'secret', kind: 'file', content: 's', mode: 0o600 },
+  ],
+  [
+    { path: 'etc/a', kind: 'whiteout' },
+    { path: 'etc/conf.d', kind: 'dir', opaque: true },
+    { path: 'etc/conf.d/y', kind: 'file', content: 'y' },
+    { path: 'was-file', kind: 'dir' },
+    { path: 'was-file/now', kind: 'file', content: 'dir now' },
+    { path: 'was-dir', kind: 'whiteout' },
+    { path: 'link', kind: 'symlink', target: 'etc/b' },
+  ],
+  [
+    { path: 'opt', kind: 'whiteout' },
+    { path: 'etc/b', kind: 'file', content: 'b2' },
+    { path: 'was-dir', kind: 'file', content: 'file now' },
+  ],
+];
+
+async function edit(rootfs: string): Promise<void> {
+  await writeFile(join(rootfs, 'etc/b'), 'edited b');
+  await rm(join(rootfs, 'etc/conf.d'), { recursive: true });
+  await mkdir(join(rootfs, 'etc/conf.d'));
+  await writeFile(join(rootfs, 'etc/conf.d/z'), 'z');
+  await rm(join(rootfs, 'bin/ls'));
+  await chmod(join(rootfs, 'secret'), 0o644);
+  await symlink('/bin/sh', join(rootfs, 'bin/bash'));
+  await mkdir(join(rootfs, 'opt'));
+}
+
+test('overlay and vfs give the same tree, the same changes, and diff tars that rebuild the same tree', async ({ tmp }) => {
+  const lowers = await makeLayers(join(tmp, 'layers'), image, sys);
+  const root = join(tmp, 'root');
+  const ovl = new OverlaySnapshotter({ root, sys, mountOptions: ['index=off', 'redirect_dir=off', 'metacopy=off'] });
+  const vfs = new CopySnapshotter({ root, sys });
+  await ovl.prepare('o', lowers);
+  await vfs.prepare('v', lowers);
+  await ovl.mount('o');
+  await vfs.mount('v');
+  const o = join(root, 'containers/o/rootfs');
+  const v = join(root, 'containers/v/rootfs');
+  const imageTree = await readTree(o);
+  assert.equal(await readTree(v), imageTree);
+  assert.equal([...imageTree.keys()], [
+    '/bin', '/bin/ls', '/bin/sh', '/etc', '/etc/b', '/etc/conf.d', '/etc/conf.d/y', '/link', '/secret', '/was-dir', '/was-file', '/was-file/now',
+  ]);
+  assert.equal(await vfs.changes('v'), [], 'a fresh copy has no changes');
+  await edit(o);
+  await edit(v);
+  const after = await readTree(o);
+  assert.equal(await readTree(v), after);
+  const changes = await ovl.changes('o');
+  assert.equal(await vfs.changes('v'), changes);
+  assert.equal(changes, [
+    { path: '/bin', kind: 'C' }, { path: '/bin/bash', kind: 'A' }, { path: '/bin/ls', kind: 'D' },
+    { path: '/etc', kind: 'C' }, { path: '/etc/b', kind: 'C' }, { path: '/etc/conf.d', kind: 'C' },
+    { path: '/etc/conf.d/y', kind: 'D' }, { path: '/etc/conf.d/z', kind: 'A' },
+    { path: '/opt', kind: 'A' }, { path: '/secret', kind: 'C' },
+  ]);
+  assert.equal(applyTar(imageTree, await readTar(ovl.diffTar('o'))), after);
+  assert.equal(applyTar(imageTree, await readTar(vfs.diffTar('v'))), after);
+});
+
+test.run();

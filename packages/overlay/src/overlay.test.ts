@@ -1,0 +1,134 @@
+// OverlaySnapshotter's plans and records, above the door (a recording fake; no root needed).
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RecordingSys } from '@berth/native';
+import { OverlaySnapshotter } from './overlay.js';
+import { CopySnapshotter } from './vfs.js';
+
+const test = suite<{ tmp: string; root: string; layers: string[] }>('overlay plans', { tmp: '', root: '', layers: [] });
+
+test.before.each(async (ctx) => {
+  ctx.tmp = await mkdtemp(join(tmpdir(), 'berth-ovl-'));
+  ctx.root = join(ctx.tmp, 'root');
+  ctx.layers = [];
+  for (let i = 0; i < 3; i++) {
+    const d = join(ctx.tmp, 'layers', `l${i}`);
+    await mkdir(d, { recursive: true });
+    ctx.layers.push(d);
+  }
+});
+test.after.each(async (ctx) => {
+  await rm(ctx.tmp, { recursive: true, force: true });
+});
+
+test('a read-write rootfs is an overlay of short links, mounted from $root/overlay', async ({ root, layers }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys(), mountOptions: ['index=off'] });
+  const [m, ...rest] = await snap.prepare('c1', layers);
+  assert.equal(rest, []);
+  const c = join(root, 'containers/c1');
+  assert.is(m?.type, 'overlay');
+  assert.is(m?.target, join(c, 'rootfs'));
+  assert.is(m?.cwd, join(root, 'overlay'));
+  const lowerdir = m?.options[0] ?? '';
+  assert.match(lowerdir, /^lowerdir=l\/[0-9a-f]{12}:l\/[0-9a-f]{12}:l\/[0-9a-f]{12}$/);
+  // Each short link names its layer, in the order given (topmost first).
+  const targets = lowerdir.slice('lowerdir='.length).split(':').map((l) => readlinkSync(join(root, 'overlay', l)));
+  assert.equal(targets, layers);
+  assert.equal(m?.options.slice(1), [`upperdir=${c}/upper`, `workdir=${c}/work`, 'index=off']);
+  assert.ok(existsSync(join(c, 'upper')) && existsSync(join(c, 'work')) && existsSync(join(c, 'rootfs')));
+  const rec = JSON.parse(readFileSync(join(c, 'snapshot.json'), 'utf8')) as { driver: string; lowerDirs: string[] };
+  assert.is(rec.driver, 'overlay');
+  assert.equal(rec.lowerDirs, layers);
+});
+
+test('two containers of one image share the links', async ({ root, layers }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  const [a] = await snap.prepare('a', layers);
+  const [b] = await snap.prepare('b', layers);
+  assert.is(a?.options[0], b?.options[0]);
+});
+
+test('read-only: one layer is a read-only bind; several are an overlay without upper', async ({ root, layers }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  assert.equal(await snap.prepare('one', layers.slice(0, 1), { readonly: true }), [
+    { type: 'bind', source: layers[0], target: join(root, 'containers/one/rootfs'), options: ['rbind', 'ro'] },
+  ]);
+  const [m] = await snap.prepare('many', layers, { readonly: true });
+  assert.is(m?.options[0], 'ro');
+  assert.ok(m?.options.every((o) => !o.startsWith('upperdir=') && !o.startsWith('workdir=')));
+  assert.not.ok(existsSync(join(root, 'containers/many/upper')));
+});
+
+test('an image without layers binds the upper dir', async ({ root }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  const c = join(root, 'containers/scratch');
+  assert.equal(await snap.prepare('scratch', []), [{ type: 'bind', source: `${c}/upper`, target: `${c}/rootfs`, options: ['rbind', 'rw'] }]);
+});
+
+test('128 layers fit the mount data page; a chain too long for it is refused with a clear error', async ({ root, tmp }) => {
+  const many: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const d = join(tmp, 'a-long-layer-directory-name-like-a-chain-id-0123456789abcdef', String(i));
+    await mkdir(d, { recursive: true });
+    many.push(d);
+  }
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  const [m] = await snap.prepare('big', many.slice(0, 128));
+  const data = m?.options.join(',') ?? '';
+  assert.ok(Buffer.byteLength(data) < 4096, `${Buffer.byteLength(data)} bytes`);
+  assert.ok(many.slice(0, 128).join(':').length > 4096, 'absolute paths would not have fit');
+  try {
+    await snap.prepare('huge', many);
+    assert.unreachable('400 layers');
+  } catch (e) {
+    assert.match((e as Error).message, /too many layers \(400\)/);
+    assert.is((e as { code?: string }).code, 'InvalidArgument');
+  }
+  assert.not.ok(existsSync(join(root, 'containers/huge')), 'a failed prepare leaves nothing behind');
+});
+
+test('mount records the mount before performing it, and forgets it when the mount fails', async ({ root, layers }) => {
+  const recording = new RecordingSys();
+  const records: string[] = [];
+  const sys = {
+    mount: (...a: Parameters<RecordingSys['mount']>) => {
+      records.push(readFileSync(join(root, 'containers/c/mounts.json'), 'utf8'));
+      recording.mount(...a);
+    },
+    umount2: recording.umount2.bind(recording),
+  };
+  const snap = new OverlaySnapshotter({ root, sys });
+  await snap.prepare('c', layers);
+  await snap.mount('c');
+  const rec = JSON.parse(records[0] ?? '{}') as { mounts: Array<{ target: string; type: string }> };
+  assert.equal(rec.mounts.map((m) => [m.target, m.type]), [[join(root, 'containers/c/rootfs'), 'overlay']]);
+  assert.is(recording.mounts.length, 1);
+
+  recording.failOn({ op: 'mount', errno: 'EBUSY' });
+  await snap.prepare('d', layers);
+  try {
+    await snap.mount('d');
+    assert.unreachable('mount should fail');
+  } catch (e) {
+    assert.is((e as { errno?: string }).errno, 'EBUSY');
+  }
+  const after = JSON.parse(await readFile(join(root, 'containers/d/mounts.json'), 'utf8')) as { mounts: unknown[] };
+  assert.equal(after.mounts, []);
+});
+
+test('a rootfs made by one driver is refused by the other', async ({ root, layers }) => {
+  const sys = new RecordingSys();
+  await new OverlaySnapshotter({ root, sys }).prepare('c', layers);
+  try {
+    await new CopySnapshotter({ root, sys }).mount('c');
+    assert.unreachable('driver mismatch');
+  } catch (e) {
+    assert.match((e as Error).message, /made by the overlay driver, not vfs/);
+  }
+});
+
+test.run();
