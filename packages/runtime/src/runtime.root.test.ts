@@ -1,0 +1,261 @@
+// The runtime as root on busybox bundles: isolation, limits, lifecycle, errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isBerthError } from '@berth/errors';
+import { cgroupManager } from './cgroups/index.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import type { OciConfig, OciProcess } from './spec.js';
+import { busyboxBundle, type TestBundle } from './testing/bundle.js';
+
+const shimPath = process.env['BERTH_SHIM'] ?? buildShim();
+const stateRoot = mkdtempSync(join(tmpdir(), 'berth-rt-state-'));
+const rt: Runtime = createRuntime({ root: stateRoot, shimPath });
+const bundles: TestBundle[] = [];
+const ids: string[] = [];
+let n = 0;
+
+function buildShim(): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'berth-shim-')), 'berth-shim');
+  const src = join(process.env['BERTH_REPO'] ?? process.cwd(), 'native/shim/shim.c');
+  execFileSync('cc', ['-std=gnu11', '-O2', '-o', out, src, '-lseccomp']);
+  return out;
+}
+
+function bundle(args: readonly string[], edit: (c: OciConfig) => OciConfig = (c) => c): TestBundle {
+  const b = busyboxBundle(args, edit);
+  bundles.push(b);
+  return b;
+}
+
+function newId(): string {
+  const id = `rt-test-${process.pid}-${n++}`;
+  ids.push(id);
+  return id;
+}
+
+const withProcess = (p: Partial<OciProcess>) => (c: OciConfig): OciConfig => ({ ...c, process: { ...c.process!, ...p } });
+
+/** Runs a bundle in the foreground, its stdout+stderr captured. */
+async function runCaptured(b: TestBundle): Promise<{ exitCode: number; out: string; oomKilled: boolean }> {
+  const file = join(b.dir, 'out.txt');
+  const fd = openSync(file, 'w');
+  try {
+    const r = await rt.run(newId(), { bundle: b.dir, stdio: ['ignore', fd, fd] });
+    return { exitCode: r.exitCode, out: readFileSync(file, 'utf8'), oomKilled: r.oomKilled === true };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const profile = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  syscalls: [{ names: ['unshare', 'setns', 'mount', 'umount2', 'pivot_root', 'kexec_load', 'bpf'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+};
+
+test('isolation: pid 1, own hostname and ipc, masked and read-only /proc, no mount, readonly root, no raw sockets', async () => {
+  const script = [
+    'echo pid=$$',
+    'echo procs=$(ls /proc | grep "^[0-9]" | tr "\\n" " ")',
+    'echo host=$(hostname)',
+    'echo ipc=$(readlink /proc/self/ns/ipc)',
+    'echo keys=$(cat /proc/keys | wc -c)',
+    'echo x > /proc/sys/kernel/domainname 2>/dev/null && echo procsys=rw || echo procsys=ro',
+    'mount -t tmpfs t /tmp 2>/dev/null && echo mount=ok || echo mount=denied',
+    'touch /newfile 2>/dev/null && echo rootfs=rw || echo rootfs=ro',
+    'ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1 && echo ping=ok || echo ping=denied',
+    'grep ^Seccomp: /proc/self/status',
+  ].join('; ');
+  const b = bundle(['sh', '-c', script], (c) => ({ ...c, hostname: 'boxy', linux: { ...c.linux, seccomp: profile } }));
+  const r = await runCaptured(b);
+  assert.equal(r.exitCode, 0, r.out);
+  const got = Object.fromEntries(r.out.trim().split('\n').map((l) => l.split(/[=:]\s*/) as [string, string]));
+  assert.equal(got['pid'], '1');
+  const pids = (got['procs'] ?? '').trim().split(' ').map(Number);
+  assert.ok(pids.length <= 5 && pids.every((p) => p < 10), `only the container's processes are visible: ${got['procs']}`);
+  assert.equal(got['host'], 'boxy');
+  assert.is.not(got['ipc'], readlinkSync('/proc/self/ns/ipc'));
+  assert.equal(got['keys'], '0', '/proc/keys is masked');
+  assert.equal(got['procsys'], 'ro');
+  assert.equal(got['mount'], 'denied');
+  assert.equal(got['rootfs'], 'ro');
+  assert.equal(got['ping'], 'denied');
+  assert.equal(got['Seccomp'], '2');
+});
+
+test('seccomp denies unshare even with CAP_SYS_ADMIN; without the filter the same unshare works', async () => {
+  const caps = ['CAP_SYS_ADMIN'];
+  const grant = (c: OciConfig): OciConfig => withProcess({ capabilities: { bounding: caps, effective: caps, permitted: caps } })(c);
+  const denied = await runCaptured(bundle(['unshare', '-n', 'true'], (c) => ({ ...grant(c), linux: { ...c.linux, seccomp: profile } })));
+  assert.is.not(denied.exitCode, 0);
+  assert.match(denied.out, /not permitted/i);
+  const allowed = await runCaptured(bundle(['unshare', '-n', 'true'], grant));
+  assert.equal(allowed.exitCode, 0, allowed.out);
+});
+
+test('a setuid binary does not raise privileges under noNewPrivileges', async () => {
+  const euid = join(mkdtempSync(join(tmpdir(), 'berth-euid-')), 'euid.c');
+  const prog = 'int geteuid(void); int printf(const char*, ...); int main(void){printf("euid=%d\\n", geteuid()); return 0;}';
+  fs.writeFileSync(euid, prog);
+  const mk = (nnp: boolean) => bundle(['/bin/euid'], withProcess({ noNewPrivileges: nnp, user: { uid: 65534, gid: 65534 } }));
+  const results: string[] = [];
+  for (const nnp of [true, false]) {
+    const b = mk(nnp);
+    execFileSync('cc', ['-static', '-O2', '-o', join(b.rootfs, 'bin/euid'), euid]);
+    chmodSync(join(b.rootfs, 'bin/euid'), 0o4755);
+    results.push((await runCaptured(b)).out.trim());
+  }
+  rmSync(join(euid, '..'), { recursive: true, force: true });
+  assert.equal(results, ['euid=65534', 'euid=0']);
+});
+
+
+test('limits: 32 MiB memory kills a 100 MiB allocation (137, OOM); pids.max 20 stops a fork bomb', async () => {
+  const mem = bundle(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1'], (c) => ({
+    ...c, linux: { ...c.linux, resources: { memory: { limit: 32 << 20, swap: 32 << 20 } } },
+  }));
+  const r = await runCaptured(mem);
+  assert.equal(r.exitCode, 137, r.out);
+  assert.ok(r.oomKilled, 'OOM reported');
+  const id = newId();
+  const bomb = bundle(['sh', '-c', 'sh -c "while :; do sleep 100 & done" 2>/dev/null; exec sleep 1000'], (c) => ({
+    ...c, linux: { ...c.linux, resources: { pids: { limit: 20 } } },
+  }));
+  await rt.create(id, { bundle: bomb.dir, stdio: 'ignore' });
+  await rt.start(id);
+  await new Promise((res) => setTimeout(res, 1000));
+  const pids = (await cgroupManager(id).stats()).pids;
+  const running = (await rt.ps(id)).length;
+  await rt.delete(id, { force: true });
+  assert.equal(pids.limit, 20);
+  assert.ok(pids.current <= 20 && running <= 20 && running >= 15, `the fork bomb is held at 20 tasks: ${pids.current} (${running} processes)`);
+});
+
+test('limits: a 0.5 CPU quota holds a busy loop to about 50%', async () => {
+  const id = newId();
+  const b = bundle(['sh', '-c', 'while :; do :; done'], (c) => ({ ...c, linux: { ...c.linux, resources: { cpu: { quota: 50000, period: 100000 } } } }));
+  await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  await rt.start(id);
+  const cg = cgroupManager(id);
+  const before = (await cg.stats()).cpu.usageNs;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 2000));
+  const used = (await cg.stats()).cpu.usageNs - before;
+  const wall = Number(process.hrtime.bigint() - t0);
+  await rt.delete(id, { force: true });
+  const share = used / wall;
+  assert.ok(share > 0.35 && share < 0.65, `cpu share ${share.toFixed(2)}`);
+});
+
+test('lifecycle: created → running → stopped → deleted leaves no process, mount or cgroup', async () => {
+  const id = newId();
+  const b = bundle(['sleep', '1000']);
+  const created = await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  assert.equal(created.status, 'created');
+  assert.ok(created.pid > 0);
+  assert.equal((await rt.state(id)).status, 'created');
+  assert.match(readFileSync(`/proc/${created.pid}/cmdline`, 'utf8'), /berth-shim/, 'the init waits before exec');
+  await rt.start(id);
+  assert.equal((await rt.state(id)).status, 'running');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.match(readFileSync(`/proc/${created.pid}/cmdline`, 'utf8'), /^sleep/);
+  await rt.kill(id, 'KILL');
+  const st = await rt.wait(id);
+  assert.equal(st.exitCode, 137);
+  assert.equal(st.signal, 'SIGKILL');
+  assert.equal((await rt.state(id)).status, 'stopped');
+  const dirs = cgroupManager(id).dirs;
+  await rt.delete(id);
+  assert.not.ok(existsSync(`/proc/${created.pid}`), 'no process');
+  assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(b.rootfs), 'no mount');
+  for (const d of dirs) assert.not.ok(existsSync(d), `no cgroup ${d}`);
+  try {
+    await rt.state(id);
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e, 'NotFound'));
+  }
+});
+
+test('start twice, delete while running and duplicate ids are refused', async () => {
+  const id = newId();
+  const b = bundle(['sleep', '1000']);
+  await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  try {
+    await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e, 'AlreadyExists'), String(e));
+  }
+  await rt.start(id);
+  try {
+    await rt.start(id);
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e, 'FailedPrecondition'), String(e));
+  }
+  try {
+    await rt.delete(id);
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e, 'FailedPrecondition'), String(e));
+  }
+  await rt.delete(id, { force: true });
+});
+
+test('errors: a missing program is NotFound (exit 127 class) and leaves no state', async () => {
+  const id = newId();
+  const b = bundle(['/no/such/program']);
+  try {
+    await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e, 'NotFound'), String(e));
+    assert.match((e as Error).message, /\/no\/such\/program/);
+    assert.equal((e as { detail?: Record<string, unknown> }).detail?.['exec'], true);
+  }
+  assert.not.ok(existsSync(join(stateRoot, id)));
+});
+
+test('errors: an RLIMIT_NOFILE above the host hard limit names the limit', async () => {
+  const b = bundle(['true'], withProcess({ rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1 << 30, hard: 1 << 30 }] }));
+  try {
+    await rt.run(newId(), { bundle: b.dir, stdio: 'ignore' });
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e), String(e));
+    assert.match((e as Error).message, /setrlimit RLIMIT_NOFILE/);
+  }
+});
+
+test('exit codes propagate; exec runs in the running container', async () => {
+  const r = await runCaptured(bundle(['sh', '-c', 'exit 7']));
+  assert.equal(r.exitCode, 7);
+  const id = newId();
+  const b = bundle(['sleep', '1000'], (c) => ({ ...c, hostname: 'exechost' }));
+  await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  await rt.start(id);
+  const file = join(b.dir, 'exec.txt');
+  const fd = openSync(file, 'w');
+  const e = await rt.exec(id, { cwd: '/', args: ['sh', '-c', 'hostname; echo $$; exit 3'], env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  assert.equal(e.exitCode, 3);
+  const [host, pid] = readFileSync(file, 'utf8').trim().split('\n');
+  assert.equal(host, 'exechost');
+  assert.is.not(pid, '1');
+  assert.ok(Number(pid) < 100, 'the exec process lives in the container pid namespace');
+  await rt.delete(id, { force: true });
+});
+
+test.after(async () => {
+  for (const id of ids) await rt.delete(id, { force: true }).catch(() => {});
+  for (const b of bundles) b.remove();
+  rmSync(stateRoot, { recursive: true, force: true });
+});
+
+test.run();
