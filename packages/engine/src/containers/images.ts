@@ -1,11 +1,40 @@
 /**
- * The engine's image resolver over @berth/layer-store's image store: reference → image config
- * and unpacked layer dirs (`$root/layers/<chainID hex>/`, topmost first).
+ * The engine's image resolver over @berth/layer-store: reference → image config and the
+ * unpacked layer dirs (`$root/layers/<chainID hex>/`, topmost first). Layers not unpacked yet
+ * (a store loaded without a kernel door) are unpacked on first use.
  */
-import type Database from 'better-sqlite3';
-import type { ImageResolver } from './engine.js';
+import { FileBlobStore, ImageStore, LayerStore, chainIDs, parseDigest, familiar, type DB, type Digest, type UnpackSys } from '@berth/layer-store';
+import type { ImageResolver, RunnableImage } from './engine.js';
+import type { ImageRunConfig } from './spec.js';
 
-/** Opens the image resolver of a store. Until layer-store's image index lands, no image is found. */
-export function openImages(_root: string, _db: Database.Database): ImageResolver {
-  return { find: () => Promise.resolve(undefined) };
+/** The image store of a root, sharing the engine's berth.db. */
+export function openImageStore(root: string, db: DB): ImageStore {
+  return new ImageStore(db, new FileBlobStore(root));
+}
+
+/** Opens the image resolver of a store. */
+export function openImages(root: string, db: DB, sys: () => UnpackSys, images: ImageStore = openImageStore(root, db)): ImageResolver {
+  return {
+    async find(ref: string): Promise<RunnableImage | undefined> {
+      const rec = images.find(ref);
+      if (!rec) return undefined;
+      const cfg = images.config(rec.id);
+      const chains = chainIDs(cfg.rootfs.diff_ids.map((d) => parseDigest(d)));
+      let layers = new LayerStore(root, undefined);
+      if (!chains.every((c) => layers.has(c))) {
+        layers = new LayerStore(root, sys());
+        for (const [i, l] of rec.layers.entries()) {
+          const chain = chains[i] as Digest;
+          if (!layers.has(chain)) await layers.unpack(chain, images.blobs.open(l.blob), { expectedDiffID: l.diffID });
+        }
+      }
+      const name = rec.tags.find((t) => familiar(t) === ref || familiar(t) === `${ref}:latest`) ?? rec.tags[0];
+      return {
+        id: rec.id,
+        name: name === undefined ? ref : familiar(name),
+        config: (cfg.config ?? {}) as ImageRunConfig,
+        lowerDirs: chains.map((c) => layers.path(c)).reverse(),
+      };
+    },
+  };
 }

@@ -17,7 +17,7 @@
  * check the state machine, mark the transient status with our pid; act outside the
  * transaction; persist the outcome in a second transaction.
  */
-import type Database from 'better-sqlite3';
+import { migrate, type DB, type Migration } from '@berth/layer-store';
 import { conflict, invalidArgument, notFound } from '@berth/errors';
 import { generateName, newContainerId, type ContainerId } from './names.js';
 import { checkName } from './options.js';
@@ -50,17 +50,11 @@ export interface ContainerRecord<C = unknown> {
   readonly state: ContainerState;
 }
 
-/** A numbered, forward-only schema step. */
-export interface Migration {
-  readonly version: number;
-  readonly sql: string;
-}
-
-/** The engine's migrations (owner `containers`). */
+/** The engine's migrations of berth.db (owner `containers`), applied through layer-store's `migrate`. */
 export const containerMigrations: readonly Migration[] = [
   {
     version: 1,
-    sql: `CREATE TABLE containers (
+    up: `CREATE TABLE containers (
       id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image TEXT NOT NULL, image_id TEXT NOT NULL,
       created TEXT NOT NULL, config TEXT NOT NULL,
       status TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0, shim_pid INTEGER NOT NULL DEFAULT 0,
@@ -70,21 +64,8 @@ export const containerMigrations: readonly Migration[] = [
   },
 ];
 
-/** Applies `migrations` of `owner` not yet applied, each in its own transaction. */
-export function migrate(db: Database.Database, owner: string, migrations: readonly Migration[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (owner, version))');
-  const applied = db.prepare('SELECT version FROM schema_migrations WHERE owner = ?');
-  const done = new Set((applied.all(owner) as { version: number }[]).map((r) => r.version));
-  if (migrations.every((m) => done.has(m.version))) return;
-  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    db.transaction(() => {
-      const again = db.prepare('SELECT 1 FROM schema_migrations WHERE owner = ? AND version = ?').get(owner, m.version);
-      if (again !== undefined) return; // another CLI applied it meanwhile
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (owner, version) VALUES (?, ?)').run(owner, m.version);
-    }).immediate();
-  }
-}
+/** The owner name of the engine's tables in schema_migrations. */
+export const containerStoreOwner = 'containers';
 
 interface Row {
   id: string; name: string; image: string; image_id: string; created: string; config: string; status: string;
@@ -126,13 +107,13 @@ export interface NewContainer<C> {
 
 /** Containers' rows in SQLite. `parse` validates the stored config JSON. */
 export class ContainerStore<C = unknown> {
-  readonly #db: Database.Database;
+  readonly #db: DB;
   readonly #parse: (json: unknown) => C;
 
-  constructor(db: Database.Database, parse: (json: unknown) => C) {
+  constructor(db: DB, parse: (json: unknown) => C) {
     this.#db = db;
     this.#parse = parse;
-    migrate(db, 'containers', containerMigrations);
+    migrate(db, containerStoreOwner, containerMigrations);
   }
 
   /** Adds a container in status `created`. Names are unique; a generated one is retried on collision. */

@@ -9,7 +9,7 @@ import { LinuxSys } from '@berth/native';
 import { createSnapshotter } from '@berth/overlay';
 import { cgroupMode } from '@berth/runtime';
 import type { Context } from '../cli/context.js';
-import { openDatabase } from './db.js';
+import { openDatabase } from '@berth/layer-store';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { OciCliRuntime } from './oci-runtime.js';
 import type { HostFacts } from './spec.js';
@@ -52,12 +52,14 @@ function lazySnapshotter(root: string): RootfsSnapshotter {
 
 /** Opens berth.db and wires an engine for the CLI. */
 export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngine {
-  const db = openDatabase(join(ctx.root, 'berth.db'));
+  const db = openDatabase(ctx.root);
+  let sys: LinuxSys | undefined;
+  const getSys = () => (sys ??= new LinuxSys());
   return new ContainerEngine({
     root: ctx.root,
     state: ctx.state,
     store: new ContainerStore<ContainerConfig>(db, parseContainerConfig),
-    images: images ?? openImages(ctx.root, db),
+    images: images ?? openImages(ctx.root, db, getSys),
     snapshotter: lazySnapshotter(ctx.root),
     runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
     host: hostFacts(),
