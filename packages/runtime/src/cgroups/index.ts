@@ -1,6 +1,6 @@
 // cgroups: one manager per container, with a v1 and a v2 driver behind one interface.
 export { cgroupMode, cgroupDriverVersion, type CgroupMode } from './mode.js';
-export { cgroupManager } from './factory.js';
+export { cgroupManager, cgroupManagerAt } from './factory.js';
 export type { ApplyReport, CgroupManager, CgroupManagerOptions, DestroyOptions } from './manager.js';
 export { V1CgroupManager, v1Controllers, type V1Placement } from './v1.js';
 export { V2CgroupManager, v2Controllers } from './v2.js';

@@ -2,7 +2,7 @@
 import { isBerthError } from '@berth/errors';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cgroupManager } from './factory.js';
+import { cgroupManager, cgroupManagerAt } from './factory.js';
 import { MemoryCgroupFs } from './fs.js';
 import { cgroupDir, parseCgroupMounts, parseProcCgroup, readCgroupHost, type CgroupHost } from './host.js';
 import { cpuMaxV2, defaultDeviceRules, sharesToWeight, swapToV2 } from './resources.js';
@@ -244,6 +244,24 @@ test('v1: destroy retries a briefly busy rmdir', async () => {
   assert.not.ok(await cg.exists());
 });
 
+test('cgroupManagerAt finds a cgroup again from its dirs, whatever our own cgroup is now', async () => {
+  const { host, fs, kill } = v1Host();
+  const made = cgroupManager('c1', { host, fs });
+  await made.create({ pids: { limit: 9 } });
+  await made.addProcess(31);
+  // A later process sitting elsewhere in the memory hierarchy would resolve 'c1' differently …
+  const elsewhere = readCgroupHost({ mountinfo: mountinfoV1, procSelfCgroup: procSelfV1.replace('/process_api/abc', '/other') });
+  assert.is.not(cgroupManager('c1', { host: elsewhere, fs }).dirs.join(), made.dirs.join());
+  // … but through the saved dirs it reaches the same cgroup, in every hierarchy.
+  const again = cgroupManagerAt(made.dirs, { host: elsewhere, fs, kill });
+  assert.equal([...again.dirs].sort(), [...made.dirs].sort());
+  assert.equal(await again.processes(), [31]);
+  assert.is((await again.stats()).pids.limit, 9);
+  await again.destroy({ force: true });
+  assert.not.ok(await made.exists());
+  assert.throws(() => cgroupManagerAt(['/tmp/x'], { host, fs }), /not below a mounted cgroup v1 controller/);
+});
+
 // ---- v2 ----
 
 function v2Host(options: { selfBusy?: boolean } = {}): { host: CgroupHost; fs: MemoryCgroupFs } {
@@ -303,6 +321,9 @@ test('v2: controllers are enabled top-down and limits map to the unified files',
   assert.is(fs.lastWrite(`${d}/cpuset.cpus`), '0');
   assert.is(report.warnings.length, 1);
   assert.match(report.warnings[0] ?? '', /eBPF/);
+  const again = cgroupManagerAt(cg.dirs, { host, fs });
+  assert.is(again.version, 2);
+  assert.is((await again.stats()).pids.limit, 20);
 });
 
 test('v2: a parent with processes of its own gives an error that says why', async () => {
