@@ -56,17 +56,23 @@ export function containerPaths(root: string, key: string): ContainerPaths {
   };
 }
 
-/** Writes a small file atomically: temp file, fsync, rename, fsync the directory. */
-export function writeFileAtomic(path: string, data: string): void {
+/**
+ * Writes a small file atomically: temp file, fsync, rename, fsync the directory. With
+ * `durable: false` the fsyncs are skipped: for records that a reboot makes moot anyway (mounts do
+ * not survive one), atomicity against a crashed process is what matters.
+ */
+export function writeFileAtomic(path: string, data: string, options: { readonly durable?: boolean } = {}): void {
+  const durable = options.durable ?? true;
   const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeFileSync(fd, data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
+  if (!durable) return;
   const dfd = openSync(dirname(path), 'r');
   try { fsyncSync(dfd); } finally { closeSync(dfd); }
 }
@@ -159,5 +165,5 @@ export function writeSnapshot(root: string, rec: SnapshotRecord): void {
 }
 
 export function writeMountRecords(root: string, key: string, mounts: readonly MountRecord[]): void {
-  writeFileAtomic(containerPaths(root, key).mounts, JSON.stringify({ version: 1, mounts }, null, 2) + '\n');
+  writeFileAtomic(containerPaths(root, key).mounts, JSON.stringify({ version: 1, mounts }, null, 2) + '\n', { durable: false });
 }

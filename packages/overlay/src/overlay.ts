@@ -34,6 +34,8 @@ export interface OverlaySnapshotterOptions extends SnapshotterOptions {
 export class OverlaySnapshotter extends BaseSnapshotter {
   readonly driver = 'overlay' as const;
   private readonly extra: readonly string[];
+  /** Links made or checked by this instance: layer dir → `l/<name>`. */
+  private readonly links = new Map<string, string>();
 
   constructor(options: OverlaySnapshotterOptions) {
     super(options);
@@ -74,6 +76,14 @@ export class OverlaySnapshotter extends BaseSnapshotter {
 
   /** The short link (relative to {@link linkBase}) naming `layerDir`, created when missing. */
   async link(layerDir: string): Promise<string> {
+    const known = this.links.get(layerDir);
+    if (known !== undefined) return known;
+    const made = await this.makeLink(layerDir);
+    this.links.set(layerDir, made);
+    return made;
+  }
+
+  private async makeLink(layerDir: string): Promise<string> {
     const dir = join(this.linkBase, 'l');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const hash = createHash('sha256').update(layerDir).digest('hex');
