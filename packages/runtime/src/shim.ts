@@ -4,7 +4,7 @@
  * maps, cgroups), answer `go`, then read `ready` or a structured error.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -53,7 +53,32 @@ export function shimError(line: string): BerthError {
     const msg = errno === 'ENOENT' ? `exec: "${path}": executable file not found in $PATH` : `exec: "${path}": permission denied`;
     return new BerthError(errno === 'ENOENT' ? 'NotFound' : 'PermissionDenied', msg, { errno, syscall: op, path, detail: { exec: true, stage } });
   }
+  if (op === 'setrlimit' && errno === 'EPERM') {
+    const hard = hostHardLimit(path);
+    const hint = hard === undefined ? 'it exceeds the hard limit of the runtime' : `the host's hard limit is ${hard}`;
+    return fromErrno(what, errno, { syscall: op, path, detail: { stage }, message: `operation not permitted: ${hint}; request at most that (or raise the host's limit)` });
+  }
   return fromErrno(what, errno, { syscall: op, ...(path === '' ? {} : { path }), detail: { stage } });
+}
+
+const limitRows: Readonly<Record<string, string>> = {
+  RLIMIT_CPU: 'Max cpu time', RLIMIT_FSIZE: 'Max file size', RLIMIT_DATA: 'Max data size', RLIMIT_STACK: 'Max stack size',
+  RLIMIT_CORE: 'Max core file size', RLIMIT_RSS: 'Max resident set', RLIMIT_NPROC: 'Max processes', RLIMIT_NOFILE: 'Max open files',
+  RLIMIT_MEMLOCK: 'Max locked memory', RLIMIT_AS: 'Max address space', RLIMIT_LOCKS: 'Max file locks',
+  RLIMIT_SIGPENDING: 'Max pending signals', RLIMIT_MSGQUEUE: 'Max msgqueue size', RLIMIT_NICE: 'Max nice priority',
+  RLIMIT_RTPRIO: 'Max realtime priority', RLIMIT_RTTIME: 'Max realtime timeout',
+};
+
+/** The hard limit of an rlimit (`RLIMIT_NOFILE`) this process has, from /proc/self/limits. */
+function hostHardLimit(name: string): string | undefined {
+  const row = limitRows[name];
+  if (row === undefined) return undefined;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(row));
+    return line?.slice(row.length).trim().split(/\s+/)[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where berth-shim is: $BERTH_SHIM, beside the bundle, or native/build/Release in the repo. */
