@@ -1,6 +1,6 @@
 // OverlaySnapshotter's plans and records, above the door (a recording fake; no root needed).
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -118,6 +118,16 @@ test('mount records the mount before performing it, and forgets it when the moun
   }
   const after = JSON.parse(await readFile(join(root, 'containers/d/mounts.json'), 'utf8')) as { mounts: unknown[] };
   assert.equal(after.mounts, []);
+});
+
+test('pruneLinks removes the links of deleted layers only', async ({ root, layers }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  await snap.prepare('c', layers);
+  await rm(layers[1] ?? '', { recursive: true });
+  assert.is(await snap.pruneLinks(), 1);
+  const left = (await readdir(join(root, 'overlay/l'))).map((l) => readlinkSync(join(root, 'overlay/l', l))).sort();
+  assert.equal(left, [layers[0], layers[2]].sort());
+  assert.is(await snap.pruneLinks(), 0);
 });
 
 test('a rootfs made by one driver is refused by the other', async ({ root, layers }) => {

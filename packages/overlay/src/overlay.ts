@@ -9,7 +9,7 @@
  * without a shared table; a clash of 48-bit prefixes moves to a longer name.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readlink, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
@@ -99,6 +99,31 @@ export class OverlaySnapshotter extends BaseSnapshotter {
       if ((await readlink(path)) === layerDir) return `l/${name}`;
     }
     throw conflict(`link layer ${layerDir}: every short name is taken by another layer; remove ${dir} and retry`);
+  }
+
+  /**
+   * Removes the short links whose layer dir is gone (the layer store deleted it); returns how
+   * many. Links of existing layers stay, whether or not a container uses them.
+   */
+  async pruneLinks(): Promise<number> {
+    const dir = join(this.linkBase, 'l');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw toBerthError(e, `read ${dir}`);
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(dir, name);
+      const target = await readlink(path).catch(() => undefined);
+      if (target === undefined || await stat(target).then(() => true, () => false)) continue;
+      await unlink(path).catch(() => undefined);
+      this.links.delete(target);
+      removed++;
+    }
+    return removed;
   }
 
   protected changesOf(p: ContainerPaths, rec: SnapshotRecord, signal?: AbortSignal): Promise<Change[]> {
