@@ -48,11 +48,12 @@ function headersIn(dir) {
 }
 const nodeVersion = process.versions.node;
 const gypCache = [process.env.npm_config_devdir, join(homedir(), '.cache/node-gyp')].filter(Boolean).map((d) => join(d, nodeVersion));
-const nodedir =
-  process.env.npm_config_nodedir ||
-  [dirname(dirname(process.execPath)), '/usr', '/usr/local'].map(headersIn).find(Boolean);
+const fromEnv = process.env.npm_config_nodedir;
+const nodedir = fromEnv || [dirname(dirname(process.execPath)), '/usr', '/usr/local'].map(headersIn).find(Boolean);
 const cached = gypCache.some((d) => existsSync(join(d, 'include/node/node_api.h')));
-if (!nodedir && !cached) {
+if (fromEnv && !existsSync(join(fromEnv, 'include/node/node_api.h'))) {
+  problems.push(`Node headers in npm_config_nodedir=${fromEnv}: it has no include/node/node_api.h`);
+} else if (!nodedir && !cached) {
   problems.push(
     `headers for Node ${nodeVersion} (node_api.h): install Node with its headers (the NodeSource or Debian \`nodejs\` ` +
       'package puts them in /usr/include/node), or point npm_config_nodedir at an unpacked node-headers tarball',
