@@ -60,6 +60,8 @@ export interface ImageLayer {
   readonly blobSize: number;
   /** Bytes of the uncompressed tar. */
   readonly diffSize: number;
+  /** Bytes of file content once unpacked (the tar size until then): what `images` and `df` count. */
+  readonly size: number;
 }
 
 /** An image as the store knows it. */
@@ -70,7 +72,7 @@ export interface ImageRecord {
   readonly architecture: string;
   readonly os: string;
   readonly variant: string | undefined;
-  /** Sum of the layers' uncompressed sizes. */
+  /** Sum of the layers' sizes (unpacked content; tar bytes for layers not unpacked). */
   readonly size: number;
   readonly addedAt: number;
   /** Full names: `docker.io/library/busybox:latest`. */
@@ -207,15 +209,18 @@ export class ImageStore {
     if (!row) throw notFound(`no such image: ${id}`);
     const tags = (this.db.prepare('SELECT name FROM tags WHERE image_id = ? ORDER BY tagged_at, name').all(id) as Array<{ name: string }>).map((r) => r.name);
     const repoDigests = (this.db.prepare('SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name').all(id) as Array<{ name: string }>).map((r) => r.name);
-    const layers = (this.db.prepare(`SELECT il.chain_id, il.diff_id, il.blob, il.media_type, il.blob_size, l.diff_size
+    const layers = (this.db.prepare(`SELECT il.chain_id, il.diff_id, il.blob, il.media_type, il.blob_size, l.diff_size, l.size
       FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = ? ORDER BY il.idx`).all(id) as Array<{
-      chain_id: string; diff_id: string; blob: string; media_type: string; blob_size: number; diff_size: number;
-    }>).map((l) => ({ chainID: l.chain_id as Digest, diffID: l.diff_id as Digest, blob: l.blob as Digest, mediaType: l.media_type, blobSize: l.blob_size, diffSize: l.diff_size }));
+      chain_id: string; diff_id: string; blob: string; media_type: string; blob_size: number; diff_size: number; size: number | null;
+    }>).map((l) => ({
+      chainID: l.chain_id as Digest, diffID: l.diff_id as Digest, blob: l.blob as Digest, mediaType: l.media_type,
+      blobSize: l.blob_size, diffSize: l.diff_size, size: l.size ?? l.diff_size,
+    }));
     const manifests = (this.db.prepare('SELECT digest, media_type, size FROM manifests WHERE image_id = ? ORDER BY digest').all(id) as Array<{ digest: string; media_type: string; size: number }>)
       .map((m) => ({ digest: m.digest as Digest, mediaType: m.media_type, size: m.size }));
     return {
       id, created: row.created ?? undefined, architecture: row.architecture, os: row.os, variant: row.variant ?? undefined,
-      size: row.size, addedAt: row.added_at, tags, repoDigests, layers, manifests,
+      size: layers.reduce((n, l) => n + l.size, 0), addedAt: row.added_at, tags, repoDigests, layers, manifests,
     };
   }
 

@@ -70,7 +70,7 @@ export function imageHistory(store: Store, ref: string): HistoryRow[] {
   for (const h of history) {
     let size = 0;
     if (!('empty_layer' in h && h.empty_layer === true)) {
-      size = layers[li]?.diffSize ?? 0;
+      size = layers[li]?.size ?? 0;
       li++;
     }
     rows.push({ id: '<missing>', created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '' });

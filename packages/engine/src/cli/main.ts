@@ -5,6 +5,8 @@ import { version } from './commands/version.js';
 import * as versionCommand from './commands/version.js';
 import * as infoCommand from './commands/info.js';
 import * as containersCommand from './commands/containers.js';
+import * as imagesCommand from './commands/images.js';
+import * as systemCommand from './commands/system.js';
 
 /**
  * Every command group registers itself here, one module each under commands/:
@@ -15,6 +17,8 @@ const commandModules: ReadonlyArray<{ register(cmd: Command, ctx: () => Context)
   versionCommand,
   infoCommand,
   containersCommand,
+  imagesCommand,
+  systemCommand,
 ];
 
 /** Builds the `berth` command tree. Exported for tests that parse without running. */

@@ -3,6 +3,7 @@ import { printRows } from '../output.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupMode } from '@berth/runtime';
+import { Store } from '@berth/layer-store';
 import type { Context } from '../context.js';
 import { version } from './version.js';
 
@@ -23,6 +24,17 @@ function countEntries(dir: string): number {
   }
 }
 
+/** Image and layer counts from the store (zero when it was never created; info never creates it). */
+function storeCounts(root: string): { Images: number; Layers: number } {
+  if (!existsSync(join(root, 'berth.db'))) return { Images: 0, Layers: 0 };
+  const store = Store.open(root);
+  try {
+    return { Images: store.images.list().length, Layers: store.images.layers().length };
+  } finally {
+    store.close();
+  }
+}
+
 /** `berth info`: where things are, what drivers are used, how many objects exist. */
 export function info(ctx: Context): Record<string, string | number> {
   return {
@@ -33,7 +45,7 @@ export function info(ctx: Context): Record<string, string | number> {
     'Cgroup Version': cgroupMode() === 'v2' ? '2' : '1',
     'Cgroup Mode': cgroupMode(),
     Containers: countEntries(join(ctx.root, 'containers')),
-    Layers: countEntries(join(ctx.root, 'layers')),
+    ...storeCounts(ctx.root),
     'Store Initialized': existsSync(join(ctx.root, 'berth.db')) ? 'yes' : 'no',
   };
 }
