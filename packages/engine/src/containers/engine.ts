@@ -27,6 +27,7 @@ import { buildSpec, containerHostname, hostsFile, resolvConf, type HostFacts, ty
 import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
+import { phase } from './trace.js';
 
 /** An image ready to run: its config and its unpacked layers, topmost first. */
 export interface RunnableImage {
@@ -141,6 +142,7 @@ export class ContainerEngine {
   /** `berth create`: records the container, prepares and mounts its rootfs, writes its bundle. */
   async create(ref: string, options: RunOptions, pull: PullPolicy = 'missing'): Promise<Container> {
     const image = await this.image(ref, pull);
+    phase('image resolve');
     const id = newContainerId();
     const hostname = containerHostname(id, options);
     // The config needs the rootfs (for /etc/passwd), the row must exist before the rootfs does
@@ -152,6 +154,7 @@ export class ContainerEngine {
     // Validate what can be validated before touching the store.
     const spec0 = this.#spec(id, base, undefined, undefined);
     const rec = this.deps.store.insert({ id, ...(options.name === undefined ? {} : { name: options.name }), image: image.name, imageId: image.id, config: { ...base, path: spec0.process.args[0] ?? '', args: spec0.process.args.slice(1), env: spec0.process.env } });
+    phase('spec check, db insert');
     try {
       await this.#prepareBundle(rec);
     } catch (e) {
@@ -186,7 +189,9 @@ export class ContainerEngine {
     const dir = this.dir(c.id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs);
+    phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);
+    phase('rootfs mount');
     const rootfs = join(dir, 'rootfs');
     const read = (p: string): string | undefined => {
       try { return readFileSync(join(rootfs, p), 'utf8'); } catch { return undefined; }
@@ -201,6 +206,7 @@ export class ContainerEngine {
     writeFileSync(join(dir, 'hostname'), `${c.config.hostname}\n`);
     writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, c.config.options.network));
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+    phase('bundle write');
   }
 
   /** Finds a container and brings its state up to date with reality (see the file comment). */
@@ -231,6 +237,7 @@ export class ContainerEngine {
   }
 
   #killLeftovers(id: string): void {
+    if (!this.deps.runtime.exists(id)) return;
     try {
       const st = this.deps.runtime.state(id);
       if (st && st.status !== 'stopped') {
@@ -274,7 +281,7 @@ export class ContainerEngine {
     rmSync(pidFile, { force: true });
     rmSync(logFile, { force: true });
     rmSync(join(this.dir(c.id), 'exit'), { force: true });
-    this.deps.runtime.delete(c.id, true);
+    if (this.deps.runtime.exists(c.id)) this.deps.runtime.delete(c.id, true);
     if (!existsSync(join(this.dir(c.id), 'config.json'))) await this.#prepareBundle(c);
     else await this.deps.snapshotter.mount(c.id);
     return { pidFile, logFile };
@@ -296,12 +303,12 @@ export class ContainerEngine {
     const failure = status !== 0 ? runtimeError(logFile) : undefined;
     const err = failure === undefined ? undefined : startError(failure);
     const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : status;
-    writeFileSync(join(this.dir(id), 'exit'), `${code}\n`);
+    try { writeFileSync(join(this.dir(id), 'exit'), `${code}\n`); } catch { /* removed meanwhile (rm -f) */ }
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
       error: err?.message ?? '',
     });
-    this.deps.runtime.delete(id, true);
+    if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
     return err ? { code, error: err } : { code };
   }
 

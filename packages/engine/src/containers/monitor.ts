@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import type { ContainerEngine, Container } from './engine.js';
 import { JsonLogWriter } from './logs.js';
+import { phase } from './trace.js';
 
 /** How the monitor connects the container's stdio. */
 export type MonitorIO =
@@ -76,6 +77,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   try {
     for (let attempt = 0; ; attempt++) {
       const { pidFile, logFile } = await engine.prepareStart(c);
+      phase('start prepare');
       const io = o.io;
       const child = engine.deps.runtime.run(id, {
         bundle: engine.dir(id),
@@ -108,11 +110,14 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
         c = engine.started(id, pid, process.pid, attempt > 0);
         if (!ready) { ready = true; o.onReady?.({ ok: true, pid }); }
       }
+      phase('spawn runtime');
       const status = await exited;
+      phase('runtime run (create, exec, wait)');
       // Drain what the pipes still hold before recording the exit.
       await Promise.all([child.stdout, child.stderr].map((s) => (s && !s.readableEnded ? new Promise((r) => s.once('close', r)) : undefined)));
       if (io.kind === 'attach' && io.stdin) process.stdin.unpipe();
       result = engine.finished(id, status, logFile);
+      phase('record exit');
       if (result.error) {
         if (!ready) { ready = true; o.onReady?.({ ok: false, code: result.code, error: result.error.message }); }
         break;
@@ -137,7 +142,9 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   const after = engine.deps.store.find(id);
   if (after && after.state.status === 'exited') {
     await engine.release(id);
+    phase('rootfs unmount');
     if (opts.autoRemove) await engine.remove(id, { force: true }).catch(() => undefined);
+    phase('remove');
   }
   return result;
 }

@@ -10,7 +10,8 @@
  * detached `berth container monitor` (see monitor.ts).
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BerthError, ErrorCode, unavailable } from '@berth/errors';
 
 /** What the runtime reports about a container. */
@@ -35,6 +36,8 @@ export interface ContainerRuntime {
   readonly name: string;
   /** Creates and starts the container; the returned process exits with the container's status. */
   run(id: string, options: RunProcessOptions): ChildProcess;
+  /** True when the runtime holds state for `id` (cheap: no process spawned). */
+  exists(id: string): boolean;
   kill(id: string, signal: number, all?: boolean): void;
   delete(id: string, force?: boolean): void;
   state(id: string): RuntimeState | undefined;
@@ -52,6 +55,10 @@ export class OciCliRuntime implements ContainerRuntime {
     this.#binary = binary;
     this.#root = stateRoot;
     this.name = binary.split('/').pop() ?? binary;
+  }
+
+  exists(id: string): boolean {
+    return existsSync(join(this.#root, id));
   }
 
   run(id: string, o: RunProcessOptions): ChildProcess {

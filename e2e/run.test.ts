@@ -1,0 +1,215 @@
+// `berth run` and the container lifecycle as a user drives them, through the bundled binary,
+// on a temp store holding the busybox fixture. Needs root (mounts, namespaces, cgroups).
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadBusybox } from './containers-fixture.js';
+
+const repo = process.env.BERTH_REPO ?? process.cwd();
+const bin = join(repo, 'packages/engine/dist/berth.cjs');
+const dir = mkdtempSync(join(tmpdir(), 'berth-run-e2e-'));
+const root = join(dir, 'root');
+const state = join(dir, 'state');
+const env = { ...process.env, BERTH_ROOT: root, BERTH_STATE: state };
+
+function berth(args: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, ...(input === undefined ? {} : { input }), timeout: 60_000 });
+}
+
+function ok(args: string[]): string {
+  const r = berth(args);
+  assert.is(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) assert.unreachable(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const inspect = (ref: string, fmt: string) => ok(['inspect', '-f', fmt, ref]).trim();
+
+/** Mounts below our temp dir, cgroups named after our containers, processes of our root. */
+function leftovers(ids: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (line.includes(dir)) out.push(`mount: ${line.split(' ')[4]}`);
+  }
+  for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+    for (const id of ids) {
+      const hits = spawnSync('find', [join('/sys/fs/cgroup', ctrl), '-maxdepth', '6', '-name', id], { encoding: 'utf8' }).stdout.trim();
+      if (hits) out.push(`cgroup: ${hits}`);
+    }
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(root) || cmd.includes(state)) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ')}`);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+const seen: string[] = [];
+
+test.before(async () => {
+  assert.ok(existsSync(bin), `build the bundle first: npx nx run @berth/engine:build (${bin})`);
+  await loadBusybox(root, bin);
+});
+
+test('run --rm echo prints hi, exits 0 and leaves no container', () => {
+  const r = berth(['run', '--rm', 'busybox', 'echo', 'hi']);
+  assert.is(r.stderr, '');
+  assert.is(r.stdout, 'hi\n');
+  assert.is(r.status, 0);
+  assert.is(ok(['ps', '-aq']), '');
+});
+
+test("the container's exit code is berth's; a missing image is 125, a missing command 127", () => {
+  const r = berth(['run', '--name', 'three', 'busybox', 'sh', '-c', 'exit 3']);
+  assert.is(r.status, 3, r.stderr);
+  assert.is(inspect('three', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 3');
+  seen.push(inspect('three', '{{.Id}}'));
+  const nope = berth(['run', 'nope-image']);
+  assert.is(nope.status, 125);
+  assert.is(nope.stdout, '');
+  assert.is(nope.stderr.trim().split('\n').length, 1, nope.stderr);
+  assert.match(nope.stderr, /^berth: image "nope-image" not found/);
+  const cmd = berth(['run', '--rm', 'busybox', 'no-such-command']);
+  assert.is(cmd.status, 127, cmd.stderr);
+  assert.match(cmd.stderr, /no-such-command/);
+  assert.is(berth(['run', '--rm', '--network', 'bridge', 'busybox', 'true']).status, 125);
+  ok(['rm', 'three']);
+});
+
+test('image env, -e, --env-file, -w, -u, --hostname and labels reach the container', () => {
+  const out = ok(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '-u', '1000:1000', '-h', 'box', 'busybox',
+    'sh', '-c', 'echo $A $PATH; pwd; id -u; hostname; cat /etc/hostname']);
+  assert.equal(out.trim().split('\n'), ['1 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '/tmp', '1000', 'box', 'box']);
+});
+
+test('echo hi | berth run -i busybox cat prints hi', () => {
+  const r = berth(['run', '--rm', '-i', 'busybox', 'cat'], 'hi\n');
+  assert.is(r.stdout, 'hi\n', r.stderr);
+  assert.is(r.status, 0);
+});
+
+test('-d prints the ID; logs -f follows; stop and rm clean up', async () => {
+  const id = ok(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'trap "echo bye; exit 0" TERM; echo start; while true; do echo tick; sleep 0.1; done']).trim();
+  seen.push(id);
+  assert.match(id, /^[0-9a-f]{64}$/);
+  assert.is(inspect('ticker', '{{.State.Status}}'), 'running');
+  assert.match(ok(['ps']), /ticker/);
+  await until('log lines', () => (ok(['logs', 'ticker']).match(/tick/g) ?? []).length >= 3);
+  assert.match(ok(['logs', '--tail', '1', id.slice(0, 10)]), /^tick\n$/);
+  const follow = spawn(process.execPath, [bin, 'logs', '-f', 'ticker'], { env });
+  let followed = '';
+  follow.stdout.on('data', (d: Buffer) => { followed += d.toString(); });
+  const followExit = new Promise<number | null>((r) => follow.on('exit', r));
+  await sleep(300);
+  ok(['stop', 'ticker']);
+  assert.is(await followExit, 0);
+  assert.match(followed, /^start\n(tick\n)+bye\n$/);
+  assert.is(inspect('ticker', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 0');
+  assert.is(berth(['rm', 'nope']).status, 125);
+  ok(['rm', 'ticker']);
+  assert.is(berth(['inspect', id]).status, 125);
+});
+
+test('rm refuses a running container; rm -f kills it', () => {
+  const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
+  seen.push(id);
+  const r = berth(['rm', id]);
+  assert.is(r.status, 125);
+  assert.match(r.stderr, /stop it first or use rm -f/);
+  ok(['rm', '-f', id]);
+  assert.is(ok(['ps', '-aq']), '');
+});
+
+test('--restart on-failure:2 restarts twice, then stays exited', async () => {
+  const id = ok(['run', '-d', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1']).trim();
+  seen.push(id);
+  await until('two restarts', () => inspect(id, '{{.RestartCount}} {{.State.Status}}') === '2 exited');
+  await sleep(500);
+  assert.is(inspect(id, '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}'), '2 exited 1');
+  assert.is(ok(['logs', id]), 'run\nrun\nrun\n');
+  ok(['rm', id]);
+});
+
+test('--rm -d removes the container when it exits, with no CLI around', async () => {
+  const id = ok(['run', '--rm', '-d', 'busybox', 'sh', '-c', 'sleep 0.3']).trim();
+  seen.push(id);
+  await until('removal', () => berth(['inspect', id]).status !== 0);
+  assert.not.ok(existsSync(join(root, 'containers', id)));
+});
+
+test('a killed monitor never leaves a ghost "running"; rm -f cleans up', async () => {
+  const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
+  seen.push(id);
+  const monitor = Number(inspect(id, '{{.State.Pid}}')) > 0 ? readdirSync('/proc').find((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`monitor\0${id}`); } catch { return false; }
+  }) : undefined;
+  assert.ok(monitor, 'monitor process found');
+  process.kill(Number(monitor), 'SIGKILL');
+  await sleep(200);
+  assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
+  assert.not.match(ok(['ps']), new RegExp(id.slice(0, 12)));
+  ok(['rm', '-f', id]);
+});
+
+test('SIGKILL of the CLI during a foreground run leaves a coherent state', async () => {
+  const cli = spawn(process.execPath, [bin, 'run', '--name', 'victim', 'busybox', 'sleep', '60'], { env, stdio: 'ignore' });
+  await until('running', () => berth(['inspect', '-f', '{{.State.Status}}', 'victim']).stdout.trim() === 'running');
+  seen.push(inspect('victim', '{{.Id}}'));
+  cli.kill('SIGKILL');
+  await new Promise((r) => cli.on('exit', r));
+  assert.is(inspect('victim', '{{.State.Status}}'), 'exited');
+  ok(['rm', '-f', 'victim']);
+});
+
+test('20 concurrent run -d from separate processes: all run, distinct names, ps is fast', async () => {
+  const runs = Array.from({ length: 20 }, () => new Promise<{ code: number | null; out: string; err: string }>((done) => {
+    const p = spawn(process.execPath, [bin, 'run', '-d', 'busybox', 'sleep', '60'], { env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => done({ code, out, err }));
+  }));
+  const results = await Promise.all(runs);
+  for (const r of results) assert.is(r.code, 0, r.err);
+  seen.push(...results.map((r) => r.out.trim()));
+  const names = ok(['ps', '--format', '{{.Names}}']).trim().split('\n');
+  assert.is(names.length, 20);
+  assert.is(new Set(names).size, 20);
+  const t0 = process.hrtime.bigint();
+  ok(['ps']);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log(`# ps with 20 running containers: ${ms.toFixed(0)} ms (includes node start)`);
+  const ids = ok(['ps', '-aq']).trim().split('\n');
+  ok(['rm', '-f', ...ids]);
+  assert.is(ok(['ps', '-aq']), '');
+});
+
+test('nothing leaks: no mounts, cgroups or processes of ours after rm -f of everything', async () => {
+  const left = ok(['ps', '-aq']).trim();
+  if (left) ok(['rm', '-f', ...left.split('\n')]);
+  await sleep(200);
+  assert.equal(leftovers(seen), []);
+});
+
+test.after(() => {
+  const left = berth(['ps', '-aq']).stdout.trim();
+  if (left) berth(['rm', '-f', ...left.split('\n')]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test.run();
