@@ -167,5 +167,5 @@ export function tarStream(sys: SnapshotterSys, items: AsyncIterable<TarItem>, si
   })().catch((e: unknown) => {
     pack.destroy(isBerthError(e) ? e : toBerthError(e, 'diff tar'));
   });
-  return Readable.from(pack);
+  return Readable.from(pack, { objectMode: false });
 }

@@ -1,0 +1,72 @@
+// Diff tars of an upper dir, above the door: streaming, links, xattrs, errors (whiteout devices
+// need root: the conformance suite covers them).
+import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import tar from 'tar-stream';
+import { RecordingSys } from '@berth/native';
+import { OverlaySnapshotter } from './overlay.js';
+import { readTar } from './testsuite.js';
+
+const test = suite<{ tmp: string }>('diff tar', { tmp: '' });
+test.before.each(async (ctx) => { ctx.tmp = await mkdtemp(join(tmpdir(), 'berth-difftar-')); });
+test.after.each(async (ctx) => { await rm(ctx.tmp, { recursive: true, force: true }); });
+
+test('the upper dir streams out: big files, links, symlinks, printable xattrs; opaque dirs get their marker', async ({ tmp }) => {
+  const sys = new RecordingSys();
+  const root = join(tmp, 'root');
+  await mkdir(join(tmp, 'layer'));
+  const snap = new OverlaySnapshotter({ root, sys });
+  await snap.prepare('c', [join(tmp, 'layer')]);
+  const upper = join(root, 'containers/c/upper');
+  const big = Buffer.alloc(5 * 1024 * 1024, 'x');
+  await mkdir(join(upper, 'data/sub'), { recursive: true });
+  await writeFile(join(upper, 'data/big'), big);
+  await link(join(upper, 'data/big'), join(upper, 'data/sub/again'));
+  await symlink('../big', join(upper, 'data/sub/to-big'));
+  await writeFile(join(upper, 'empty'), '');
+  sys.lsetxattr(join(upper, 'empty'), 'user.note', Buffer.from('hello'));
+  sys.lsetxattr(join(upper, 'empty'), 'security.capability', Buffer.from([1, 0, 0, 2, 0xff]));
+  sys.lsetxattr(join(upper, 'data/sub'), 'trusted.overlay.opaque', Buffer.from('y'));
+
+  const paxOf = new Map<string, unknown>();
+  const extract = tar.extract();
+  extract.on('entry', (h, stream, next) => { paxOf.set(h.name, h.pax); stream.resume(); stream.on('end', () => next()); });
+  const stream = snap.diffTar('c');
+  const entries = await readTar(stream.on('data', (d: Buffer) => extract.write(d)).on('end', () => extract.end(undefined)));
+  assert.equal(entries.map((e) => [e.name, e.type]), [
+    ['data/', 'directory'], ['data/big', 'file'], ['data/sub/', 'directory'], ['data/sub/.wh..wh..opq', 'file'],
+    ['data/sub/again', 'link'], ['data/sub/to-big', 'symlink'], ['empty', 'file'],
+  ]);
+  assert.is(entries[1]?.content.length, big.length);
+  assert.is(entries[4]?.linkname, 'data/big');
+  assert.is(entries[5]?.linkname, '../big');
+  const pax = (paxOf.get('empty') ?? {}) as Record<string, string>;
+  assert.equal(Object.keys(pax).filter((k) => k.startsWith('SCHILY.')), ['SCHILY.xattr.user.note'], 'binary and overlay xattrs are left out');
+  assert.is(pax['SCHILY.xattr.user.note'], 'hello');
+});
+
+test('a key never prepared fails the stream with NotFound; an aborted signal with Canceled', async ({ tmp }) => {
+  const snap = new OverlaySnapshotter({ root: join(tmp, 'root'), sys: new RecordingSys() });
+  for (const [stream, code] of [[snap.diffTar('nope'), 'NotFound'], [snap.diffTar('nope', { signal: AbortSignal.abort() }), 'NotFound']] as const) {
+    try {
+      await readTar(stream);
+      assert.unreachable('stream should fail');
+    } catch (e) {
+      assert.is((e as { code?: string }).code, code);
+    }
+  }
+  await mkdir(join(tmp, 'layer'));
+  await snap.prepare('c', [join(tmp, 'layer')]);
+  await writeFile(join(tmp, 'root/containers/c/upper/f'), 'f');
+  try {
+    await readTar(snap.diffTar('c', { signal: AbortSignal.abort() }));
+    assert.unreachable('aborted');
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'Canceled');
+  }
+});
+
+test.run();
