@@ -274,6 +274,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       });
       cg = cgroupsOf(cgroupsPath);
       const cgm = cg;
+      // Make the cgroup while the shim starts and clones; only the join waits for the pid.
+      const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
+      cgReady.catch(() => {});
       const shim = await startShim({
         shimPath: shimPath(),
         steps,
@@ -281,7 +284,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         monitor: shimMode === 'monitor',
         prepare: async (pid) => {
           writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
-          await cgm.create(withDefaultDevices(linux.resources, linux.devices));
+          await cgReady;
           await cgm.addProcess(pid);
           const st = stateFor(pid);
           await runHooks('prestart', config.hooks?.['prestart'], st);

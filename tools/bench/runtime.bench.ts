@@ -1,0 +1,40 @@
+/**
+ * The OCI runtime: `berth-runtime run` of /bin/true in a busybox bundle against `runc run` on
+ * the same bundle (and `crun run` where it works: it refuses this host's hybrid cgroup layout),
+ * plus `node -e 0`, the floor any Node program pays. Needs root; builds the runtime bundle
+ * first when it is missing.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { busyboxBundle } from '../../packages/runtime/src/testing/bundle.js';
+import { bench, childEnv, type BenchOptions, type BenchResult, type Candidate } from './harness.js';
+
+const repo = new URL('../..', import.meta.url).pathname;
+const cli = join(repo, 'packages/runtime/dist/berth-runtime.cjs');
+
+export const description = 'berth-runtime run vs runc run (and crun) of /bin/true in a busybox bundle';
+
+export async function run(options: BenchOptions): Promise<readonly BenchResult[]> {
+  if (!existsSync(cli)) {
+    process.stderr.write('runtime: building berth-runtime (npx nx run @berth/runtime:build)\n');
+    execFileSync('npx', ['nx', 'run', '@berth/runtime:build'], { cwd: repo, stdio: 'inherit', env: childEnv() });
+  }
+  const bundle = busyboxBundle(['/bin/true']);
+  const state = mkdtempSync(join(tmpdir(), 'berth-bench-runtime-'));
+  try {
+    const candidates: Candidate[] = [
+      { name: 'berth-runtime run', argv: [process.execPath, cli, '--root', join(state, 'berth'), 'run', '--bundle', bundle.dir, 'bench'] },
+      { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+    ];
+    const crun = spawnSync('crun', ['--root', join(state, 'crun'), 'run', '--bundle', bundle.dir, 'bench-probe'], { env: childEnv() });
+    if (crun.status === 0) candidates.push({ name: 'crun run', argv: ['crun', '--root', join(state, 'crun'), 'run', '--bundle', bundle.dir, 'bench'] });
+    else process.stderr.write(`runtime: crun skipped: ${crun.error ? 'not installed' : String(crun.stderr).trim().split('\n')[0]}\n`);
+    candidates.push({ name: 'runc run', argv: ['runc', '--root', join(state, 'runc'), 'run', '--bundle', bundle.dir, 'bench'] });
+    return [await bench('runtime: berth-runtime run vs runc run (/bin/true, busybox bundle)', candidates, { peer: 'runc run', ...options })];
+  } finally {
+    bundle.remove();
+    rmSync(state, { recursive: true, force: true });
+  }
+}
