@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BerthError } from '@berth/errors';
 import { FileType, LinuxSys, MountFlags, UmountFlags, type ResolveOptions, type Resolver } from './index.js';
+import { sysConformance } from './testsuite.js';
 
 const sys = new LinuxSys();
 const base = mkdtempSync(join(tmpdir(), 'berth-native-'));
@@ -385,6 +386,11 @@ test('pidfd: signal a child through its pidfd; ESRCH (NotFound) once it is reape
   const e = catchErr(() => sys.pidfdSendSignal(pidfd, 0));
   assert.is(e.errno, 'ESRCH');
   assert.is(e.code, 'NotFound');
+});
+
+sysConformance(test, () => {
+  const dir = mkdtempSync(join(base, 'conformance-'));
+  return { sys, dir, canMount: true, realFds: true };
 });
 
 test.run();

@@ -1,8 +1,12 @@
 // The fake door: what it records, how it fails on demand, and the little state it keeps.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BerthError } from '@berth/errors';
 import { FileType, MountFlags, RecordingSys, UmountFlags } from './index.js';
+import { sysConformance } from './testsuite.js';
 
 function catchErr(fn: () => unknown): BerthError {
   try {
@@ -117,6 +121,11 @@ test('clear() forgets calls and rules', () => {
   sys.clear();
   sys.mknod('/x', FileType.FIFO);
   assert.equal(sys.ops(), ['mknod']);
+});
+
+sysConformance(test, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-fake-'));
+  return { sys: new RecordingSys(), dir, canMount: true, realFds: false, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 });
 
 test.run();
