@@ -234,6 +234,9 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   if (linux.seccomp) steps.push(...seccompSteps(linux.seccomp));
 
   if (!has('mount')) throw invalidArgument('config.json: linux.namespaces must include a mount namespace');
+  // In a new user namespace the init still carries the host's uid 0, which is unmapped there
+  // (files it creates would be EOVERFLOW): become the namespace's root once the maps exist.
+  if (userns) steps.push(['setgid', '0'], ['setuid', '0']);
   // Make every mount private (or as asked) so nothing we mount leaks to the host, then
   // bind the rootfs onto itself: pivot_root needs a mount point.
   const rootProp = propagationOptions[linux.rootfsPropagation ?? 'rprivate'];

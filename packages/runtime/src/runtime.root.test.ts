@@ -233,6 +233,25 @@ test('errors: an RLIMIT_NOFILE above the host hard limit names the limit', async
   }
 });
 
+test('a user namespace maps the container root to an unprivileged host uid', async () => {
+  const b = bundle(['sh', '-c', 'id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox'], (c) => ({
+    ...c,
+    linux: {
+      ...c.linux,
+      namespaces: [...(c.linux?.namespaces ?? []), { type: 'user' }],
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    },
+  }));
+  chmodSync(b.dir, 0o755); // the mapped root must reach the rootfs
+  const r = await runCaptured(b);
+  assert.equal(r.exitCode, 0, r.out);
+  const [uid, map, owner] = r.out.trim().split('\n');
+  assert.equal(uid, '0');
+  assert.equal(map?.trim().split(/\s+/), ['0', '100000', '65536']);
+  assert.equal(owner, '65534', 'host root owns nothing inside: files show as the overflow uid');
+});
+
 test('exit codes propagate; exec runs in the running container', async () => {
   const r = await runCaptured(bundle(['sh', '-c', 'exit 7']));
   assert.equal(r.exitCode, 7);
