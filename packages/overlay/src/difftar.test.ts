@@ -1,6 +1,6 @@
 // Diff tars of an upper dir, above the door: streaming, links, xattrs, errors (whiteout devices
 // need root: the conformance suite covers them).
-import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -9,6 +9,7 @@ import tar from 'tar-stream';
 import { RecordingSys } from '@berth/native';
 import { OverlaySnapshotter } from './overlay.js';
 import { readTar } from './testsuite.js';
+import { tarStream, type TarItem } from './difftar.js';
 
 const test = suite<{ tmp: string }>('diff tar', { tmp: '' });
 test.before.each(async (ctx) => { ctx.tmp = await mkdtemp(join(tmpdir(), 'berth-difftar-')); });
@@ -66,6 +67,25 @@ test('a key never prepared fails the stream with NotFound; an aborted signal wit
     assert.unreachable('aborted');
   } catch (e) {
     assert.is((e as { code?: string }).code, 'Canceled');
+  }
+});
+
+test('a file swapped for a symlink (or another file) after the walk saw it is not read', async ({ tmp }) => {
+  const secret = join(tmp, 'host-secret');
+  await writeFile(secret, 'host data');
+  const p = join(tmp, 'f');
+  await writeFile(p, 'container data');
+  const stat = await lstat(p, { bigint: true });
+  for (const swap of [() => symlink(secret, p), () => writeFile(p, 'another file, maybe with the same inode number')]) {
+    await rm(p, { force: true });
+    await swap();
+    async function* items(): AsyncGenerator<TarItem> { yield { kind: 'entry', name: 'f', path: p, stat }; }
+    try {
+      const entries = await readTar(tarStream(new RecordingSys(), items()));
+      assert.unreachable(`read ${JSON.stringify(entries)}`);
+    } catch (e) {
+      assert.match((e as Error).message, /^diff of .*\/f: /, (e as Error).message);
+    }
   }
 });
 

@@ -7,8 +7,8 @@
  * children. Names are relative (`etc/hosts`, `etc/`); a file linked twice within the diff is
  * stored once and then as a hard link.
  */
-import { createReadStream, type BigIntStats } from 'node:fs';
-import { readdir, readlink } from 'node:fs/promises';
+import { constants, type BigIntStats } from 'node:fs';
+import { open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,7 +16,7 @@ import tar from 'tar-stream';
 import type { Header, Pack } from 'tar-stream';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
-import { canceled, internal, isBerthError, toBerthError } from '@berth/errors';
+import { canceled, failedPrecondition, internal, isBerthError, toBerthError } from '@berth/errors';
 import type { Change, SnapshotterSys } from './types.js';
 import { isOpaque, isWhiteout, lstatOrNull } from './lower.js';
 
@@ -139,11 +139,26 @@ async function writeItem(sys: SnapshotterSys, pack: Pack, item: TarItem, links: 
   }
   const size = Number(st.size);
   if (size === 0) return add({ ...base, type: 'file', size: 0 });
+  // Read only the inode the walk saw: a running container could have put a symlink (to a host
+  // file) in its place. O_NOFOLLOW refuses a final symlink, O_NONBLOCK a FIFO's wait, and the
+  // fd's inode must be the one lstat found, unchanged (inode numbers are reused at once). Directory swaps are not caught: diff a container that
+  // is stopped or paused.
+  let fh: FileHandle;
+  try {
+    fh = await open(item.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
+  } catch (e) {
+    throw toBerthError(e, `diff of ${item.path}`);
+  }
+  const fst = await fh.stat({ bigint: true });
+  if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev || fst.size !== st.size || fst.ctimeNs !== st.ctimeNs) {
+    await fh.close();
+    throw failedPrecondition(`diff of ${item.path}: the file was replaced while being read; stop or pause the container and retry`);
+  }
   await new Promise<void>((resolve, reject) => {
     const entry = pack.entry({ ...base, type: 'file', size }, (err) => (err ? reject(err) : resolve()));
     (async () => {
       let written = 0;
-      for await (const chunk of createReadStream(item.path, { start: 0, end: size - 1 })) {
+      for await (const chunk of fh.createReadStream({ start: 0, end: size - 1 })) {
         const b = chunk as Buffer;
         written += b.length;
         if (!entry.write(b)) await once(entry, 'drain');
@@ -151,7 +166,7 @@ async function writeItem(sys: SnapshotterSys, pack: Pack, item: TarItem, links: 
       if (written !== size) throw internal(`diff of ${item.path}: file changed size while being read; stop the container and retry`);
       entry.end(undefined); // streamx types require an argument; none is written
     })().catch((e: unknown) => { entry.destroy(e as Error); reject(toBerthError(e, `diff of ${item.path}`)); });
-  });
+  }).finally(() => fh.close().catch(() => undefined));
 }
 
 /** Streams `items` as a tar. Errors (and an aborted `signal`) destroy the stream with a BerthError. */
