@@ -11,12 +11,14 @@
         "csrc/resolve.cc"
       ],
       # node-addon-api with C++ exceptions: a failed syscall throws a Napi::Error straight from
-      # the helper that saw it, so no call site can forget to check.
-      "dependencies": [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
-      ],
-      "defines": [ "NAPI_VERSION=8", "_GNU_SOURCE" ],
-      "cflags_cc": [ "-std=c++17", "-Wall", "-Wextra", "-Wno-missing-field-initializers" ]
+      # the helper that saw it, so no call site can forget to check. Its headers are included
+      # directly rather than through its .gyp targets: gyp would write those targets' makefiles
+      # into node_modules/, where any `npm install` may prune them and break the next build.
+      "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
+      "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE" ],
+      "cflags!": [ "-fno-exceptions" ],
+      "cflags_cc!": [ "-fno-exceptions" ],
+      "cflags_cc": [ "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers" ]
     },
     {
       "target_name": "berth-shim",

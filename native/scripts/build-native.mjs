@@ -2,9 +2,15 @@
 // Builds berth_native.node and berth-shim with node-gyp, after checking that the toolchain is
 // there, so a missing compiler is one clear line instead of a page of gyp output.
 //
-//   node scripts/build-native.mjs rebuild   configure from scratch and build (the npm `install` script)
-//   node scripts/build-native.mjs build     incremental build (configures first if never configured)
+//   node scripts/build-native.mjs build     incremental build (the npm `install` and `build` scripts);
+//                                           configures first when never configured, or configured
+//                                           for another Node or other headers
+//   node scripts/build-native.mjs rebuild   clean, configure and build from scratch
 //   node scripts/build-native.mjs check     only check the toolchain
+//
+// `install` is incremental too on purpose: in a shared work tree, a clean rebuild would delete
+// build/Release/berth_native.node while other processes' tests are looking for it; the linker
+// writes a new inode, so a process that has the old addon loaded keeps working.
 //
 // Node headers: node-gyp downloads them unless told where they are, and this machine may have no
 // internet; so we pass --nodedir when headers for this exact Node version are installed
@@ -80,8 +86,19 @@ if (!gyp || !existsSync(gyp)) {
   process.exit(1);
 }
 
-const configured = existsSync(join(here, 'build/Makefile'));
-const gypAction = action === 'rebuild' || !configured ? 'rebuild' : 'build';
+/** True when build/ was configured for this Node (module version) and these headers. */
+function configuredForThisNode() {
+  if (!existsSync(join(here, 'build/Makefile'))) return false;
+  try {
+    const cfg = readFileSync(join(here, 'build/config.gypi'), 'utf8');
+    const modules = /"node_module_version": (\d+)/.exec(cfg)?.[1];
+    const dir = /"nodedir": "([^"]*)"/.exec(cfg)?.[1];
+    return modules === process.versions.modules && (nodedir === undefined || dir === nodedir);
+  } catch {
+    return false;
+  }
+}
+const gypAction = action === 'rebuild' || !configuredForThisNode() ? 'rebuild' : 'build';
 const args = [gyp, gypAction, '--release', '--loglevel=warn', `--jobs=${process.env.BERTH_BUILD_JOBS ?? '2'}`];
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 const r = spawnSync(process.execPath, args, { cwd: here, stdio: 'inherit' });
