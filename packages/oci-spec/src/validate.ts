@@ -50,7 +50,8 @@ export function pointerToPath(label: string, pointer: string): string {
 
 function describe(e: ValueError): string {
   const expect = (e.schema as Record<string, unknown>)[expectKey];
-  if (e.type === ValueErrorType.ObjectRequiredProperty) return 'required';
+  // a key present with the value undefined (built in code, never from JSON) is missing too
+  if (e.type === ValueErrorType.ObjectRequiredProperty || e.value === undefined) return 'required';
   if (typeof expect === 'string') return expect.startsWith('one of') ? `must be ${expect}` : `not ${expect}`;
   const s = e.schema as Record<string, unknown>;
   switch (e.type) {
