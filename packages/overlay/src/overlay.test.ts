@@ -45,6 +45,14 @@ test('a read-write rootfs is an overlay of short links, mounted from $root/overl
   assert.equal(rec.lowerDirs, layers);
 });
 
+test('prepare completes a prepare that crashed before writing its record', async ({ root, layers }) => {
+  const c = join(root, 'containers/c');
+  for (const d of ['upper', 'work', 'rootfs']) await mkdir(join(c, d), { recursive: true });
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  assert.is((await snap.prepare('c', layers)).length, 1);
+  assert.ok(existsSync(join(c, 'snapshot.json')));
+});
+
 test('two containers of one image share the links', async ({ root, layers }) => {
   const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
   const [a] = await snap.prepare('a', layers);

@@ -52,15 +52,16 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     const top = lowers[0];
     if (readonly && lowers.length <= 1) {
       // overlayfs needs two lower dirs without an upper one: bind the layer (or an empty dir).
-      if (top === undefined) await mkdir(p.upper, { mode: 0o755 });
+      if (top === undefined) await mkdir(p.upper, { recursive: true, mode: 0o755 });
       return [{ type: 'bind', source: top ?? p.upper, target: p.rootfs, options: ['rbind', 'ro'] }];
     }
-    if (!readonly) await mkdir(p.upper, { mode: 0o755 });
+    // recursive: a prepare that crashed before writing snapshot.json may have left them (empty).
+    if (!readonly) await mkdir(p.upper, { recursive: true, mode: 0o755 });
     if (top === undefined) {
       // An image without layers (FROM scratch): the upper dir is the whole tree.
       return [{ type: 'bind', source: p.upper, target: p.rootfs, options: ['rbind', 'rw'] }];
     }
-    if (!readonly) await mkdir(p.work, { mode: 0o700 });
+    if (!readonly) await mkdir(p.work, { recursive: true, mode: 0o700 });
     const links: string[] = [];
     for (const d of lowers) links.push(await this.link(d));
     const options = [`lowerdir=${links.join(':')}`];

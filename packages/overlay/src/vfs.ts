@@ -42,6 +42,7 @@ export class CopySnapshotter extends BaseSnapshotter {
         if (st !== null) await utimes(dirname(join(partial, w)), st.atime, st.mtime);
       }
     }
+    await rm(p.upper, { recursive: true, force: true }); // left by a prepare that crashed before its record
     await rename(partial, p.upper);
     return [{ type: 'bind', source: p.upper, target: p.rootfs, options: readonly ? ['rbind', 'ro'] : ['rbind', 'rw'] }];
   }
