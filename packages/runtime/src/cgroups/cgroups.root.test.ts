@@ -1,11 +1,14 @@
 // The cgroup drivers on the real kernel: real child processes in cgroups made under berth's
 // default parent (below this process's own cgroup), held to their limits.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism as cpus } from 'node:os';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism as cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isBerthError } from '@berth/errors';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { DeviceFilterLoader } from './devicefilter.js';
 import { cgroupManager } from './factory.js';
 import { readCgroupHost } from './host.js';
 import type { CgroupManager } from './manager.js';
@@ -145,7 +148,8 @@ test('a cpu quota of 0.5 CPU holds busy loops to about 50%', async () => {
     // Up to three 2 s windows: on a host saturated by other work the loops may get less than
     // their quota, which says nothing about the quota; exceeding it always fails.
     let share = 0;
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    let held = false;
+    for (let attempt = 1; attempt <= 3 && !held; attempt++) {
       const a = await cg.stats();
       const t0 = process.hrtime.bigint();
       await sleep(2000);
@@ -155,12 +159,12 @@ test('a cpu quota of 0.5 CPU holds busy loops to about 50%', async () => {
       const throttled = b.cpu.throttledPeriods - a.cpu.throttledPeriods;
       console.log(`# cpu: ${(share * 100).toFixed(1)}% of one CPU over ${(wallNs / 1e9).toFixed(2)} s, ${throttled} of ${b.cpu.periods - a.cpu.periods} periods throttled`);
       assert.ok(share <= 0.65, `usage ${share.toFixed(3)} ≤ 0.65`);
-      assert.ok(b.cpu.throttledPeriods > 0, 'the kernel throttled the cgroup');
-      if (share >= 0.35) break;
+      // In the band, and held there by the quota (throttled), not by other work on the host.
+      held = share >= 0.35 && throttled > 0;
     }
     const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-    if (share < 0.35 && load > 2 * cpus()) console.log(`# note: host saturated (load ${load}); usage ${(share * 100).toFixed(1)}% below the band, lower bound not held against the quota`);
-    else assert.ok(share >= 0.35, `usage ${share.toFixed(3)} ≥ 0.35`);
+    if (!held && load > 2 * cpus()) console.log(`# note: host saturated (load ${load}); the loops never reached the quota, only the upper bound was checked`);
+    else assert.ok(held, `usage ${share.toFixed(3)} within 0.35–0.65 with throttling`);
   } finally {
     await cleanup(cg, started);
   }
@@ -238,6 +242,56 @@ v2test('the v2 driver places, freezes, kills and removes on the unified hierarch
     const { signal } = await started.exited;
     assert.is(signal, 'SIGKILL', 'cgroup.kill killed it');
     assert.not.ok(existsSync(cg.dirs[0] ?? '/nonexistent'));
+  } finally {
+    await cleanup(cg, started);
+  }
+});
+
+// The eBPF device program berth builds, through the real verifier and the real device
+// checks: a small C helper (testdata/bpf-attach.c) stands in for the native loader.
+const work = mkdtempSync(join(tmpdir(), 'berth-devfilter-'));
+const attachTool = join(work, 'bpf-attach');
+let noBpf: string | undefined = unified === undefined ? 'no cgroup2 mount' : undefined;
+if (noBpf === undefined) {
+  try {
+    execFileSync('gcc', ['-O1', '-o', attachTool, fileURLToPath(new URL('./testdata/bpf-attach.c', import.meta.url))], { stdio: 'pipe' });
+  } catch (e) {
+    noBpf = `cannot build the bpf helper (gcc, linux-libc-dev): ${String(e).split('\n')[0]}`;
+  }
+}
+if (noBpf !== undefined) console.log(`# skip: ${noBpf}`);
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+(noBpf === undefined ? test : test.skip)('the v2 eBPF device filter lets only the allowed devices open', async () => {
+  const rootControl = `${unified?.mountpoint}/cgroup.subtree_control`;
+  unifiedRestore ??= { file: rootControl, before: readFileSync(rootControl, 'utf8').trim().split(/\s+/) };
+  const loader: DeviceFilterLoader = {
+    async attach(dir, program) {
+      const file = join(work, 'prog.bin');
+      writeFileSync(file, program.instructions);
+      execFileSync(attachTool, [file, dir], { stdio: 'pipe' });
+    },
+  };
+  const cg = cgroupManager(`${prefix}-devices`, { mode: 'v2', deviceFilter: loader });
+  noteParents(cg);
+  managers.push(cg);
+  let started: Started | undefined;
+  try {
+    const report = await cg.create({
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
+        { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }, // /dev/zero, read only
+      ],
+    });
+    assert.equal(report.warnings, []);
+    started = await startIn(
+      cg,
+      `cat /dev/null && echo null-ok; head -c 1 /dev/zero >/dev/null && echo zero-read-ok; (echo x > /dev/zero) 2>/dev/null || echo zero-write-denied; head -c 1 /dev/full >/dev/null 2>&1 || echo full-denied`,
+    );
+    await started.exited;
+    const out = started.out();
+    for (const word of ['null-ok', 'zero-read-ok', 'zero-write-denied', 'full-denied']) assert.ok(out.includes(word), `${word} in: ${out}`);
   } finally {
     await cleanup(cg, started);
   }

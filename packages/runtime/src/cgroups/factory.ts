@@ -21,6 +21,7 @@ export function cgroupManager(cgroupsPath: string, options: CgroupManagerOptions
   const extra = {
     ...(options.kill === undefined ? {} : { kill: options.kill }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.deviceFilter === undefined ? {} : { deviceFilter: options.deviceFilter }),
   };
   if (cgroupDriverVersion(mode) === 2) {
     if (host.unified === undefined) throw failedPrecondition('no cgroup2 filesystem is mounted: mount it at /sys/fs/cgroup to run containers');
@@ -50,6 +51,7 @@ export function cgroupManagerAt(dirs: readonly string[], options: Omit<CgroupMan
   const extra = {
     ...(options.kill === undefined ? {} : { kill: options.kill }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.deviceFilter === undefined ? {} : { deviceFilter: options.deviceFilter }),
   };
   const under = (dir: string, mountpoint: string) => dir.startsWith(`${mountpoint}/`);
   if (dirs.length === 0) throw invalidArgument('no cgroup directories given: pass the dirs a cgroup manager reported');

@@ -4,6 +4,7 @@ export { cgroupManager, cgroupManagerAt } from './factory.js';
 export type { ApplyReport, CgroupManager, CgroupManagerOptions, DestroyOptions } from './manager.js';
 export { V1CgroupManager, v1Controllers, type V1Placement } from './v1.js';
 export { V2CgroupManager, v2Controllers } from './v2.js';
+export { deviceAllowed, deviceFilterProgram, type DeviceFilterLoader, type DeviceFilterProgram } from './devicefilter.js';
 export { MemoryCgroupFs, NodeCgroupFs, type CgroupFs, type MemoryCgroupFsOptions } from './fs.js';
 export {
   cgroupDir,

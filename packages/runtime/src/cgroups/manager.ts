@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import type { CgroupFs } from './fs.js';
 import type { CgroupMode } from './mode.js';
 import type { CgroupHost } from './host.js';
+import type { DeviceFilterLoader } from './devicefilter.js';
 import { parseCount, type CgroupStats, type LinuxResources } from './resources.js';
 
 /**
@@ -60,6 +61,8 @@ export interface CgroupManagerOptions {
   readonly parent?: string;
   /** Sends a signal to a pid (default `process.kill`); used by `destroy({force})`. */
   readonly kill?: (pid: number, signal: NodeJS.Signals) => void;
+  /** cgroup v2: loads and attaches the eBPF device program (see `deviceFilterProgram`); without it v2 device rules only warn. */
+  readonly deviceFilter?: DeviceFilterLoader;
   /** How long `freeze` and `destroy` wait for the kernel, in ms (default 5000). */
   readonly timeoutMs?: number;
 }

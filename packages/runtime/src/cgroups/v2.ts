@@ -2,6 +2,7 @@ import { failedPrecondition, invalidArgument, unavailable } from '@berth/errors'
 import { posix } from 'node:path';
 import type { CgroupFs } from './fs.js';
 import type { CgroupMount } from './host.js';
+import { deviceFilterProgram, type DeviceFilterLoader } from './devicefilter.js';
 import {
   Files,
   busyError,
@@ -50,6 +51,7 @@ export class V2CgroupManager implements CgroupManager {
   private readonly files: Files;
   private readonly kill: (pid: number, signal: NodeJS.Signals) => void;
   private readonly timeoutMs: number;
+  private readonly deviceFilter: DeviceFilterLoader | undefined;
   /** Why a controller could not be enabled on the way down, for the error if a limit needs it. */
   private readonly enableFailures = new Map<string, string>();
 
@@ -58,9 +60,14 @@ export class V2CgroupManager implements CgroupManager {
     private readonly mount: CgroupMount,
     readonly dir: string,
     fs: CgroupFs,
-    options: { readonly kill?: (pid: number, signal: NodeJS.Signals) => void; readonly timeoutMs?: number } = {},
+    options: {
+      readonly kill?: (pid: number, signal: NodeJS.Signals) => void;
+      readonly timeoutMs?: number;
+      readonly deviceFilter?: DeviceFilterLoader;
+    } = {},
   ) {
     this.dirs = [dir];
+    this.deviceFilter = options.deviceFilter;
     this.files = new Files(fs);
     this.kill = options.kill ?? ((pid, sig) => process.kill(pid, sig));
     this.timeoutMs = options.timeoutMs ?? 5000;
@@ -158,8 +165,11 @@ export class V2CgroupManager implements CgroupManager {
 
     if (r.pids !== undefined && r.pids.limit !== 0) await this.set('pids.max', r.pids.limit > 0 ? r.pids.limit : 'max', 'set a pids limit');
 
-    if (!allowsAllDevices(r.devices)) {
-      warnings.push('devices: cgroup v2 restricts devices with an eBPF program, which berth does not load yet; device rules are not enforced');
+    if (r.devices !== undefined && r.devices.length > 0) {
+      if (this.deviceFilter !== undefined) await this.deviceFilter.attach(this.dir, deviceFilterProgram(r.devices));
+      else if (!allowsAllDevices(r.devices)) {
+        warnings.push('devices: cgroup v2 restricts devices with an eBPF program and no loader was given; device rules are not enforced');
+      }
     }
 
     const b = r.blockIO;
