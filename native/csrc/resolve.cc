@@ -265,13 +265,13 @@ bool Openat2Available() {
 }
 
 std::string ResolveInRoot(const std::string& root, const std::string& path, const ResolveOptions& options) {
-  Context ctx{root, "", Fd(), options, root == "/" ? "/" + path : root + "/" + path};
-  while (ctx.display.size() > 1 && ctx.display.compare(0, 2, "//") == 0) ctx.display.erase(0, 1);
+  Components parts = Split(path);
+  Context ctx{root, "", Fd(), options, ""};
+  ctx.display = parts.empty() ? root : ctx.Host(Join(parts));
   // The root itself is the caller's trusted host path, so symlinks in it are followed.
   ctx.rootFd.reset(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!ctx.rootFd.valid()) throw SysError{errno, "open", root};
   ctx.rootReal = FdPath(ctx.rootFd.get());
-  Components parts = Split(path);
 
   Resolver resolver = options.resolver;
   if (resolver == Resolver::kAuto) resolver = openat2State.load() < 0 ? Resolver::kWalk : Resolver::kOpenat2;

@@ -18,7 +18,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -72,6 +73,20 @@ if (problems.length > 0) {
   process.exit(1);
 }
 if (action === 'check') process.exit(0);
+
+// One build at a time: in a shared work tree `nx run-many -t build`, `npm install` and a developer
+// may all build native at once, and two node-gyp runs in one build/ break each other (one cleans
+// what the other configures). flock(1) (util-linux) holds a kernel lock for the whole build and
+// drops it if we die; the decision to reconfigure is taken inside it.
+const lockEnv = 'BERTH_NATIVE_BUILD_LOCKED';
+if (process.env[lockEnv] !== '1' && spawnSync('flock', ['--version'], { stdio: 'ignore' }).status === 0) {
+  const lock = join(tmpdir(), `berth-native-build-${createHash('sha256').update(here).digest('hex').slice(0, 16)}.lock`);
+  const r = spawnSync('flock', [lock, process.execPath, fileURLToPath(import.meta.url), action], {
+    stdio: 'inherit',
+    env: { ...process.env, [lockEnv]: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
 
 // node-gyp: the root devDependency, else the one npm ships with.
 const require = createRequire(join(here, 'package.json'));

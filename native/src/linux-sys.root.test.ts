@@ -256,6 +256,8 @@ for (const resolver of resolvers) {
           assert.is(e.errno, want.errno, `${label}: ${e.message}`);
           assert.is(e.code, want.code, label);
           assert.ok(e.message.startsWith(`resolve ${JSON.stringify(c.path)} in ${root}: `), e.message);
+          const parts = c.path.split('/').filter((p) => p !== '' && p !== '.');
+          assert.is(e.path, parts.length === 0 ? root : `${root}/${parts.join('/')}`, label);
         }
       }
     }

@@ -55,6 +55,20 @@ test('a LinuxSys on a broken addon constructs fine and fails on its first call',
   }
 });
 
+test('BERTH_RESOLVER picks the resolver unless the options do', () => {
+  const saved = process.env['BERTH_RESOLVER'];
+  try {
+    process.env['BERTH_RESOLVER'] = 'walk';
+    assert.is(new LinuxSys().resolver, 'walk');
+    assert.is(new LinuxSys({ resolver: 'openat2' }).resolver, 'openat2');
+    process.env['BERTH_RESOLVER'] = 'bogus';
+    assert.is(new LinuxSys().resolver, 'auto');
+  } finally {
+    if (saved === undefined) delete process.env['BERTH_RESOLVER'];
+    else process.env['BERTH_RESOLVER'] = saved;
+  }
+});
+
 test('importing @berth/native maps no native code; the first LinuxSys call does', () => {
   const code = `
     import { readFileSync } from 'node:fs';
