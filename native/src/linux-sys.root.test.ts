@@ -273,6 +273,38 @@ for (const resolver of resolvers) {
   });
 }
 
+test('resolveInRoot: a directory swapped for a symlink to / meanwhile never yields a path outside', async () => {
+  const raceRoot = join(base, 'race');
+  mkdirSync(join(raceRoot, 'd', 'etc'), { recursive: true });
+  writeFileSync(join(raceRoot, 'd', 'etc', 'passwd'), 'inside\n');
+  // the attacker: swaps d between a real directory and a symlink to the host root, as fast as it can
+  const attacker = spawn('/bin/sh', ['-c', 'cd "$1" && while :; do mv d d2; ln -s / d; rm d; mv d2 d; done', 'sh', raceRoot], { stdio: 'ignore' });
+  children.push(attacker);
+  const seen = { ok: 0, failed: 0 };
+  const deadline = Date.now() + 1500;
+  try {
+    while (Date.now() < deadline) {
+      for (const resolver of ['openat2', 'walk'] as const) {
+        for (const mode of ['in-root', 'beneath'] as const) {
+          try {
+            const got = new LinuxSys({ resolver }).resolveInRoot(raceRoot, 'd/etc/passwd', { mode, allowMissingLeaf: true });
+            assert.ok(got.startsWith(`${raceRoot}/`), got);
+            seen.ok += 1;
+          } catch (e) {
+            assert.ok(e instanceof BerthError && ['ENOENT', 'EXDEV', 'EAGAIN'].includes(e.errno ?? ''), String(e));
+            seen.failed += 1;
+          }
+        }
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    attacker.kill('SIGKILL');
+    await once(attacker, 'exit').catch(() => undefined);
+  }
+  assert.ok(seen.ok > 0, `no resolution succeeded (${seen.failed} failed)`);
+});
+
 test('resolveInRoot: magic links under /proc are refused (ELOOP) by both resolvers', () => {
   for (const resolver of ['auto', 'walk'] as const) {
     const e = catchErr(() => new LinuxSys({ resolver }).resolveInRoot('/', 'proc/self/fd/0'));
