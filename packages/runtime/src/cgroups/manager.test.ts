@@ -234,6 +234,21 @@ test('v1: destroy refuses while processes remain, force kills them, and only the
   await cg.destroy(); // again: a no-op
 });
 
+test('destroy stops waiting with Canceled when its signal aborts', async () => {
+  const { host, fs } = v1Host();
+  const cg = cgroupManager('c1', { host, fs });
+  await cg.create();
+  fs.failOn = (op) => (op === 'rmdir' ? 'EBUSY' : undefined);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 30);
+  try {
+    await cg.destroy({ signal: ac.signal });
+    assert.unreachable();
+  } catch (e) {
+    assert.ok(isBerthError(e, 'Canceled'), String(e));
+  }
+});
+
 test('v1: destroy retries a briefly busy rmdir', async () => {
   const { host, fs } = v1Host();
   const cg = cgroupManager('c1', { host, fs });

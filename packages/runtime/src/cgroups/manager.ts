@@ -1,4 +1,4 @@
-import { conflict, failedPrecondition, toBerthError, unavailable } from '@berth/errors';
+import { canceled, conflict, failedPrecondition, toBerthError, unavailable } from '@berth/errors';
 import { posix } from 'node:path';
 import type { CgroupFs } from './fs.js';
 import type { CgroupMode } from './mode.js';
@@ -26,7 +26,7 @@ export interface CgroupManager {
   update(resources: LinuxResources): Promise<ApplyReport>;
   stats(): Promise<CgroupStats>;
   /** Stops every task of the cgroup (v1 freezer, v2 cgroup.freeze) and waits until they are stopped. */
-  freeze(): Promise<void>;
+  freeze(options?: { readonly signal?: AbortSignal }): Promise<void>;
   thaw(): Promise<void>;
   /** True once the kernel's OOM killer has killed a task of this cgroup. */
   oomKilled(): Promise<boolean>;
@@ -47,6 +47,8 @@ export interface ApplyReport {
 export interface DestroyOptions {
   /** Kill the remaining processes instead of refusing. */
   readonly force?: boolean;
+  /** Stops the waiting (for killed processes to go, for a busy cgroup to empty) with a Canceled error. */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of {@link cgroupManager}. */
@@ -69,7 +71,21 @@ export interface CgroupManagerOptions {
 
 // ---- helpers shared by the two drivers ----
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or rejects with a Canceled error as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal, what = 'cgroup operation'): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(canceled(`${what}: canceled`, { cause: signal.reason }));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(canceled(`${what}: canceled`, { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /** Errno of a Node-style error, if any. */
 export function errnoOf(e: unknown): string | undefined {
@@ -86,8 +102,7 @@ export class Files {
     try {
       await this.fs.write(path, data);
     } catch (e) {
-      const err = toBerthError(e, `write "${data}" to ${path}`);
-      throw err;
+      throw toBerthError(e, `write "${data}" to ${path}`);
     }
   }
 
@@ -154,9 +169,9 @@ export class Files {
    * after its last task exits (the kernel finishes the exit asynchronously), so EBUSY is
    * retried until `timeoutMs`.
    */
-  async removeTree(dir: string, timeoutMs: number): Promise<void> {
+  async removeTree(dir: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (!(await this.fs.exists(dir))) return;
-    for (const child of await this.children(dir)) await this.removeTree(`${dir}/${child}`, timeoutMs);
+    for (const child of await this.children(dir)) await this.removeTree(`${dir}/${child}`, timeoutMs, signal);
     const deadline = Date.now() + timeoutMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
       try {
@@ -167,7 +182,7 @@ export class Files {
         if (code === 'ENOENT') return;
         if (code !== 'EBUSY' || Date.now() >= deadline) throw toBerthError(e, `remove cgroup ${dir}`);
       }
-      await sleep(delay);
+      await sleep(delay, signal, `remove cgroup ${dir}`);
     }
   }
 }
@@ -184,13 +199,13 @@ export function killAll(pids: readonly number[], kill: (pid: number, signal: Nod
 }
 
 /** Polls `pids()` until empty or the deadline. */
-export async function waitEmpty(name: string, pids: () => Promise<number[]>, timeoutMs: number): Promise<void> {
+export async function waitEmpty(name: string, pids: () => Promise<number[]>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     const left = await pids();
     if (left.length === 0) return;
     if (Date.now() >= deadline) throw unavailable(`cgroup ${name}: ${left.length} process(es) still running ${timeoutMs} ms after SIGKILL (pids ${left.slice(0, 5).join(', ')})`);
-    await sleep(delay);
+    await sleep(delay, signal, `wait for cgroup ${name} to empty`);
   }
 }
 

@@ -296,7 +296,7 @@ export class V1CgroupManager implements CgroupManager {
     };
   }
 
-  async freeze(): Promise<void> {
+  async freeze(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     const d = this.need('freezer', 'freeze the container');
     // Writing FROZEN starts freezing; the state reads FREEZING until every task has stopped.
     // Re-writing it nudges tasks that were forking meanwhile (as runc does).
@@ -308,7 +308,7 @@ export class V1CgroupManager implements CgroupManager {
         await this.files.write(`${d}/freezer.state`, 'THAWED');
         throw unavailable(`freeze cgroup ${this.name}: its tasks did not stop within ${this.timeoutMs} ms; thawed it again`);
       }
-      await sleep(delay);
+      await sleep(delay, options.signal, `freeze cgroup ${this.name}`);
     }
   }
 
@@ -334,11 +334,11 @@ export class V1CgroupManager implements CgroupManager {
     if (left.length > 0) {
       if (options.force !== true) throw busyError(this.name, left);
       // Freeze first so nothing forks between reading the list and the kills.
-      const frozen = this.dir('freezer') !== undefined && (await this.freeze().then(() => true, () => false));
+      const frozen = this.dir('freezer') !== undefined && (await this.freeze(options).then(() => true, () => false));
       killAll(await this.processes(), this.kill);
       if (frozen) await this.thaw();
-      await waitEmpty(this.name, () => this.processes(), this.timeoutMs);
+      await waitEmpty(this.name, () => this.processes(), this.timeoutMs, options.signal);
     }
-    for (const d of this.dirs) await this.files.removeTree(d, this.timeoutMs);
+    for (const d of this.dirs) await this.files.removeTree(d, this.timeoutMs, options.signal);
   }
 }

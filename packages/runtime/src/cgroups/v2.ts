@@ -229,7 +229,7 @@ export class V2CgroupManager implements CgroupManager {
     };
   }
 
-  async freeze(): Promise<void> {
+  async freeze(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     await this.files.write(`${this.dir}/cgroup.freeze`, 1);
     // The write starts freezing; cgroup.events says "frozen 1" once every task has stopped.
     const deadline = Date.now() + this.timeoutMs;
@@ -239,7 +239,7 @@ export class V2CgroupManager implements CgroupManager {
         await this.files.write(`${this.dir}/cgroup.freeze`, 0);
         throw unavailable(`freeze cgroup ${this.name}: its tasks did not stop within ${this.timeoutMs} ms; thawed it again`);
       }
-      await sleep(delay);
+      await sleep(delay, options.signal, `freeze cgroup ${this.name}`);
     }
   }
 
@@ -264,12 +264,12 @@ export class V2CgroupManager implements CgroupManager {
       if (await this.files.exists(`${this.dir}/cgroup.kill`)) {
         await this.files.write(`${this.dir}/cgroup.kill`, 1);
       } else {
-        const frozen = await this.freeze().then(() => true, () => false);
+        const frozen = await this.freeze(options).then(() => true, () => false);
         killAll(await this.processes(), this.kill);
         if (frozen) await this.thaw();
       }
-      await waitEmpty(this.name, () => this.processes(), this.timeoutMs);
+      await waitEmpty(this.name, () => this.processes(), this.timeoutMs, options.signal);
     }
-    await this.files.removeTree(this.dir, this.timeoutMs);
+    await this.files.removeTree(this.dir, this.timeoutMs, options.signal);
   }
 }
