@@ -13,6 +13,7 @@ import {
   type ContainerPaths, type SnapshotRecord,
 } from './layout.js';
 import { performMounts, readMountInfo, unmountUnder } from './mounts.js';
+import { checkInitEntries, makeInitLayer } from './init.js';
 
 /** Options every snapshotter takes. */
 export interface SnapshotterOptions {
@@ -46,7 +47,10 @@ export abstract class BaseSnapshotter implements Snapshotter {
   async prepare(key: string, lowerDirs: readonly string[], options: PrepareOptions = {}): Promise<readonly MountSpec[]> {
     const p = containerPaths(this.root, key);
     const readonly = options.readonly ?? false;
-    const lowers = await checkLowerDirs(lowerDirs);
+    const init = options.init ?? [];
+    checkInitEntries(init);
+    const image = await checkLowerDirs(lowerDirs);
+    const lowers = init.length > 0 ? [p.init, ...image] : image;
     let existing: SnapshotRecord | undefined;
     try {
       existing = await readSnapshot(this.root, key);
@@ -55,14 +59,19 @@ export abstract class BaseSnapshotter implements Snapshotter {
     }
     if (existing !== undefined) {
       const same = existing.driver === this.driver && existing.readonly === readonly &&
-        existing.lowerDirs.length === lowers.length && existing.lowerDirs.every((d, i) => d === lowers[i]);
+        existing.lowerDirs.length === lowers.length && existing.lowerDirs.every((d, i) => d === lowers[i]) &&
+        JSON.stringify(existing.init) === JSON.stringify(init);
       if (!same) throw conflict(`container rootfs "${key}" already exists with other layers or options; remove it first`);
       return existing.mounts;
     }
     await mkdir(p.rootfs, { recursive: true, mode: 0o755 });
     try {
+      if (init.length > 0) {
+        await rm(p.init, { recursive: true, force: true }); // left by a prepare that crashed before its record
+        await makeInitLayer(this.sys, p.init, image, init);
+      }
       const mounts = await this.create(p, lowers, readonly, options.signal);
-      writeSnapshot(this.root, { version: 1, key, driver: this.driver, readonly, lowerDirs: lowers, mounts });
+      writeSnapshot(this.root, { version: 1, key, driver: this.driver, readonly, lowerDirs: lowers, init, mounts });
       return mounts;
     } catch (e) {
       await this.removeOwnFiles(p);
@@ -126,7 +135,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
 
   private async removeOwnFiles(p: ContainerPaths): Promise<void> {
     try {
-      for (const path of [p.snapshot, p.mounts, p.rootfs, p.upper, p.work, `${p.upper}.partial`]) {
+      for (const path of [p.snapshot, p.mounts, p.rootfs, p.upper, p.work, p.init, `${p.upper}.partial`]) {
         await rm(path, { recursive: true, force: true });
       }
       // The engine's files may share the dir; remove it only when nothing else is left.

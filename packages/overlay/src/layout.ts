@@ -11,7 +11,9 @@
  *                   vfs: a full copy of the image's tree
  *     work/         overlay's work dir (overlay, read-write only)
  *     rootfs/       the mount point
- *     snapshot.json {version, key, driver, readonly, lowerDirs, mounts}  written once by prepare
+ *     init/         the init layer (mount points such as etc/hosts), the topmost lower dir, if asked
+ *     snapshot.json {version, key, driver, readonly, lowerDirs, init, mounts}  written once by prepare;
+ *                   lowerDirs are the ones mounted: init/ (when made) and then the image's
  *     mounts.json   {version, mounts: [{target, type, mountedAt}]}     written before mounting,
  *                                                                      emptied after unmounting
  * ```
@@ -22,7 +24,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { failedPrecondition, invalidArgument, notFound, toBerthError } from '@berth/errors';
-import type { Driver, MountSpec } from './types.js';
+import type { Driver, InitEntry, MountSpec } from './types.js';
 
 const keyPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -42,6 +44,7 @@ export interface ContainerPaths {
   readonly rootfs: string;
   readonly snapshot: string;
   readonly mounts: string;
+  readonly init: string;
 }
 
 export function containerPaths(root: string, key: string): ContainerPaths {
@@ -53,6 +56,7 @@ export function containerPaths(root: string, key: string): ContainerPaths {
     rootfs: join(dir, 'rootfs'),
     snapshot: join(dir, 'snapshot.json'),
     mounts: join(dir, 'mounts.json'),
+    init: join(dir, 'init'),
   };
 }
 
@@ -83,7 +87,10 @@ export interface SnapshotRecord {
   readonly key: string;
   readonly driver: Driver;
   readonly readonly: boolean;
+  /** The lower dirs as mounted, topmost first: init/ (when made), then the image's layers. */
   readonly lowerDirs: readonly string[];
+  /** The init entries asked for. */
+  readonly init: readonly InitEntry[];
   readonly mounts: readonly MountSpec[];
 }
 
@@ -115,7 +122,16 @@ function parseSnapshot(v: unknown, where: string): SnapshotRecord {
     throw failedPrecondition(`${where}: invalid snapshot record; remove the container and create it again`);
   }
   const mounts = v['mounts'].map((m) => parseMountSpec(m, where));
-  return { version: 1, key: v['key'], driver: v['driver'], readonly: v['readonly'], lowerDirs: v['lowerDirs'], mounts };
+  const initRaw = v['init'] ?? [];
+  if (!Array.isArray(initRaw)) throw failedPrecondition(`${where}: invalid init entries; remove the container and create it again`);
+  const init = initRaw.map((e): InitEntry => {
+    if (!isObject(e) || typeof e['path'] !== 'string' || (e['kind'] !== 'file' && e['kind'] !== 'dir' && e['kind'] !== 'symlink') ||
+        (e['target'] !== undefined && typeof e['target'] !== 'string')) {
+      throw failedPrecondition(`${where}: invalid init entry; remove the container and create it again`);
+    }
+    return typeof e['target'] === 'string' ? { path: e['path'], kind: e['kind'], target: e['target'] } : { path: e['path'], kind: e['kind'] };
+  });
+  return { version: 1, key: v['key'], driver: v['driver'], readonly: v['readonly'], lowerDirs: v['lowerDirs'], init, mounts };
 }
 
 function parseMounts(v: unknown, where: string): MountRecord[] {

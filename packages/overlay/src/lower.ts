@@ -78,6 +78,19 @@ export class LowerView {
     return out;
   }
 
+  /**
+   * The merged entry at `path` ('/etc/hosts'), or undefined when the image has nothing there
+   * (a non-directory on the way counts as nothing below it).
+   */
+  async lookup(path: string): Promise<LowerEntry | undefined> {
+    let cur = await this.root();
+    for (const name of path.split('/').filter((s) => s !== '')) {
+      if (cur === undefined || !cur.stat.isDirectory()) return undefined;
+      cur = await this.resolve(cur.dirs, name);
+    }
+    return cur;
+  }
+
   /** The merged entry `name` of the directory whose layer paths are `dirs`. */
   private async resolve(dirs: readonly string[], name: string): Promise<LowerEntry | undefined> {
     let top: { stat: BigIntStats; path: string } | undefined;

@@ -9,7 +9,7 @@
  * without a shared table; a clash of 48-bit prefixes moves to a longer name.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
@@ -19,6 +19,13 @@ import { BaseSnapshotter, type SnapshotterOptions } from './base.js';
 import { computeChanges } from './changes.js';
 import { overlayItems, tarStream, type TarItem } from './difftar.js';
 import { mountDataLimit } from './mounts.js';
+
+async function copyRootAttrs(from: string, to: string): Promise<void> {
+  const st = await lstat(from);
+  await chown(to, st.uid, st.gid);
+  await chmod(to, st.mode & 0o7777);
+  await utimes(to, st.atime, st.mtime);
+}
 
 /** Options of {@link OverlaySnapshotter}. */
 export interface OverlaySnapshotterOptions extends SnapshotterOptions {
@@ -57,6 +64,8 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     }
     // recursive: a prepare that crashed before writing snapshot.json may have left them (empty).
     if (!readonly) await mkdir(p.upper, { recursive: true, mode: 0o755 });
+    // The merged root shows the upper root's attributes: give it the image's.
+    if (!readonly && top !== undefined) await copyRootAttrs(top, p.upper);
     if (top === undefined) {
       // An image without layers (FROM scratch): the upper dir is the whole tree.
       return [{ type: 'bind', source: p.upper, target: p.rootfs, options: ['rbind', 'rw'] }];

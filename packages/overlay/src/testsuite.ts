@@ -10,10 +10,11 @@ import type { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import tar from 'tar-stream';
-import { FileType, type Sys } from '@berth/native';
+import { FileType, MountFlags, type Sys } from '@berth/native';
 import type { Snapshotter, SnapshotterSys } from './types.js';
 import { findOrphanMounts, readMountInfo, repairOrphanMounts, unmountUnder } from './mounts.js';
 import { opaqueXattr } from './lower.js';
+import { defaultInitEntries } from './init.js';
 
 /** The door the suite needs: the snapshotters' part plus mknod/lsetxattr to build layers. */
 export type TestSys = SnapshotterSys & Pick<Sys, 'mknod' | 'lsetxattr'>;
@@ -328,6 +329,39 @@ export function snapshotterSuite(name: string, sys: TestSys, make: (root: string
       else seen.set(dir, true);
     }
     await snap.unmount('dt');
+  });
+
+  test('the init layer makes mount points under the container, keeps the image\'s files and dir attributes, and stays out of diffs', async ({ snap, tmp, root }) => {
+    const lowers = await makeLayers(join(tmp, 'layers'), [[
+      { path: 'etc', kind: 'dir', mode: 0o750 },
+      { path: 'etc/hosts', kind: 'file', content: '127.0.0.1 image' },
+      { path: 'lib', kind: 'dir' },
+      { path: 'var/run', kind: 'symlink', target: '/run' },
+    ]], sys);
+    const init = [...defaultInitEntries, { path: '/var/run/berth.pid', kind: 'file' as const }];
+    for (const readonly of [false, true]) {
+      const key = readonly ? 'init-ro' : 'init';
+      await snap.prepare(key, lowers, { readonly, init });
+      await snap.mount(key);
+      const rootfs = join(root, 'containers', key, 'rootfs');
+      const tree = await readTree(rootfs);
+      for (const p of ['/proc', '/sys', '/dev/pts', '/dev/shm']) assert.is(tree.get(p), 'dir 755', p);
+      for (const p of ['/etc/hostname', '/etc/resolv.conf', '/dev/console']) assert.is(tree.get(p), 'file 644 ""', p);
+      assert.is(tree.get('/etc/mtab'), 'symlink -> /proc/mounts');
+      assert.is(tree.get('/etc/hosts'), 'file 644 "127.0.0.1 image"', 'an image file is not shadowed');
+      assert.is(tree.get('/etc'), 'dir 750', 'a parent dir keeps the image\'s mode');
+      assert.is(tree.get('/var/run'), 'symlink -> /run', 'nothing is made below an image symlink');
+      assert.is((await lstat(join(rootfs, 'etc'))).mtimeMs, past.getTime(), 'and its mtime');
+      // What a runtime does: bind mounts over the mount points, then the container writes.
+      sys.mount(join(lowers[0] ?? '', 'etc/hosts'), join(rootfs, 'etc/hostname'), null, MountFlags.BIND);
+      if (!readonly) await writeFile(join(rootfs, 'etc/new'), 'n');
+      assert.equal(await snap.changes(key), readonly ? [] : [{ path: '/etc', kind: 'C' }, { path: '/etc/new', kind: 'A' }]);
+      const names = (await readTar(snap.diffTar(key))).map((e) => e.name);
+      assert.equal(names, readonly ? [] : ['etc/', 'etc/new']);
+      await snap.unmount(key);
+      assert.equal(await mountsBelow(rootfs), []);
+      assert.equal(await snap.prepare(key, lowers, { readonly, init }), await snap.mounts(key));
+    }
   });
 
   test('remove unmounts and deletes the container rootfs', async ({ snap, tmp, root }) => {

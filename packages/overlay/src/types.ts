@@ -31,10 +31,29 @@ export interface Change {
   readonly kind: 'A' | 'C' | 'D';
 }
 
+/**
+ * An entry of a container's init layer (Docker's `-init` layer): a mount point the runtime needs
+ * (`/etc/hosts`, `/proc` …), made in a layer between the image and the container's writes, so it
+ * exists even in a read-only rootfs and never shows in `changes` or `diffTar`.
+ */
+export interface InitEntry {
+  /** Absolute path in the container. */
+  readonly path: string;
+  readonly kind: 'file' | 'dir' | 'symlink';
+  /** A symlink's target. */
+  readonly target?: string;
+}
+
 /** Options of {@link Snapshotter.prepare}. */
 export interface PrepareOptions {
   /** A read-only root: no upper dir, writes fail with EROFS. Default false. */
   readonly readonly?: boolean;
+  /**
+   * Mount points to make in an init layer above the image (see {@link InitEntry};
+   * `defaultInitEntries` is Docker's list). Entries the image already has are left to it, and so
+   * is any entry below a non-directory of the image (e.g. `/etc` a symlink).
+   */
+  readonly init?: readonly InitEntry[];
   readonly signal?: AbortSignal;
 }
 
