@@ -1,0 +1,100 @@
+/**
+ * `berth run --rm --network none busybox true` against podman doing the same, warm image:
+ *
+ *   podman --runtime runc run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 busybox true
+ *
+ * (runc: crun refuses this host's hybrid cgroup layout; the ulimits: podman's defaults exceed
+ * the host's hard limits.) Both use dedicated temp stores holding the busybox fixture (podman
+ * gets it with `podman load`). Then:
+ *   - where berth's time goes: the median of each BERTH_TRACE phase over the same number of runs;
+ *   - the idle overhead of a detached container: the RSS of berth's monitor (+ the runtime
+ *     process it waits on) next to conmon's for the same `sleep` container.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixture } from '../fixtures/index.js';
+import { bench, childEnv, median, type BenchOptions, type BenchResult } from './harness.js';
+
+const repo = new URL('../..', import.meta.url).pathname;
+const bundle = join(repo, 'packages/engine/dist/berth.cjs');
+
+export const description = 'berth run --rm busybox true vs podman run --rm (runc), warm image';
+
+function rssKb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function pidsMatching(re: RegExp): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+    try { return re.test(readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { return false; }
+  });
+}
+
+export async function run(options: BenchOptions): Promise<readonly BenchResult[]> {
+  if (!existsSync(bundle)) {
+    process.stderr.write('run: building the engine bundle (npx nx run @berth/engine:build)\n');
+    execFileSync('npx', ['nx', 'run', '@berth/engine:build'], { cwd: repo, stdio: 'inherit', env: childEnv() });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-run-'));
+  const env = { BERTH_ROOT: join(dir, 'root'), BERTH_STATE: join(dir, 'state') };
+  const podman = ['podman', '--root', join(dir, 'podman'), '--runroot', join(dir, 'podman-run'), '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+  const podmanRun = [...podman, 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
+  const berth = (args: string[], extra: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', env: childEnv({ ...env, ...extra }) });
+  try {
+    const bb = await fixture('busybox');
+    const archive = bb.dockerArchive ?? '';
+    const loaded = berth(['load', '-i', archive]);
+    if (loaded.status !== 0) throw new Error(`berth load: ${loaded.stderr}`);
+    execFileSync(podman[0] ?? 'podman', [...podman.slice(1), 'load', '-i', archive], { stdio: 'ignore' });
+    const podmanImage = execFileSync(podman[0] ?? 'podman', [...podman.slice(1), 'images', '-q'], { encoding: 'utf8' }).trim().split('\n')[0] ?? 'busybox';
+
+    const result = await bench('run: berth run --rm vs podman run --rm (runc), busybox true', [
+      { name: 'berth run --rm', argv: [process.execPath, bundle, 'run', '--rm', '--network', 'none', 'busybox', 'true'], env },
+      { name: 'podman run --rm', argv: [podmanRun[0] ?? 'podman', ...podmanRun.slice(1), podmanImage, 'true'] },
+    ], { peer: 'podman run --rm', ...options });
+
+    // Where berth's time goes.
+    const phases = new Map<string, number[]>();
+    const rounds = Math.max(5, Math.min(options.rounds ?? 20, 20));
+    for (let i = 0; i < rounds; i++) {
+      const r = berth(['run', '--rm', '--network', 'none', 'busybox', 'true'], { BERTH_TRACE: '1' });
+      for (const m of r.stderr.matchAll(/^berth-trace (\S+) ([\d.]+)$/gm)) {
+        const list = phases.get(m[1] ?? '') ?? [];
+        list.push(Number(m[2]));
+        phases.set(m[1] ?? '', list);
+      }
+    }
+    const write = options.write ?? ((l: string) => process.stdout.write(`${l}\n`));
+    write(`where berth run --rm's time goes (median of ${rounds} runs, BERTH_TRACE=1):`);
+    for (const [name, xs] of phases) write(`  ${name.replace(/_/g, ' ').padEnd(40)} ${median(xs).toFixed(1).padStart(7)} ms`);
+
+    // Idle overhead of one detached container.
+    const id = berth(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60']).stdout.trim();
+    const cid = execFileSync(podman[0] ?? 'podman', [...podmanRun.slice(1).filter((a) => a !== '--rm'), '-d', podmanImage, 'sleep', '60'], { encoding: 'utf8' }).trim();
+    await new Promise((r) => setTimeout(r, 500));
+    const monitors = pidsMatching(new RegExp(`container monitor ${id}`));
+    const runtimes = pidsMatching(new RegExp(`run --bundle \\S+ --pid-file \\S+ ${id}`));
+    const conmons = pidsMatching(new RegExp(`conmon .*${cid.slice(0, 12)}`));
+    const kb = (pids: number[]) => pids.reduce((n, p) => n + rssKb(p), 0);
+    write('idle detached container (sleep 60), RSS of what holds it:');
+    write(`  berth monitor (node)   ${(kb(monitors) / 1024).toFixed(1)} MiB  + runtime process ${(kb(runtimes) / 1024).toFixed(1)} MiB`);
+    write(`  podman conmon          ${(kb(conmons) / 1024).toFixed(1)} MiB`);
+    berth(['rm', '-f', id]);
+    spawnSync(podman[0] ?? 'podman', [...podman.slice(1), 'rm', '-f', '-t', '0', cid], { stdio: 'ignore' });
+    return [result];
+  } finally {
+    spawnSync(podman[0] ?? 'podman', [...podman.slice(1), 'system', 'reset', '-f'], { stdio: 'ignore' });
+    const left = berth(['ps', '-aq']).stdout.trim();
+    if (left) berth(['rm', '-f', ...left.split('\n')]);
+    spawnSync('umount', ['-R', join(dir, 'podman')], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
