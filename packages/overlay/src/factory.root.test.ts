@@ -71,6 +71,7 @@ const image: LayerEntry[][] = [
     { path: 'opt', kind: 'whiteout' },
     { path: 'etc/b', kind: 'file', content: 'b2' },
     { path: 'was-dir', kind: 'file', content: 'file now' },
+    { path: 'bin/sh', kind: 'file', content: '#!new sh', mode: 0o755 },
   ],
 ];
 
@@ -102,6 +103,8 @@ test('overlay and vfs give the same tree, the same changes, and diff tars that r
     '/bin', '/bin/ls', '/bin/sh', '/etc', '/etc/b', '/etc/conf.d', '/etc/conf.d/y', '/link', '/secret', '/was-dir', '/was-file', '/was-file/now',
   ]);
   assert.equal(await vfs.changes('v'), [], 'a fresh copy has no changes');
+  assert.is(imageTree.get('/bin/ls'), 'file 755 "#!sh"', 'rewriting one name of a hard link leaves the other');
+  assert.is(imageTree.get('/bin/sh'), 'file 755 "#!new sh"');
   await edit(o);
   await edit(v);
   const after = await readTree(o);
