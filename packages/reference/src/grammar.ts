@@ -47,6 +47,7 @@ const remoteBadPair = /\.[._/-]|_[./-]|-[._/]|\/[._/-]|___/;
 const notRemoteChar = /[^a-z0-9._/-]/;
 const notRemoteCharFolded = /[^a-zA-Z0-9._/-]/;
 const upperLetter = /^[A-Z]$/;
+const upper = /[A-Z]/;
 
 /** How a string fares as a remote-name. */
 export type RemoteCheck = 'valid' | 'uppercase' | 'invalid';
@@ -54,12 +55,17 @@ export type RemoteCheck = 'valid' | 'uppercase' | 'invalid';
 /**
  * Check a remote-name (path components of [a-z0-9] runs joined by ".", "_", "__" or "-"+,
  * separated by "/"): `valid`, `uppercase` (valid once lower-cased), or `invalid`.
- * Two linear searches for a valid name, fewer for garbage.
+ * With `upperWins`, any upper-case letter means `uppercase` whatever else is wrong (Docker's
+ * normalized parsing checks case first). Two linear searches for a valid name.
  */
-export function checkRemoteName(s: string): RemoteCheck {
-  if (s.length === 0 || !alnum.test(s.charAt(0)) || !alnum.test(s.charAt(s.length - 1))) return 'invalid';
-  if (remoteBadPair.test(s)) return 'invalid';
+export function checkRemoteName(s: string, upperWins = false): RemoteCheck {
+  if (!upperWins && (s.length === 0 || !alnum.test(s.charAt(0)) || !alnum.test(s.charAt(s.length - 1)))) return 'invalid';
   const i = s.search(notRemoteChar);
+  if (upperWins) {
+    if (i >= 0 && upper.test(s.slice(i))) return 'uppercase';
+    if (s.length === 0 || !alnum.test(s.charAt(0)) || !alnum.test(s.charAt(s.length - 1))) return 'invalid';
+  }
+  if (remoteBadPair.test(s)) return 'invalid';
   if (i < 0) return 'valid';
   // The first odd character: upper case is only fatal if nothing worse follows.
   if (!upperLetter.test(s.charAt(i))) return 'invalid';

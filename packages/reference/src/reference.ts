@@ -35,7 +35,7 @@ export interface ReferenceParts {
 const digestHexLength: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
 
 /** Builds a Reference from parts already validated; module-private so every Reference is valid. */
-let construct: (parts: ReferenceParts) => Reference;
+let construct: (domain: string | undefined, path: string, tag: string | undefined, digest: string | undefined) => Reference;
 
 /** A parsed, valid image reference. Immutable; `toString()` gives the canonical string, which parses back to an equal reference. */
 export class Reference implements ReferenceParts {
@@ -46,16 +46,17 @@ export class Reference implements ReferenceParts {
   declare readonly digest?: string;
 
   /** Use {@link parse}, {@link parseNormalized} or {@link parseDockerRef}; the constructor does not validate. */
-  private constructor(parts: ReferenceParts) {
-    if (parts.domain !== undefined) this.domain = parts.domain;
-    this.path = parts.path;
-    if (parts.tag !== undefined) this.tag = parts.tag;
-    if (parts.digest !== undefined) this.digest = parts.digest;
+  private constructor(domain: string | undefined, path: string, tag: string | undefined, digest: string | undefined) {
+    // Positional and conditional, not object spreads: this is the hot path of every parse.
+    if (domain !== undefined) this.domain = domain;
+    this.path = path;
+    if (tag !== undefined) this.tag = tag;
+    if (digest !== undefined) this.digest = digest;
     Object.freeze(this);
   }
 
   static {
-    construct = (parts) => new Reference(parts);
+    construct = (domain, path, tag, digest) => new Reference(domain, path, tag, digest);
   }
 
   /** The repository name: `domain/path`, or `path` without a domain. */
@@ -107,7 +108,7 @@ function digestProblem(d: string): { kind: ReferenceErrorKind; what: string } | 
  * `library/` comes between them. Taking the pieces apart saves copying a hostile megabyte
  * just to prepend `docker.io/library/`.
  */
-function parseCore(input: string, prefix: string | undefined, rest: string, library = false): Reference {
+function parseCore(input: string, prefix: string | undefined, rest: string, library = false, upperWins = false): Reference {
   // Neither name nor tag may hold "@", nor the digest: the first "@" splits off the digest.
   const at = rest.indexOf('@');
   const left = at < 0 ? rest : rest.slice(0, at);
@@ -138,9 +139,9 @@ function parseCore(input: string, prefix: string | undefined, rest: string, libr
   let check: RemoteCheck;
   if (first !== undefined && isDomain(first)) {
     domain = first;
-    check = checkRemoteName(nameRest);
+    check = checkRemoteName(nameRest, upperWins);
   } else if (first !== undefined) {
-    check = joinChecks(checkRemoteName(first), checkRemoteName(nameRest));
+    check = joinChecks(checkRemoteName(first), checkRemoteName(nameRest, upperWins));
   } else {
     check = checkRemoteName(nameRest);
   }
@@ -163,12 +164,7 @@ function parseCore(input: string, prefix: string | undefined, rest: string, libr
     const bad = digestProblem(digest);
     if (bad) fail(bad.kind, input, bad.what);
   }
-  return construct({
-    ...(domain === undefined ? {} : { domain }),
-    path,
-    ...(tag === undefined ? {} : { tag }),
-    ...(digest === undefined ? {} : { digest }),
-  });
+  return construct(domain, path, tag, digest);
 }
 
 /**
@@ -211,14 +207,18 @@ export function parseNormalized(s: string): Reference {
   }
   if (typeof s !== 'string' || s === '') return parse(s);
   const { domain, library, remainder } = splitDockerDomain(s);
+  // Docker refuses upper case anywhere in the remote part (up to the first ":") before parsing;
+  // parseCore does that for the path in its own pass (upperWins); only a digest-like rest of
+  // the remote part, after an "@", is left to look at here.
   const tagSep = remainder.indexOf(':');
   const remote = tagSep < 0 ? remainder : remainder.slice(0, tagSep);
-  if (hasUpper.test(remote)) {
+  const at = remote.indexOf('@');
+  if (at >= 0 && hasUpper.test(remote.slice(at))) {
     fail(ReferenceErrorKind.NameContainsUppercase, s, `repository name ${quote(library ? officialRepoPrefix + remote.slice(0, 80) : remote)} must be lowercase`);
   }
   // parseCore needs a prefix without "@"; such a first component is garbage anyway: take the slow road.
   if (domain.includes('@')) return parse(`${domain}/${library ? officialRepoPrefix : ''}${remainder}`);
-  return parseCore(s, domain, remainder, library);
+  return parseCore(s, domain, remainder, library, true);
 }
 
 /**
@@ -227,8 +227,8 @@ export function parseNormalized(s: string): Reference {
  */
 export function parseDockerRef(s: string): Reference {
   const r = parseNormalized(s);
-  if (r.digest !== undefined) return r.tag === undefined ? r : construct(withoutTag(r));
-  if (r.tag === undefined) return construct({ ...parts(r), tag: defaultTag });
+  if (r.digest !== undefined) return r.tag === undefined ? r : construct(r.domain, r.path, undefined, r.digest);
+  if (r.tag === undefined) return construct(r.domain, r.path, defaultTag, undefined);
   return r;
 }
 
@@ -239,24 +239,10 @@ export function parseNamed(s: string): Reference {
   return r;
 }
 
-function parts(r: ReferenceParts): ReferenceParts {
-  return {
-    ...(r.domain === undefined ? {} : { domain: r.domain }),
-    path: r.path,
-    ...(r.tag === undefined ? {} : { tag: r.tag }),
-    ...(r.digest === undefined ? {} : { digest: r.digest }),
-  };
-}
-
-function withoutTag(r: ReferenceParts): ReferenceParts {
-  const { tag: _tag, ...rest } = parts(r);
-  return rest;
-}
-
 /** The short form the Docker CLI shows: `docker.io/library/ubuntu:22.04` → `ubuntu:22.04`, `docker.io/user/app` → `user/app`. */
 export function familiar(ref: ReferenceParts): string {
   const f = familiarParts(ref);
-  return construct({ ...f, ...(ref.tag === undefined ? {} : { tag: ref.tag }), ...(ref.digest === undefined ? {} : { digest: ref.digest }) }).toString();
+  return construct(f.domain, f.path, ref.tag, ref.digest).toString();
 }
 
 /** The short name without tag or digest: `docker.io/library/ubuntu:22.04` → `ubuntu`. */
@@ -265,10 +251,10 @@ export function familiarName(ref: ReferenceParts): string {
   return domain === undefined ? path : `${domain}/${path}`;
 }
 
-function familiarParts(ref: ReferenceParts): { domain?: string; path: string } {
-  if (ref.domain !== defaultDomain) return { ...(ref.domain === undefined ? {} : { domain: ref.domain }), path: ref.path };
+function familiarParts(ref: ReferenceParts): { domain: string | undefined; path: string } {
+  if (ref.domain !== defaultDomain) return { domain: ref.domain, path: ref.path };
   const rest = ref.path.startsWith(officialRepoPrefix) ? ref.path.slice(officialRepoPrefix.length) : undefined;
-  return { path: rest !== undefined && !rest.includes('/') ? rest : ref.path };
+  return { domain: undefined, path: rest !== undefined && !rest.includes('/') ? rest : ref.path };
 }
 
 /** The same repository with `tag` (a digest, if any, is kept). Throws {@link ReferenceErrorKind.TagInvalidFormat}. */
@@ -276,19 +262,19 @@ export function withTag(ref: ReferenceParts, tag: string): Reference {
   if (!isTag(tag)) {
     throw new ReferenceError(ReferenceErrorKind.TagInvalidFormat, tag, `invalid tag format: ${quote(tag)} must be 1 to 128 characters of [A-Za-z0-9_.-], not starting with "." or "-"`);
   }
-  return construct({ ...parts(ref), tag });
+  return construct(ref.domain, ref.path, tag, ref.digest);
 }
 
 /** The same repository with `digest` (a tag, if any, is kept). Throws a digest kind of {@link ReferenceErrorKind}. */
 export function withDigest(ref: ReferenceParts, digest: string): Reference {
   const bad = digestProblem(digest);
   if (bad) throw new ReferenceError(bad.kind, digest, `invalid digest format: ${bad.what}`);
-  return construct({ ...parts(ref), digest });
+  return construct(ref.domain, ref.path, ref.tag, digest);
 }
 
 /** The repository alone, without tag or digest. */
 export function trimNamed(ref: ReferenceParts): Reference {
-  return construct({ ...(ref.domain === undefined ? {} : { domain: ref.domain }), path: ref.path });
+  return construct(ref.domain, ref.path, undefined, undefined);
 }
 
 /** True when the reference has neither tag nor digest. */
