@@ -17,12 +17,17 @@ import { features } from './features.js';
 declare const BERTH_VERSION: string | undefined;
 const version = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.1.0-dev';
 
-/** Flags that take a value (everything else given as `--flag` is boolean). */
+/** Long flags that take a value (everything else given as `--flag` is boolean). */
 const valued = new Set([
-  'root', 'log', 'log-format', 'bundle', 'b', 'pid-file', 'console-socket', 'process', 'p', 'format', 'f',
-  'preserve-fds', 'pidfd-socket', 'cwd', 'env', 'e', 'user', 'u', 'signal', 'rootless', 'criu', 'additional-gids', 'g',
-  'process-label', 'apparmor', 'cap', 'c',
+  'root', 'log', 'log-format', 'bundle', 'pid-file', 'console-socket', 'process', 'format',
+  'preserve-fds', 'pidfd-socket', 'cwd', 'env', 'user', 'signal', 'rootless', 'criu', 'additional-gids',
+  'process-label', 'apparmor', 'cap',
 ]);
+
+/** Short flags that take a value, per command (runc reuses letters: `delete -f` is --force, `ps -f` is --format). */
+const valuedShort: Readonly<Record<string, readonly string[]>> = {
+  create: ['b'], run: ['b'], spec: ['b'], exec: ['p', 'e', 'u', 'g', 'c'], ps: ['f'], list: ['f'], ls: ['f'],
+};
 
 interface Parsed {
   readonly flags: Map<string, string[]>;
@@ -30,7 +35,7 @@ interface Parsed {
 }
 
 /** Splits argv into flags (`--x v`, `--x=v`, `-x v`) and positional arguments; stops at `--` or, after the command's id, at the first positional for exec. */
-function parse(argv: readonly string[], stopAfter = Infinity): Parsed {
+function parseFlags(argv: readonly string[], stopAfter = Infinity, short: readonly string[] = []): Parsed {
   const flags = new Map<string, string[]>();
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -42,7 +47,8 @@ function parse(argv: readonly string[], stopAfter = Infinity): Parsed {
       let value: string | undefined;
       const eq = name.indexOf('=');
       if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-      if (value === undefined && valued.has(name)) value = argv[++i] ?? '';
+      const takes = a.startsWith('--') ? valued.has(name) : short.includes(name);
+      if (value === undefined && takes) value = argv[++i] ?? '';
       const list = flags.get(name) ?? [];
       list.push(value ?? 'true');
       flags.set(name, list);
@@ -101,7 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!name.includes('=') && valued.has(name)) global.push(argv[++i] ?? '');
     i++;
   }
-  const g = parse(global);
+  const g = parseFlags(global);
   const cmd = argv[i];
   const rest = argv.slice(i + 1);
   const logFile = flag(g, 'log');
@@ -133,7 +139,10 @@ function stdioFor(): StdioSpec {
   return 'inherit';
 }
 
-async function dispatch(cmd: string, argv: readonly string[], rt: () => ReturnType<typeof createRuntime>): Promise<number> {
+async function dispatch(cmd: string, rawArgv: readonly string[], rt: () => ReturnType<typeof createRuntime>): Promise<number> {
+  const short = valuedShort[cmd] ?? [];
+  const argv = rawArgv;
+  const parse = (a: readonly string[], stopAfter = Infinity): Parsed => parseFlags(a, stopAfter, short);
   switch (cmd) {
     case 'create':
     case 'run': {

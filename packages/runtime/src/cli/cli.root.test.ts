@@ -1,0 +1,121 @@
+// The bundled berth-runtime binary as containerd and podman call it: runc's commands, JSON
+// state, error lines and exit statuses.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { busyboxBundle, type TestBundle } from '../testing/bundle.js';
+
+const repo = process.env['BERTH_REPO'] ?? process.cwd();
+const bin = join(repo, 'packages/runtime/dist/berth-runtime.cjs');
+const root = mkdtempSync(join(tmpdir(), 'berth-cli-state-'));
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' };
+const bundles: TestBundle[] = [];
+const ids: string[] = [];
+const log = join(root, 'log.json');
+
+function br(...args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, '--root', root, '--log', log, '--log-format', 'json', ...args], { env, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** For create and run -d: the container keeps the CLI's stdio (as with runc), so do not capture it. */
+function brDetached(...args: string[]): number {
+  const r = spawnSync(process.execPath, [bin, '--root', root, '--log', log, '--log-format', 'json', ...args], { env, stdio: 'ignore', timeout: 30_000 });
+  return r.status ?? -1;
+}
+
+function bundle(args: readonly string[]): TestBundle {
+  const b = busyboxBundle(args);
+  bundles.push(b);
+  return b;
+}
+
+const id = (name: string) => {
+  const v = `cli-${process.pid}-${name}`;
+  ids.push(v);
+  return v;
+};
+
+test.before(() => {
+  execFileSync(process.execPath, [join(repo, 'packages/runtime/build.mjs')], { stdio: 'inherit' });
+});
+
+test('--version, spec and features speak runc', () => {
+  assert.match(br('--version').stdout, /^berth-runtime version \d+\.\d+\.\d+/);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-cli-spec-'));
+  assert.equal(br('spec', '--bundle', dir).status, 0);
+  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: { args: string[]; terminal: boolean } };
+  assert.equal(spec.process.args, ['sh']);
+  assert.equal(spec.process.terminal, true);
+  assert.equal(br('spec', '--bundle', dir).status, 1, 'spec refuses to overwrite');
+  rmSync(dir, { recursive: true, force: true });
+  const f = JSON.parse(br('features').stdout) as { ociVersionMax: string; linux: { namespaces: string[] } };
+  assert.ok(f.ociVersionMax.startsWith('1.'));
+  assert.ok(f.linux.namespaces.includes('user'));
+});
+
+test('create → state created → start → running → kill 9 → stopped → delete', async () => {
+  const c = id('life');
+  const b = bundle(['sleep', '1000']);
+  const pidFile = join(b.dir, 'init.pid');
+  assert.equal(brDetached('create', '--bundle', b.dir, '--pid-file', pidFile, c), 0);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  const st = JSON.parse(br('state', c).stdout) as Record<string, unknown>;
+  assert.equal(st['status'], 'created');
+  assert.equal(st['pid'], pid);
+  assert.equal(st['bundle'], b.dir);
+  assert.equal(st['id'], c);
+  for (const k of ['ociVersion', 'rootfs', 'created', 'owner']) assert.ok(k in st, `state has ${k}`);
+  assert.equal(br('start', c).status, 0);
+  assert.equal((JSON.parse(br('state', c).stdout) as { status: string }).status, 'running');
+  const list = JSON.parse(br('list', '--format', 'json').stdout) as { id: string }[];
+  assert.ok(list.some((x) => x.id === c));
+  assert.ok((JSON.parse(br('ps', '--format', 'json', c).stdout) as number[]).includes(pid));
+  assert.equal(br('kill', c, '9').status, 0);
+  for (let i = 0; i < 100 && (JSON.parse(br('state', c).stdout) as { status: string }).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal((JSON.parse(br('state', c).stdout) as { status: string }).status, 'stopped');
+  assert.equal(br('delete', c).status, 0);
+  assert.not.ok(existsSync(`/proc/${pid}/stat`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 'no process');
+});
+
+test('errors: exit status 1, a runc-style line on stderr and a JSON line in --log', () => {
+  const r = br('state', 'no-such-container');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /level=error msg="container \\"no-such-container\\" does not exist"/);
+  const last = readFileSync(log, 'utf8').trim().split('\n').at(-1) ?? '';
+  const entry = JSON.parse(last) as { level: string; msg: string };
+  assert.equal(entry.level, 'error');
+  assert.equal(entry.msg, 'container "no-such-container" does not exist');
+  assert.equal(br('delete', '--force', 'no-such-container').status, 0, 'delete --force of a missing container succeeds');
+  assert.equal(br('bogus').status, 1);
+});
+
+test('run forwards stdio and exits with the container status; exec runs in it', () => {
+  const b = bundle(['sh', '-c', 'echo out-$((40+2)); exit 3']);
+  const r = br('run', '--bundle', b.dir, id('run'));
+  assert.equal(r.status, 3);
+  assert.equal(r.stdout, 'out-42\n');
+  const c = id('exec');
+  const s = bundle(['sleep', '1000']);
+  assert.equal(brDetached('run', '-d', '--bundle', s.dir, c), 0);
+  const e = br('exec', c, 'sh', '-c', 'echo exec-$$; exit 4');
+  assert.equal(e.status, 4);
+  assert.match(e.stdout, /^exec-\d+\n$/);
+  const proc = join(s.dir, 'process.json');
+  writeFileSync(proc, JSON.stringify({ cwd: '/', args: ['hostname'], env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
+  const p = br('exec', '--process', proc, c);
+  assert.equal(p.status, 0, p.stderr);
+  assert.equal(p.stdout, 'runc\n');
+  assert.equal(br('delete', '-f', c).status, 0, 'runc\'s short -f is --force');
+});
+
+test.after(() => {
+  for (const c of ids) br('delete', '--force', c);
+  for (const b of bundles) b.remove();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test.run();

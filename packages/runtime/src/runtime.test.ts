@@ -1,0 +1,37 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isBerthError } from '@berth/errors';
+import { parseSignal, withDefaultDevices } from './runtime.js';
+import { shimError } from './shim.js';
+
+test('signals are accepted as numbers, names and SIG-names', () => {
+  assert.equal(parseSignal(9), 9);
+  assert.equal(parseSignal('9'), 9);
+  assert.equal(parseSignal('TERM'), 15);
+  assert.equal(parseSignal('SIGKILL'), 9);
+  assert.equal(parseSignal('sigint'), 2);
+  assert.throws(() => parseSignal('NOPE'), /unknown signal "NOPE"/);
+});
+
+test('shim error lines become typed errors naming stage, operation and path', () => {
+  const e = shimError('error\tmount\tproc\t2\t/r/proc');
+  assert.ok(isBerthError(e, 'NotFound'));
+  assert.equal(e.message, 'mount: proc /r/proc: no such file or directory');
+  assert.equal(e.errno, 'ENOENT');
+  assert.equal(e.path, '/r/proc');
+  const x = shimError('error\texec\tlookpath\t2\tnope');
+  assert.equal(x.message, 'exec: "nope": executable file not found in $PATH');
+  assert.equal(x.detail?.['exec'], true);
+  const r = shimError('error\tprocess\tsetrlimit\t1\tRLIMIT_NOFILE');
+  assert.match(r.message, /^process: setrlimit RLIMIT_NOFILE: operation not permitted: the host's hard limit is \d+|unlimited/);
+});
+
+test('device rules: the config first, then the default devices and each linux.devices node', () => {
+  const r = withDefaultDevices({ devices: [{ allow: false, access: 'rwm' }], pids: { limit: 5 } }, [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229 }]);
+  assert.equal(r.pids, { limit: 5 });
+  assert.equal(r.devices?.[0], { allow: false, access: 'rwm' });
+  assert.ok(r.devices?.some((d) => d.allow && d.major === 1 && d.minor === 3), '/dev/null allowed');
+  assert.equal(r.devices?.at(-1), { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' });
+});
+
+test.run();
