@@ -8,7 +8,7 @@
  *   │   ├── tags            name PK ("docker.io/library/busybox:latest") · image_id · tagged_at
  *   │   └── repo_digests    name PK ("docker.io/library/busybox@sha256:…") · image_id
  *   ├── layers          chain_id PK · diff_id · parent · diff_size (tar bytes) · size (unpacked bytes, NULL until unpacked)
- *   └── leases          id PK · expires_at ── lease_resources (lease_id, digest): GC roots for work in flight
+ *   └── leases          id PK · expires_at · pid ── lease_resources (lease_id, digest): GC roots for work in flight
  *
  * Child rows cascade when an image goes. Blobs and layer directories are never deleted
  * by hand-kept counts: `collectGarbage` marks from images, containers and leases and sweeps.
@@ -45,6 +45,10 @@ const migrations: Migration[] = [{
       lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE, digest TEXT NOT NULL,
       PRIMARY KEY (lease_id, digest));
   `,
+}, {
+  // Leases name the process holding them, so a crashed process's lease ends with it.
+  version: 2,
+  up: 'ALTER TABLE leases ADD COLUMN pid INTEGER NOT NULL DEFAULT 0',
 }];
 
 /** The schema owner name of the image store's tables in berth.db. */
@@ -341,10 +345,13 @@ export class ImageStore {
     return rows.map((r) => ({ chainID: r.chain_id as Digest, diffID: r.diff_id as Digest, parent: (r.parent ?? undefined) as Digest | undefined, diffSize: r.diff_size, size: r.size ?? undefined, images: r.images }));
   }
 
-  /** Digests (blobs or chainIDs) held by unexpired leases. Expired leases are dropped. */
+  /** Digests (blobs or chainIDs) held by live leases. Expired leases, and those of processes that are gone, are dropped. */
   leased(): Set<string> {
     return write(this.db, () => {
       this.db.prepare('DELETE FROM leases WHERE expires_at < ?').run(Date.now());
+      for (const { id, pid } of this.db.prepare('SELECT id, pid FROM leases WHERE pid > 0').all() as Array<{ id: string; pid: number }>) {
+        if (!pidAlive(pid)) this.db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+      }
       return new Set((this.db.prepare('SELECT digest FROM lease_resources').all() as Array<{ digest: string }>).map((r) => r.digest));
     });
   }
@@ -355,7 +362,7 @@ export class ImageStore {
    */
   async withLease<T>(fn: (hold: (d: Digest) => void) => Promise<T>, ttlMs = 3_600_000): Promise<T> {
     const id = randomBytes(8).toString('hex');
-    write(this.db, () => this.db.prepare('INSERT INTO leases (id, expires_at) VALUES (?, ?)').run(id, Date.now() + ttlMs));
+    write(this.db, () => this.db.prepare('INSERT INTO leases (id, expires_at, pid) VALUES (?, ?, ?)').run(id, Date.now() + ttlMs, process.pid));
     const hold = (d: Digest): void => { write(this.db, () => this.db.prepare('INSERT OR IGNORE INTO lease_resources (lease_id, digest) VALUES (?, ?)').run(id, d)); };
     try {
       return await fn(hold);
@@ -363,4 +370,9 @@ export class ImageStore {
       write(this.db, () => this.db.prepare('DELETE FROM leases WHERE id = ?').run(id));
     }
   }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === 'EPERM'; }
 }
