@@ -204,6 +204,8 @@ test('parseManifestDocument: the kind from the Content-Type, the document, or it
   const byShape = parseManifestDocument(bare);
   assert.is(byShape.kind, 'index');
   assert.is(parseManifestDocument(manifest(), 'application/json').kind, 'manifest');
+  assert.is(parseManifestDocument(index(), 'application/octet-stream').kind, 'index');
+  assert.is(parseManifestDocument(manifest(), 'Application/VND.OCI.image.manifest.v1+json').kind, 'manifest');
   const docker = parseManifestDocument({ schemaVersion: 2, mediaType: MediaType.DockerManifestList, manifests: [] });
   assert.is(docker.mediaType, MediaType.DockerManifestList);
   assert.match(messageOf(() => parseManifestDocument(m, MediaType.OciIndex)), /does not match the content type/);
@@ -278,6 +280,17 @@ const spec = () => ({
     mountLabel: 'system_u:object_r:svirt_sandbox_file_t:s0:c715,c811',
     personality: { domain: 'LINUX' },
   },
+});
+
+test('hostile megabyte strings in a document are refused in linear time', () => {
+  for (const digest of ['a.'.repeat(1 << 19), `${'a'.repeat(1 << 20)}!`, `sha256:${'f'.repeat(1 << 20)}`]) {
+    const t = performance.now();
+    assert.is(messageOf(() => parseImageManifest({ ...manifest(), config: { ...manifest().config, digest } })), 'manifest.config.digest: not a digest');
+    assert.ok(performance.now() - t < 500, `${(performance.now() - t).toFixed(0)} ms`);
+  }
+  const t = performance.now();
+  assert.match(messageOf(() => parseImageManifest({ ...manifest(), config: { ...manifest().config, data: `${'A'.repeat(1 << 20)}!` } })), /config\.data: not base64 data/);
+  assert.ok(performance.now() - t < 500);
 });
 
 test('runtime spec: a config.json using every Linux section validates', () => {

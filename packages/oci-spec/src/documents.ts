@@ -115,6 +115,9 @@ export function parseRuntimeState(value: unknown, label = 'state'): RuntimeState
   return parseWith(RuntimeStateSchema, value, label);
 }
 
+/** Content types that do not name a manifest kind (some registries and files serve these). */
+const genericContentTypes = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
+
 /** A manifest document of any kind berth accepts, told apart by `kind` and `mediaType`. */
 export type ManifestDocument =
   | { readonly kind: 'manifest'; readonly mediaType: typeof MediaType.OciManifest; readonly manifest: ImageManifest }
@@ -124,18 +127,21 @@ export type ManifestDocument =
 
 /**
  * Validate a manifest or index whose kind comes from `mediaType` (a registry's
- * `Content-Type`, parameters allowed) or else from the document's own `mediaType`
+ * `Content-Type`, parameters allowed; a generic one such as `application/json` is ignored)
+ * or else from the document's own `mediaType`
  * field or shape (`manifests` → index, else manifest). Docker schema1 is refused.
  * When both the header and the document name a media type, they must agree.
  */
 export function parseManifestDocument(value: unknown, mediaType?: string, label = 'manifest'): ManifestDocument {
-  const header = mediaType?.split(';')[0]?.trim() || undefined;
+  // A generic Content-Type says nothing about the kind: read it from the body then.
+  const given = mediaType?.split(';')[0]?.trim().toLowerCase();
+  const header = given === undefined || genericContentTypes.has(given) ? undefined : given;
   const own = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['mediaType'] : undefined;
   const ownType = typeof own === 'string' ? own : undefined;
-  if (header !== undefined && ownType !== undefined && header !== ownType && header !== 'application/json') {
+  if (header !== undefined && ownType !== undefined && header !== ownType) {
     throw invalidArgument(`${label}.mediaType: ${quote(ownType)} does not match the content type ${quote(header)}`);
   }
-  let type = header !== undefined && header !== 'application/json' ? header : ownType;
+  let type = header ?? ownType;
   if (type === undefined) {
     const hasManifests = typeof value === 'object' && value !== null && 'manifests' in value;
     type = hasManifests ? MediaType.OciIndex : MediaType.OciManifest;
