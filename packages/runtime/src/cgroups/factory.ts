@@ -74,6 +74,6 @@ export function cgroupManagerAt(dirs: readonly string[], options: Omit<CgroupMan
     }
     if (!matched) throw invalidArgument(`${dir} is not below a mounted cgroup v1 controller`);
   }
-  const rel = [...placements.values()][0];
-  return new V1CgroupManager(rel === undefined ? first : first.slice(rel.mount.mountpoint.length), placements, fs, extra);
+  const own = [...placements.values()].find((p) => p.dir === first);
+  return new V1CgroupManager(own === undefined ? first : first.slice(own.mount.mountpoint.length), placements, fs, extra);
 }
