@@ -2,11 +2,11 @@
  * What both snapshotters share: validating a prepare call, recording and performing mounts,
  * unmounting, removal. They differ in how `upper/` is filled and read.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { mkdir, open, readdir, realpath, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, normalize } from 'node:path';
 import type { Readable } from 'node:stream';
-import { canceled, conflict, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
+import { canceled, conflict, invalidArgument, isBerthError, notFound, toBerthError, unavailable } from '@berth/errors';
 import type { Change, Driver, MountSpec, PrepareOptions, SignalOptions, Snapshotter, SnapshotterSys } from './types.js';
 import {
   checkKey, containerPaths, readSnapshot, writeMountRecords, writeSnapshot,
@@ -22,6 +22,9 @@ export interface SnapshotterOptions {
   /** The kernel door: mount, umount2 and (optionally) lgetxattr. */
   readonly sys: SnapshotterSys;
 }
+
+/** How long a snapshotter call waits for another process's hold on the same key. */
+const lockTimeoutMs = 60_000;
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw canceled(`${what}: canceled`, { cause: signal.reason });
@@ -45,6 +48,12 @@ export abstract class BaseSnapshotter implements Snapshotter {
   abstract diffTar(key: string, options?: SignalOptions): Readable;
 
   async prepare(key: string, lowerDirs: readonly string[], options: PrepareOptions = {}): Promise<readonly MountSpec[]> {
+    const p = containerPaths(this.root, key);
+    await mkdir(p.dir, { recursive: true, mode: 0o755 });
+    return this.locked(key, options.signal, () => this.prepareLocked(key, lowerDirs, options));
+  }
+
+  private async prepareLocked(key: string, lowerDirs: readonly string[], options: PrepareOptions): Promise<readonly MountSpec[]> {
     const p = containerPaths(this.root, key);
     const readonly = options.readonly ?? false;
     const init = options.init ?? [];
@@ -84,6 +93,10 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   async mount(key: string): Promise<void> {
+    return this.locked(key, undefined, () => this.mountLocked(key));
+  }
+
+  private async mountLocked(key: string): Promise<void> {
     const rec = await this.record(key);
     if (await this.isMounted(key)) return;
     // Record first: a crash after the mount never leaves a mount that no record explains.
@@ -98,6 +111,10 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   async unmount(key: string): Promise<void> {
+    return this.locked(key, undefined, () => this.unmountLocked(key));
+  }
+
+  private async unmountLocked(key: string): Promise<void> {
     const p = containerPaths(this.root, key);
     const target = await realpath(p.rootfs).catch(() => p.rootfs);
     await unmountUnder(this.sys, target);
@@ -114,8 +131,41 @@ export abstract class BaseSnapshotter implements Snapshotter {
   async remove(key: string, options: SignalOptions = {}): Promise<void> {
     throwIfAborted(options.signal, `remove rootfs of ${key}`);
     const p = containerPaths(this.root, key);
-    await this.unmount(key);
-    await this.removeOwnFiles(p);
+    await this.locked(key, options.signal, async () => {
+      await this.unmountLocked(key);
+      await this.removeOwnFiles(p);
+    });
+  }
+
+  /**
+   * Runs `fn` holding an exclusive flock(2) on the container's dir, so that concurrent CLIs
+   * never prepare or mount one key twice. Lock order: this lock is a leaf — taken inside any lock
+   * of the caller's (the engine's container lock), and no other lock is taken while it is held.
+   * It is polled (non-blocking flock) so the event loop never blocks; it goes with the fd, so a
+   * crashed holder never leaves it taken. Without `sys.flock`, or before the dir exists, no lock.
+   */
+  private async locked<T>(key: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const dir = containerPaths(this.root, key).dir;
+    const flock = this.sys.flock?.bind(this.sys);
+    if (flock === undefined) return fn();
+    let fh: FileHandle;
+    try {
+      fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return fn();
+      throw toBerthError(e, `lock ${dir}`);
+    }
+    try {
+      const deadline = Date.now() + lockTimeoutMs;
+      for (let wait = 2; !flock(fh.fd, 'exclusive', true); wait = Math.min(wait * 2, 100)) {
+        throwIfAborted(signal, `lock container rootfs "${key}"`);
+        if (Date.now() > deadline) throw unavailable(`container rootfs "${key}" is locked by another berth process; retry when it is done`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      return await fn();
+    } finally {
+      await fh.close(); // releases the lock
+    }
   }
 
   async changes(key: string, options: SignalOptions = {}): Promise<Change[]> {

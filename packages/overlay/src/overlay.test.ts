@@ -138,6 +138,23 @@ test('pruneLinks removes the links of deleted layers only', async ({ root, layer
   assert.is(await snap.pruneLinks(), 0);
 });
 
+test('a key held by another process is waited for, and the wait can be aborted', async ({ root, layers }) => {
+  const sys = new RecordingSys().failOn({ op: 'flock', errno: 'EWOULDBLOCK', times: 3 });
+  const snap = new OverlaySnapshotter({ root, sys });
+  await snap.prepare('c', layers);
+  assert.is(sys.callsOf('flock').length, 4, 'three refusals, then the lock');
+  assert.equal(sys.callsOf('flock')[0]?.args.slice(1), ['exclusive', true]);
+  sys.failOn({ op: 'flock', errno: 'EWOULDBLOCK', times: 1000 });
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 30);
+  try {
+    await snap.prepare('c', layers, { signal: ac.signal });
+    assert.unreachable('aborted');
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'Canceled');
+  }
+});
+
 test('a rootfs made by one driver is refused by the other', async ({ root, layers }) => {
   const sys = new RecordingSys();
   await new OverlaySnapshotter({ root, sys }).prepare('c', layers);

@@ -364,6 +364,16 @@ export function snapshotterSuite(name: string, sys: TestSys, make: (root: string
     }
   });
 
+  test('concurrent calls on one key are serialized: one mount, whatever the interleaving', async ({ snap, tmp, root }) => {
+    const lowers = await makeLayers(join(tmp, 'layers'), [[{ path: 'f', kind: 'file' }]], sys);
+    await Promise.all([snap.prepare('cc', lowers), snap.prepare('cc', lowers), snap.prepare('cc', lowers)]);
+    await Promise.all([snap.mount('cc'), snap.mount('cc'), snap.mount('cc')]);
+    assert.is((await mountsBelow(join(root, 'containers/cc'))).length, 1);
+    await Promise.all([snap.unmount('cc'), snap.mount('cc'), snap.unmount('cc')]);
+    await snap.unmount('cc');
+    assert.equal(await mountsBelow(tmp), []);
+  });
+
   test('remove unmounts and deletes the container rootfs', async ({ snap, tmp, root }) => {
     const lowers = await makeLayers(join(tmp, 'layers'), [[{ path: 'f', kind: 'file' }]], sys);
     await snap.prepare('rm', lowers);

@@ -63,12 +63,13 @@ export interface SignalOptions {
 }
 
 /**
- * The part of the kernel door the snapshotters use. The xattr calls are optional: without
+ * The part of the kernel door the snapshotters use. `flock` (optional) serializes calls for one
+ * key across processes. The xattr calls are optional too: without
  * `lgetxattr` opaque directories (`trusted.overlay.opaque=y`) cannot be seen, so a directory
  * removed and re-created in a container diffs as changed rather than replaced; without
  * `llistxattr` diff tars carry no xattrs.
  */
-export type SnapshotterSys = Pick<Sys, 'mount' | 'umount2'> & Partial<Pick<Sys, 'lgetxattr' | 'llistxattr'>>;
+export type SnapshotterSys = Pick<Sys, 'mount' | 'umount2'> & Partial<Pick<Sys, 'flock' | 'lgetxattr' | 'llistxattr'>>;
 
 /**
  * A container's root filesystem made from an image's unpacked layers. Lifecycle per key
