@@ -135,18 +135,31 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
 
 // ---- paths ----
 
-// resolveInRoot(root, path, mode 'in-root'|'beneath', allowMissingLeaf, noFollowLeaf, resolver 'auto'|'openat2'|'walk')
-Napi::Value ResolveInRoot(const Napi::CallbackInfo& info) {
+// The four resolve arguments from index i: mode, allowMissingLeaf, noFollowLeaf, resolver.
+berth::ResolveOptions ResolveArgs(const Napi::CallbackInfo& info, size_t i) {
   berth::ResolveOptions options;
-  std::string mode = Str(info, 2);
+  std::string mode = Str(info, i);
   options.mode = mode == "beneath" ? berth::ResolveMode::kBeneath : berth::ResolveMode::kInRoot;
-  options.allowMissingLeaf = Bool(info, 3);
-  options.noFollowLeaf = Bool(info, 4);
-  std::string resolver = Str(info, 5);
+  options.allowMissingLeaf = Bool(info, i + 1);
+  options.noFollowLeaf = Bool(info, i + 2);
+  std::string resolver = Str(info, i + 3);
   options.resolver = resolver == "walk"      ? berth::Resolver::kWalk
                      : resolver == "openat2" ? berth::Resolver::kOpenat2
                                              : berth::Resolver::kAuto;
+  return options;
+}
+
+// resolveInRoot(root, path, mode 'in-root'|'beneath', allowMissingLeaf, noFollowLeaf, resolver 'auto'|'openat2'|'walk')
+Napi::Value ResolveInRoot(const Napi::CallbackInfo& info) {
+  berth::ResolveOptions options = ResolveArgs(info, 2);
   return Napi::String::New(info.Env(), berth::ResolveInRoot(Str(info, 0), Str(info, 1), options));
+}
+
+// openInRoot(root, path, mode, allowMissingLeaf (ignored), noFollowLeaf, resolver, flags, perm) -> fd
+Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
+  berth::ResolveOptions options = ResolveArgs(info, 2);
+  int fd = berth::OpenInRoot(Str(info, 0), Str(info, 1), options, static_cast<int>(Int(info, 6)), static_cast<unsigned>(Int(info, 7)));
+  return Napi::Number::New(info.Env(), fd);
 }
 
 Napi::Value Openat2Available(const Napi::CallbackInfo& info) {
@@ -344,6 +357,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("umount2", Napi::Function::New<Guard<Umount2>>(env, "umount2"));
   exports.Set("flock", Napi::Function::New<Guard<Flock>>(env, "flock"));
   exports.Set("resolveInRoot", Napi::Function::New<Guard<ResolveInRoot>>(env, "resolveInRoot"));
+  exports.Set("openInRoot", Napi::Function::New<Guard<OpenInRoot>>(env, "openInRoot"));
   exports.Set("openat2Available", Napi::Function::New<Guard<Openat2Available>>(env, "openat2Available"));
   exports.Set("mknod", Napi::Function::New<Guard<Mknod>>(env, "mknod"));
   exports.Set("lsetxattr", Napi::Function::New<Guard<Lsetxattr>>(env, "lsetxattr"));
@@ -357,7 +371,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New<Guard<PidfdSendSignal>>(env, "pidfdSendSignal"));
   // The ABI version of these bindings: the TypeScript layer refuses an addon built from older
   // sources instead of failing later on a missing function.
-  exports.Set("abi", Napi::Number::New(env, 1));
+  exports.Set("abi", Napi::Number::New(env, 2));
   return exports;
 }
 

@@ -197,13 +197,27 @@ std::string ResolveOpenat2(Context& ctx, const Components& parts, int links) {
   return ResolveOpenat2(ctx, next, links);
 }
 
+// What the walk found: an O_PATH fd of the object, or (allowMissingLeaf) of its parent plus the
+// missing name.
+struct Walked {
+  Fd fd;
+  std::string missingLeaf;
+};
+
+Fd Dup(int fd, const std::string& display) {
+  Fd copy(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) throw SysError{errno, "fcntl", display};
+  return copy;
+}
+
 // The component walk, for kernels without openat2 (or when asked for, to test it).
-std::string ResolveWalk(Context& ctx, const Components& parts) {
+Walked Walk(Context& ctx, const Components& parts) {
   const bool beneath = ctx.options.mode == ResolveMode::kBeneath;
   std::deque<std::string> todo(parts.begin(), parts.end());
   std::vector<Fd> stack;  // fds of the directories below the root we are in; empty = at the root
   int links = 0;
   auto current = [&]() { return stack.empty() ? ctx.rootFd.get() : stack.back().get(); };
+  auto take = [&]() { return stack.empty() ? Dup(ctx.rootFd.get(), ctx.display) : std::move(stack.back()); };
 
   while (!todo.empty()) {
     std::string name = std::move(todo.front());
@@ -222,17 +236,14 @@ std::string ResolveWalk(Context& ctx, const Components& parts) {
     Fd fd(openat(current(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) {
       int err = errno;
-      if (err == ENOENT && last && ctx.options.allowMissingLeaf) return JoinRel(ctx.Rel(FdPath(current())), name);
+      if (err == ENOENT && last && ctx.options.allowMissingLeaf) return Walked{take(), name};
       throw SysError{err, "openat", ctx.display};
     }
     struct stat st;
     if (fstat(fd.get(), &st) != 0) throw SysError{errno, "fstat", ctx.display};
 
     if (S_ISLNK(st.st_mode)) {
-      if (last && ctx.options.noFollowLeaf) {
-        stack.push_back(std::move(fd));
-        break;
-      }
+      if (last && ctx.options.noFollowLeaf) return Walked{std::move(fd), ""};
       if (OnProcfs(fd.get()) || ++links > kMaxSymlinks) throw SysError{ELOOP, "openat", ctx.display};
       // readlinkat(fd, "") reads the link an O_PATH|O_NOFOLLOW fd refers to (Linux 2.6.39+).
       std::string target = ReadlinkAt(fd.get(), "", ctx.display);
@@ -251,7 +262,28 @@ std::string ResolveWalk(Context& ctx, const Components& parts) {
     stack.push_back(std::move(fd));
     if (stack.size() > kMaxDepth) throw SysError{ENAMETOOLONG, "openat", ctx.display};
   }
-  return ctx.Rel(FdPath(current()));
+  return Walked{take(), ""};
+}
+
+std::string ResolveWalk(Context& ctx, const Components& parts) {
+  Walked w = Walk(ctx, parts);
+  std::string rel = ctx.Rel(FdPath(w.fd.get()));
+  return w.missingLeaf.empty() ? rel : JoinRel(rel, w.missingLeaf);
+}
+
+// Sets up a Context: the root's fd and kernel path, the error display path.
+void Open(Context& ctx, const Components& parts) {
+  ctx.display = parts.empty() ? ctx.root : ctx.Host(Join(parts));
+  // The root itself is the caller's trusted host path, so symlinks in it are followed.
+  ctx.rootFd.reset(open(ctx.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!ctx.rootFd.valid()) throw SysError{errno, "open", ctx.root};
+  ctx.rootReal = FdPath(ctx.rootFd.get());
+}
+
+// Which resolver to use now; kAuto becomes kOpenat2 until the kernel has said ENOSYS once.
+Resolver Pick(Resolver asked) {
+  if (asked != Resolver::kAuto) return asked;
+  return openat2State.load() < 0 ? Resolver::kWalk : Resolver::kOpenat2;
 }
 
 }  // namespace
@@ -267,16 +299,9 @@ bool Openat2Available() {
 std::string ResolveInRoot(const std::string& root, const std::string& path, const ResolveOptions& options) {
   Components parts = Split(path);
   Context ctx{root, "", Fd(), options, ""};
-  ctx.display = parts.empty() ? root : ctx.Host(Join(parts));
-  // The root itself is the caller's trusted host path, so symlinks in it are followed.
-  ctx.rootFd.reset(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!ctx.rootFd.valid()) throw SysError{errno, "open", root};
-  ctx.rootReal = FdPath(ctx.rootFd.get());
-
-  Resolver resolver = options.resolver;
-  if (resolver == Resolver::kAuto) resolver = openat2State.load() < 0 ? Resolver::kWalk : Resolver::kOpenat2;
+  Open(ctx, parts);
   std::string rel;
-  if (resolver == Resolver::kOpenat2) {
+  if (Pick(options.resolver) == Resolver::kOpenat2) {
     try {
       rel = ResolveOpenat2(ctx, parts, 0);
       openat2State.store(1);
@@ -289,6 +314,60 @@ std::string ResolveInRoot(const std::string& root, const std::string& path, cons
     rel = ResolveWalk(ctx, parts);
   }
   return ctx.Host(rel);
+}
+
+int OpenInRoot(const std::string& root, const std::string& path, const ResolveOptions& options, int flags, unsigned mode) {
+  Components parts = Split(path);
+  ResolveOptions opts = options;
+  opts.allowMissingLeaf = (flags & O_CREAT) != 0;
+  // O_CREAT|O_EXCL fails with EEXIST on any existing leaf, a dangling symlink included (open(2)):
+  // so the walk must not follow a leaf symlink then, or it would create the link's target.
+  const bool exclusive = (flags & O_CREAT) != 0 && (flags & O_EXCL) != 0;
+  Context ctx{root, "", Fd(), opts, ""};
+  Open(ctx, parts);
+  const bool creating = (flags & (O_CREAT | O_TMPFILE)) != 0;
+
+  if (Pick(options.resolver) == Resolver::kOpenat2) {
+    // The kernel resolves and opens in one step, creating a missing leaf inside the root too.
+    struct open_how how = {};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | (opts.noFollowLeaf ? O_NOFOLLOW : 0));
+    how.mode = creating ? mode : 0;  // openat2 refuses a mode without O_CREAT/O_TMPFILE (EINVAL)
+    how.resolve = RESOLVE_NO_MAGICLINKS | (opts.mode == ResolveMode::kBeneath ? RESOLVE_BENEATH : RESOLVE_IN_ROOT);
+    for (int tries = 0;; tries++) {
+      long fd = syscall(SYS_openat2, ctx.rootFd.get(), Join(parts).c_str(), &how, sizeof how);
+      if (fd >= 0) {
+        openat2State.store(1);
+        return static_cast<int>(fd);
+      }
+      if ((errno == EAGAIN || errno == EINTR) && tries < 256) continue;
+      if (errno == ENOSYS && options.resolver == Resolver::kAuto) {
+        openat2State.store(-1);
+        break;  // to the walk
+      }
+      throw SysError{errno, "openat2", ctx.display};
+    }
+  }
+
+  if (exclusive) ctx.options.noFollowLeaf = true;
+  Walked w = Walk(ctx, parts);
+  if (!w.missingLeaf.empty()) {
+    // A real missing name in a real directory: create it there, never through a symlink that
+    // appeared meanwhile (O_NOFOLLOW makes that ELOOP).
+    Fd fd(openat(w.fd.get(), w.missingLeaf.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode));
+    if (!fd.valid()) throw SysError{errno, "openat", ctx.display};
+    return fd.release();
+  }
+  if (exclusive) throw SysError{EEXIST, "openat", ctx.display};
+  if ((flags & O_PATH) != 0) return w.fd.release();
+  struct stat st;
+  if (fstat(w.fd.get(), &st) != 0) throw SysError{errno, "fstat", ctx.display};
+  if (S_ISLNK(st.st_mode)) throw SysError{ELOOP, "openat", ctx.display};  // noFollowLeaf, as O_NOFOLLOW does
+  // Reopen the O_PATH fd through /proc/self/fd: the same object, now with real access flags.
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", w.fd.get());
+  Fd fd(open(link, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC));
+  if (!fd.valid()) throw SysError{errno, "open", ctx.display};
+  return fd.release();
 }
 
 }  // namespace berth

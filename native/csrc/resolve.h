@@ -29,6 +29,10 @@ struct ResolveOptions {
 // the result, spelled with `root` as its prefix. Throws SysError.
 std::string ResolveInRoot(const std::string& root, const std::string& path, const ResolveOptions& options);
 
+// Opens `path` inside `root` with open(2) `flags` (O_CLOEXEC always added) and returns the fd:
+// the race-free form of ResolveInRoot. With O_CREAT a missing leaf is created inside the root.
+int OpenInRoot(const std::string& root, const std::string& path, const ResolveOptions& options, int flags, unsigned mode);
+
 // True when the running kernel implements openat2(2) (Linux 5.6+).
 bool Openat2Available();
 

@@ -6,7 +6,7 @@ import { errnoError } from './errno.js';
 import { addonPath } from './locate.js';
 
 /** The ABI version of the bindings this TypeScript expects (`abi` in csrc/addon.cc). */
-const expectedAbi = 1;
+const expectedAbi = 2;
 
 /** The raw functions of the addon. Results are `unknown`: LinuxSys validates each one. */
 export interface Addon {
@@ -14,6 +14,9 @@ export interface Addon {
   umount2(target: string, flags: number): unknown;
   flock(fd: number, op: number, nonBlocking: boolean): unknown;
   resolveInRoot(root: string, path: string, mode: string, allowMissingLeaf: boolean, noFollowLeaf: boolean, resolver: string): unknown;
+  openInRoot(
+    root: string, path: string, mode: string, allowMissingLeaf: boolean, noFollowLeaf: boolean, resolver: string, flags: number, perm: number,
+  ): unknown;
   openat2Available(): unknown;
   mknod(path: string, mode: number, major: number, minor: number): unknown;
   lsetxattr(path: string, name: string, value: Buffer, flags: number): unknown;
@@ -28,7 +31,7 @@ export interface Addon {
 }
 
 const functions = [
-  'mount', 'umount2', 'flock', 'resolveInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
+  'mount', 'umount2', 'flock', 'resolveInRoot', 'openInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
   'llistxattr', 'lremovexattr', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal',
 ] as const satisfies readonly (keyof Addon)[];
 

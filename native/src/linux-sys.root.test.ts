@@ -6,11 +6,12 @@ import {
   closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BerthError } from '@berth/errors';
-import { FileType, LinuxSys, MountFlags, UmountFlags, type ResolveOptions, type Resolver } from './index.js';
+import { FileType, LinuxSys, MountFlags, OpenFlags, UmountFlags, type ResolveOptions, type Resolver } from './index.js';
 import { sysConformance } from './testsuite.js';
 
 const sys = new LinuxSys();
@@ -182,15 +183,18 @@ test('flock: shared locks coexist; a bad fd is an error with the fd in the messa
 //   dangling  -> /newfile
 //   dangrel   -> dir/new
 //   dangesc   -> ../../../../dir/escaped
-const root = join(base, 'root');
-mkdirSync(join(root, 'etc'), { recursive: true });
-mkdirSync(join(root, 'dir'));
-writeFileSync(join(root, 'etc', 'passwd'), 'inside\n');
-writeFileSync(join(root, 'file'), '');
-for (const [name, target] of [
-  ['abs', '/'], ['absetc', '/etc'], ['rel', '../../../../../../etc'], ['chain1', 'chain2'], ['chain2', 'dir/../rel'],
-  ['loop1', 'loop2'], ['loop2', 'loop1'], ['dangling', '/newfile'], ['dangrel', 'dir/new'], ['dangesc', '../../../../dir/escaped'],
-] as const) symlinkSync(target, join(root, name));
+function makeTree(at: string): string {
+  mkdirSync(join(at, 'etc'), { recursive: true });
+  mkdirSync(join(at, 'dir'));
+  writeFileSync(join(at, 'etc', 'passwd'), 'inside\n');
+  writeFileSync(join(at, 'file'), '');
+  for (const [name, target] of [
+    ['abs', '/'], ['absetc', '/etc'], ['rel', '../../../../../../etc'], ['chain1', 'chain2'], ['chain2', 'dir/../rel'],
+    ['loop1', 'loop2'], ['loop2', 'loop1'], ['dangling', '/newfile'], ['dangrel', 'dir/new'], ['dangesc', '../../../../dir/escaped'],
+  ] as const) symlinkSync(target, join(at, name));
+  return at;
+}
+const root = makeTree(join(base, 'root'));
 // the root itself reached through a symlink: results are spelled with the caller's root
 symlinkSync(root, join(base, 'root-link'));
 
@@ -273,7 +277,45 @@ for (const resolver of resolvers) {
   });
 }
 
-test('resolveInRoot: a directory swapped for a symlink to / meanwhile never yields a path outside', async () => {
+for (const resolver of resolvers) {
+  test(`openInRoot (${resolver}): opens and creates inside the root only; fds are close-on-exec`, () => {
+    const r = new LinuxSys({ resolver });
+    if (resolver === 'openat2' && !r.openat2Available()) return;
+    const tree = makeTree(join(base, `open-${resolver}`));
+    const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+    const O_PATH = OpenFlags.PATH;
+    const readFd = (fd: number): string => {
+      fds.push(fd);
+      assert.ok((fdFlags(fd) & O_CLOEXEC) !== 0, 'O_CLOEXEC');
+      return readFileSync(fd, 'utf8');
+    };
+    assert.is(readFd(r.openInRoot(tree, 'abs/etc/passwd')), 'inside\n');
+    assert.is(readFd(r.openInRoot(tree, '../../rel/passwd', { flags: O_RDONLY })), 'inside\n');
+    assert.is(catchErr(() => r.openInRoot(tree, 'abs/etc/passwd', { mode: 'beneath' })).errno, 'EXDEV');
+    // creating through a dangling absolute symlink lands inside the root
+    const created = r.openInRoot(tree, 'dangling', { flags: O_WRONLY | O_CREAT, perm: 0o600 });
+    fds.push(created);
+    writeFileSync(created, 'made');
+    assert.is(readFileSync(join(tree, 'newfile'), 'utf8'), 'made');
+    assert.is(statSync(join(tree, 'newfile')).mode & 0o777, 0o600);
+    // O_EXCL refuses any existing leaf, a dangling symlink too (open(2)); without it the link is followed
+    assert.is(catchErr(() => r.openInRoot(tree, 'dangrel', { flags: O_WRONLY | O_CREAT | O_EXCL })).errno, 'EEXIST');
+    const rel = r.openInRoot(tree, 'dangrel', { mode: 'beneath', flags: O_WRONLY | O_CREAT });
+    fds.push(rel);
+    assert.ok(statSync(join(tree, 'dir', 'new')).isFile(), 'a relative dangling link is created beneath too');
+    assert.is(catchErr(() => r.openInRoot(tree, 'dangesc', { mode: 'beneath', flags: O_WRONLY | O_CREAT })).errno, 'EXDEV');
+    const excl = catchErr(() => r.openInRoot(tree, 'etc/passwd', { flags: O_WRONLY | O_CREAT | O_EXCL }));
+    assert.is(excl.code, 'AlreadyExists');
+    assert.is(catchErr(() => r.openInRoot(tree, 'loop1')).errno, 'ELOOP');
+    assert.is(catchErr(() => r.openInRoot(tree, 'abs', { noFollowLeaf: true })).errno, 'ELOOP');
+    const link = r.openInRoot(tree, 'abs', { noFollowLeaf: true, flags: O_PATH });
+    fds.push(link);
+    assert.ok(fstatSync(link).isSymbolicLink(), 'O_PATH|O_NOFOLLOW gives the link itself');
+    assert.is(catchErr(() => r.openInRoot(tree, 'nowhere/x', { flags: O_WRONLY | O_CREAT })).code, 'NotFound');
+  });
+}
+
+test('resolveInRoot and openInRoot: a directory swapped for a symlink to / meanwhile never yields anything outside', async () => {
   const raceRoot = join(base, 'race');
   mkdirSync(join(raceRoot, 'd', 'etc'), { recursive: true });
   writeFileSync(join(raceRoot, 'd', 'etc', 'passwd'), 'inside\n');
@@ -287,8 +329,16 @@ test('resolveInRoot: a directory swapped for a symlink to / meanwhile never yiel
       for (const resolver of ['openat2', 'walk'] as const) {
         for (const mode of ['in-root', 'beneath'] as const) {
           try {
-            const got = new LinuxSys({ resolver }).resolveInRoot(raceRoot, 'd/etc/passwd', { mode, allowMissingLeaf: true });
+            const r = new LinuxSys({ resolver });
+            const got = r.resolveInRoot(raceRoot, 'd/etc/passwd', { mode, allowMissingLeaf: true });
             assert.ok(got.startsWith(`${raceRoot}/`), got);
+            // the fd form is race-free: whatever it opened is the file inside
+            const fd = r.openInRoot(raceRoot, 'd/etc/passwd', { mode });
+            try {
+              assert.is(readFileSync(fd, 'utf8'), 'inside\n');
+            } finally {
+              closeSync(fd);
+            }
             seen.ok += 1;
           } catch (e) {
             assert.ok(e instanceof BerthError && ['ENOENT', 'EXDEV', 'EAGAIN'].includes(e.errno ?? ''), String(e));

@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { invalidArgument, internal } from '@berth/errors';
 import { type Addon, loadAddon, toSysError } from './addon.js';
-import type { ReceivedFd, ResolveOptions, Sys, XattrFlag } from './sys.js';
+import type { OpenInRootOptions, ReceivedFd, ResolveOptions, Sys, XattrFlag } from './sys.js';
 
 /** Which resolver {@link LinuxSys.resolveInRoot} uses. */
 export type Resolver =
@@ -106,6 +106,20 @@ export class LinuxSys implements Sys {
       throw internal(`${what}: the native addon returned ${String(got)}, which is not below the root`);
     }
     return got;
+  }
+
+  openInRoot(root: string, path: string, options: OpenInRootOptions = {}): number {
+    const absRoot = resolvePath(root);
+    const what = `open ${JSON.stringify(path)} in ${absRoot}`;
+    let got: unknown;
+    try {
+      got = this.#native().openInRoot(
+        absRoot, path, options.mode ?? 'in-root', false, options.noFollowLeaf ?? false, this.#resolver, options.flags ?? 0, options.perm ?? 0o666,
+      );
+    } catch (e) {
+      throw toSysError(e, what);
+    }
+    return fdNumber(got, what);
   }
 
   /** True when the kernel has openat2(2), i.e. `auto` resolution does not need the walk. */

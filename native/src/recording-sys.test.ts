@@ -91,6 +91,14 @@ test('resolveInRoot is lexical: .. is clamped in-root and refused beneath', () =
   }
 });
 
+test('openInRoot records the call and hands out a fake fd; beneath escapes are EXDEV', () => {
+  const sys = new RecordingSys();
+  const fd = sys.openInRoot('/r', 'etc/passwd', { flags: 0 });
+  assert.ok(fd >= 1000, 'a fake fd that cannot be mistaken for a real low one');
+  assert.equal(sys.callsOf('openInRoot')[0]?.args, ['/r', 'etc/passwd', { flags: 0 }]);
+  assert.is(catchErr(() => sys.openInRoot('/r', '../x', { mode: 'beneath' })).errno, 'EXDEV');
+});
+
 test('xattrs round-trip per path; create/replace flags and removal behave like the kernel', () => {
   const sys = new RecordingSys();
   sys.lsetxattr('/f', 'trusted.overlay.opaque', Buffer.from('y'));

@@ -4,11 +4,11 @@
 import { posix } from 'node:path';
 import { BerthError } from '@berth/errors';
 import { errnoError } from './errno.js';
-import type { ReceivedFd, ResolveOptions, Sys, XattrFlag } from './sys.js';
+import type { OpenInRootOptions, ReceivedFd, ResolveOptions, Sys, XattrFlag } from './sys.js';
 
 /** The name of a {@link Sys} operation. */
 export type SysOp =
-  | 'mount' | 'umount2' | 'flock' | 'resolveInRoot' | 'mknod'
+  | 'mount' | 'umount2' | 'flock' | 'resolveInRoot' | 'openInRoot' | 'mknod'
   | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'lremovexattr'
   | 'socketpair' | 'sendFd' | 'recvFd' | 'pidfdOpen' | 'pidfdSendSignal';
 
@@ -149,14 +149,31 @@ export class RecordingSys implements Sys {
     const absRoot = posix.resolve(root);
     const what = `resolve ${JSON.stringify(path)} in ${absRoot}`;
     this.#record('resolveInRoot', [root, path, { ...options }], what, posix.join(absRoot, path));
+    const lexical = this.#lexical(absRoot, path, options.mode ?? 'in-root');
+    if (lexical === undefined) throw this.#error('EXDEV', what, 'openat2', posix.join(absRoot, path));
+    return lexical;
+  }
+
+  /** `path` joined to `root` lexically, `..` clamped at the root (in-root) or undefined (beneath, escaping). */
+  #lexical(absRoot: string, path: string, mode: 'in-root' | 'beneath'): string | undefined {
     const parts: string[] = [];
     for (const part of path.split('/')) {
       if (part === '' || part === '.') continue;
       if (part !== '..') parts.push(part);
       else if (parts.length > 0) parts.pop();
-      else if (options.mode === 'beneath') throw this.#error('EXDEV', what, 'openat2', posix.join(absRoot, path));
+      else if (mode === 'beneath') return undefined;
     }
     return parts.length === 0 ? absRoot : posix.join(absRoot, ...parts);
+  }
+
+  /** Records the call and returns a fake fd number (from 1000): it opens nothing. */
+  openInRoot(root: string, path: string, options: OpenInRootOptions = {}): number {
+    const absRoot = posix.resolve(root);
+    const what = `open ${JSON.stringify(path)} in ${absRoot}`;
+    this.#record('openInRoot', [root, path, { ...options }], what, posix.join(absRoot, path));
+    const lexical = this.#lexical(absRoot, path, options.mode ?? 'in-root');
+    if (lexical === undefined) throw this.#error('EXDEV', what, 'openat2', posix.join(absRoot, path));
+    return this.#nextFd++;
   }
 
   mknod(path: string, mode: number, major = 0, minor = 0): void {

@@ -41,6 +41,14 @@ export interface Sys {
   resolveInRoot(root: string, path: string, options?: ResolveOptions): string;
 
   /**
+   * Opens `path` inside `root`, resolved as by {@link resolveInRoot}, and returns the fd (always
+   * close-on-exec; the caller closes it). The race-free form: the fd is the object that was inside
+   * the root, whatever is renamed or swapped afterwards. With `O_CREAT` in `flags` a missing leaf
+   * is created inside the root (a dangling symlink leaf is followed in the root first).
+   */
+  openInRoot(root: string, path: string, options?: OpenInRootOptions): number;
+
+  /**
    * mknod(2): a FIFO, character or block device. `mode` holds the type ({@link FileType}) and the
    * permission bits, which the umask reduces; an overlay whiteout is `FileType.CHR` with 0/0.
    */
@@ -68,6 +76,17 @@ export interface Sys {
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2): signals the process of a pidfd; ESRCH once it has exited and been reaped. */
   pidfdSendSignal(pidfd: number, signal: NodeJS.Signals | number): void;
+}
+
+/** Options of {@link Sys.openInRoot}. */
+export interface OpenInRootOptions {
+  readonly mode?: ResolveMode;
+  /** Do not follow a symlink in the last component: opening one fails with ELOOP, unless `flags` has O_PATH. */
+  readonly noFollowLeaf?: boolean;
+  /** open(2) flags from `fs.constants` (`O_RDONLY`, `O_WRONLY | O_CREAT | O_TRUNC`, `O_PATH` …). Default O_RDONLY. */
+  readonly flags?: number;
+  /** Permission bits of a created file (the umask applies). Default 0o666. */
+  readonly perm?: number;
 }
 
 /** What {@link Sys.recvFd} got: the fd and the bytes that came with it. */
@@ -122,4 +141,12 @@ export const FileType = {
   REG: 0o100000,
   LNK: 0o120000,
   SOCK: 0o140000,
+} as const;
+
+/**
+ * open(2) flags Node's `fs.constants` lacks, for {@link Sys.openInRoot}. O_PATH: an fd that names
+ * an object without opening it for I/O (value of x86-64, arm64 and most Linux architectures).
+ */
+export const OpenFlags = {
+  PATH: 0o10000000,
 } as const;
