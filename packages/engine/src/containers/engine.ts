@@ -17,13 +17,13 @@
  * row's `shim_pid`. A reader that finds the monitor gone (killed, or the host rebooted) kills what
  * is left of the container and marks it exited: `ps` never shows a ghost "running".
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
 import type { ContainerRuntime } from './oci-runtime.js';
 import { runtimeError, startError } from './oci-runtime.js';
 import type { RunOptions } from './options.js';
-import { buildSpec, containerHostname, hostsFile, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
+import { buildSpec, containerHostname, hostsFile, mergeEnv, resolveUser, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
 import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
@@ -128,6 +128,20 @@ export class ContainerEngine {
     return join(this.deps.state, 'containers', id);
   }
 
+  /**
+   * Appends a container event to `$root/events.log` (one JSON line, Docker's event shape; a
+   * single O_APPEND write, so concurrent CLIs never interleave). `berth events` reads it.
+   */
+  event(action: string, c: Pick<Container, 'id' | 'name' | 'image'>, attrs: Readonly<Record<string, string>> = {}): void {
+    const now = Date.now();
+    const e = {
+      status: action, id: c.id, from: c.image, Type: 'container', Action: action,
+      Actor: { ID: c.id, Attributes: { image: c.image, name: c.name, ...attrs } },
+      scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1_000_000,
+    };
+    try { appendFileSync(join(this.deps.root, 'events.log'), JSON.stringify(e) + '\n'); } catch { /* events are best effort */ }
+  }
+
   /** Resolves an image under a pull policy. */
   async image(ref: string, pull: PullPolicy = 'missing', signal?: AbortSignal): Promise<RunnableImage> {
     if (pull !== 'always') {
@@ -161,7 +175,9 @@ export class ContainerEngine {
       await this.remove(id, { force: true }).catch(() => undefined);
       throw e;
     }
-    return this.deps.store.get(id);
+    const created = this.deps.store.get(id);
+    this.event('create', created);
+    return created;
   }
 
   #spec(id: string, cfg: ContainerConfig, passwd: string | undefined, group: string | undefined): RuntimeSpec {
@@ -289,10 +305,12 @@ export class ContainerEngine {
 
   /** Records that the container runs with init `pid`, watched by monitor `shimPid`. */
   started(id: ContainerId, pid: number, shimPid: number, restarting = false): Container {
-    return this.deps.store.transition(id, (cur) => ({
+    const c = this.deps.store.transition(id, (cur) => ({
       status: 'running', pid, shimPid, owner: 0, startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0,
       ...(restarting ? { restartCount: cur.state.restartCount + 1 } : {}),
     }));
+    this.event(restarting ? 'restart' : 'start', c);
+    return c;
   }
 
   /**
@@ -309,6 +327,8 @@ export class ContainerEngine {
       error: err?.message ?? '',
     });
     if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
+    const c = this.deps.store.find(id);
+    if (c) this.event('die', c, { exitCode: String(code) });
     return err ? { code, error: err } : { code };
   }
 
@@ -324,6 +344,7 @@ export class ContainerEngine {
       throw conflict(`container ${c.name} is not running`);
     }
     this.deps.runtime.kill(c.id, signal);
+    this.event('kill', c, { signal: String(signal) });
     return c;
   }
 
@@ -398,13 +419,31 @@ export class ContainerEngine {
     rmSync(this.dir(c.id), { recursive: true, force: true });
     rmSync(this.stateDir(c.id), { recursive: true, force: true });
     this.deps.store.delete(c.id);
+    this.event('destroy', c);
     return c;
+  }
+
+  /** Writes the process file of an exec into the container's state dir; returns its path and the runtime log path. */
+  prepareExec(c: Container, r: ExecRequest): { processFile: string; logFile: string } {
+    if (c.state.status !== 'running') throw conflict(`container ${c.name} is not running: start it first`);
+    const spec = JSON.parse(readFileSync(join(this.dir(c.id), 'config.json'), 'utf8')) as RuntimeSpec;
+    const read = (p: string): string | undefined => {
+      try { return readFileSync(join(this.dir(c.id), 'rootfs', p), 'utf8'); } catch { return undefined; }
+    };
+    const proc = execProcess(spec.process, r, this.deps.callerEnv, read('etc/passwd'), read('etc/group'));
+    const sdir = this.stateDir(c.id);
+    mkdirSync(sdir, { recursive: true, mode: 0o700 });
+    const tag = `exec-${process.pid}-${Date.now()}`;
+    const processFile = join(sdir, `${tag}.json`);
+    writeFileSync(processFile, JSON.stringify(proc));
+    return { processFile, logFile: join(sdir, `${tag}.log`) };
   }
 
   /** `berth rename`. */
   rename(ref: string, name: string): void {
     const c = this.get(ref);
     this.deps.store.rename(c.id, name);
+    this.event('rename', { ...c, name }, { oldName: `/${c.name}` });
   }
 
   /** `berth pause` / `unpause` (cgroup freezer, through the runtime). */
@@ -415,6 +454,7 @@ export class ContainerEngine {
     if (on) this.deps.runtime.pause(c.id);
     else this.deps.runtime.resume(c.id);
     this.deps.store.transition(c.id, () => ({ status: on ? 'paused' : 'running' }));
+    this.event(on ? 'pause' : 'unpause', c);
   }
 
   /** Whether the monitor should start the container again after it exited with `code`. */
@@ -426,6 +466,32 @@ export class ContainerEngine {
     if (p.name === 'on-failure') return code !== 0 && (p.maxRetries === 0 || c.state.restartCount < p.maxRetries);
     return false;
   }
+}
+
+/** What `berth exec` asks for. */
+export interface ExecRequest {
+  readonly command: readonly string[];
+  readonly tty: boolean;
+  readonly env: readonly string[];
+  readonly user?: string;
+  readonly workdir?: string;
+}
+
+/** The OCI process of an exec: the container's own process, with the request's changes. */
+export function execProcess(
+  base: RuntimeSpec['process'], r: ExecRequest, callerEnv: Readonly<Record<string, string | undefined>>,
+  passwd: string | undefined, group: string | undefined,
+): RuntimeSpec['process'] {
+  if (r.command.length === 0) throw invalidArgument('berth exec needs a command to run');
+  const { consoleSize: _c, ...p } = base;
+  let user = p.user;
+  if (r.user !== undefined) {
+    const u = resolveUser(r.user, passwd, group);
+    user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length > 0 ? { additionalGids: [...u.additionalGids] } : {}) };
+  }
+  const env = mergeEnv([p.env, r.env], callerEnv);
+  if (r.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  return { ...p, terminal: r.tty, args: [...r.command], env, cwd: r.workdir ?? p.cwd, user };
 }
 
 /** Checks a container reference argument list is not empty. */

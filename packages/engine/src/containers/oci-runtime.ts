@@ -36,6 +36,10 @@ export interface ContainerRuntime {
   readonly name: string;
   /** Creates and starts the container; the returned process exits with the container's status. */
   run(id: string, options: RunProcessOptions): ChildProcess;
+  /** Runs another process (an OCI `process` JSON file) in a running container; foreground unless `detach`. */
+  exec(id: string, processFile: string, options: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): ChildProcess;
+  /** Pids of the container's processes (host pid namespace). */
+  ps(id: string): number[];
   /** True when the runtime holds state for `id` (cheap: no process spawned). */
   exists(id: string): boolean;
   kill(id: string, signal: number, all?: boolean): void;
@@ -66,6 +70,17 @@ export class OciCliRuntime implements ContainerRuntime {
       stdio: o.stdio,
       detached: o.detached ?? false,
     });
+  }
+
+  exec(id: string, processFile: string, o: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): ChildProcess {
+    return spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'exec', '--process', processFile,
+      ...(o.detach ? ['--detach'] : []), ...(o.pidFile === undefined ? [] : ['--pid-file', o.pidFile]), id], { stdio: o.stdio });
+  }
+
+  ps(id: string): number[] {
+    const out = this.#call(['ps', '--format', 'json', id], `list the processes of container ${id.slice(0, 12)}`);
+    const pids = JSON.parse(out) as unknown;
+    return Array.isArray(pids) ? pids.filter((p): p is number => typeof p === 'number') : [];
   }
 
   #call(args: readonly string[], what: string): string {

@@ -1,16 +1,19 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { totalmem as totalMem } from 'node:os';
 import { Option, type Command } from 'commander';
 import { BerthError, ErrorCode, invalidArgument, toBerthError, exitStatus, isBerthError } from '@berth/errors';
 import type { Context } from '../context.js';
 import type { Container, ContainerEngine, PullPolicy } from '../../containers/engine.js';
 import { needRefs } from '../../containers/engine.js';
+import { runtimeError, startError } from '../../containers/oci-runtime.js';
 import { parseRunFlags, type RawRunFlags } from '../../containers/options.js';
 import { monitor } from '../../containers/monitor.js';
 import { openEngine } from '../../containers/wiring.js';
 import { readLog, selectLog } from '../../containers/logs.js';
 import { parseDuration, parseSignal, signalName } from '../../containers/units.js';
+import { phase } from '../../containers/trace.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -277,6 +280,49 @@ function table(rows: readonly Record<string, string>[], cols: readonly [string, 
   return line(cols.map(([, h]) => h)) + rows.map((r) => line(cols.map(([k]) => r[k] ?? ''))).join('');
 }
 
+function mib(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)}GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(2)}MiB` : `${(n / 1024).toFixed(2)}KiB`;
+}
+
+/** CPU time, memory and pids of the cgroups of a process (v1 controllers, or the v2 unified group). */
+export function cgroupStats(pid: number): { cpuNs?: number; memory?: number; limit?: number; pids?: number } {
+  let text = '';
+  try { text = readFileSync(`/proc/${pid}/cgroup`, 'utf8'); } catch { return {}; }
+  const num = (p: string): number | undefined => {
+    try {
+      const v = readFileSync(p, 'utf8').trim();
+      return v === 'max' ? undefined : Number(v.split('\n')[0]);
+    } catch { return undefined; }
+  };
+  const out: { cpuNs?: number; memory?: number; limit?: number; pids?: number } = {};
+  for (const line of text.split('\n')) {
+    const [, ctrls = '', path = ''] = line.split(':');
+    const set = ctrls.split(',');
+    if (set.includes('cpuacct')) { const v = num(`/sys/fs/cgroup/cpuacct${path}/cpuacct.usage`); if (v !== undefined) out.cpuNs = v; }
+    if (set.includes('memory')) {
+      const m = num(`/sys/fs/cgroup/memory${path}/memory.usage_in_bytes`);
+      const l = num(`/sys/fs/cgroup/memory${path}/memory.limit_in_bytes`);
+      if (m !== undefined) out.memory = m;
+      if (l !== undefined) out.limit = Math.min(l, totalMem());
+    }
+    if (set.includes('pids')) { const v = num(`/sys/fs/cgroup/pids${path}/pids.current`); if (v !== undefined) out.pids = v; }
+    if (ctrls === '' && line.startsWith('0::') && existsSync(`/sys/fs/cgroup${path}/memory.current`)) {
+      const base = `/sys/fs/cgroup${path}`;
+      const m = num(`${base}/memory.current`);
+      if (m !== undefined) out.memory = m;
+      out.limit = num(`${base}/memory.max`) ?? totalMem();
+      const p = num(`${base}/pids.current`);
+      if (p !== undefined) out.pids = p;
+      try {
+        const u = /usage_usec (\d+)/.exec(readFileSync(`${base}/cpu.stat`, 'utf8'));
+        if (u) out.cpuNs = Number(u[1]) * 1000;
+      } catch { /* no cpu controller */ }
+    }
+  }
+  if (out.limit === undefined) out.limit = totalMem();
+  return out;
+}
+
 /** Parses --since/--until: an RFC 3339 time, a Unix timestamp, or a duration before now. */
 function parseTime(flag: string, v: string): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
@@ -320,8 +366,10 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('--no-sig-proxy', 'do not forward signals to the container')
     .option('-a, --attach <stream>', 'attach to stdin, stdout or stderr (repeatable)', collect))
     .action(async (image: string, command: string[], flags: CliRunFlags) => {
+      phase('node start, load, parse');
       const c = ctx();
       const engine = openEngine(c);
+      phase('db open');
       const opts = toOptions(flags, command);
       const created = await engine.create(image, opts, flags.pull);
       try {
@@ -530,7 +578,6 @@ export function register(cmd: Command, ctx: () => Context): void {
         if (size > offset) {
           const fd = openSync(path, 'r');
           const buf = Buffer.alloc(size - offset);
-          const { readSync } = await import('node:fs');
           readSync(fd, buf, 0, buf.length, offset);
           closeSync(fd);
           offset = size;
@@ -549,6 +596,149 @@ export function register(cmd: Command, ctx: () => Context): void {
         const st = engine.reconcile(cur).state.status;
         if (st !== 'running' && st !== 'paused' && st !== 'starting' && st !== 'stopping' && size === offset) return;
         await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+
+  cmd.command('exec')
+    .description('run a command in a running container')
+    .argument('<container>')
+    .argument('<command...>')
+    .passThroughOptions()
+    .option('-d, --detach', 'run the command in the background')
+    .option('-i, --interactive', 'keep STDIN open')
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('-u, --user <user[:group]>', 'user to run as')
+    .option('-w, --workdir <dir>', 'working directory')
+    .action(async (ref: string, command: string[], o: { detach?: boolean; interactive?: boolean; tty?: boolean; env?: string[]; user?: string; workdir?: string }) => {
+      const engine = openEngine(ctx());
+      const c = engine.get(ref);
+      const { processFile, logFile } = engine.prepareExec(c, {
+        command, tty: o.tty === true && o.detach !== true, env: o.env ?? [],
+        ...(o.user === undefined ? {} : { user: o.user }), ...(o.workdir === undefined ? {} : { workdir: o.workdir }),
+      });
+      try {
+        const child = engine.deps.runtime.exec(c.id, processFile, {
+          stdio: o.detach ? 'ignore' : o.tty ? 'inherit' : [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+          detach: o.detach === true,
+          logFile,
+        });
+        const status = await new Promise<number>((resolve) => {
+          child.on('error', () => resolve(125));
+          child.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
+        });
+        const failure = status !== 0 ? runtimeError(logFile) : undefined;
+        if (failure !== undefined) throw startError(failure);
+        process.exitCode = status;
+      } finally {
+        rmSync(processFile, { force: true });
+        rmSync(logFile, { force: true });
+      }
+    });
+
+  cmd.command('top')
+    .description('show the processes of a container')
+    .argument('<container>')
+    .argument('[ps-options...]', "options for ps (default -f)")
+    .allowUnknownOption()
+    .action((ref: string, psArgs: string[]) => {
+      const engine = openEngine(ctx());
+      const c = engine.get(ref);
+      if (c.state.status !== 'running' && c.state.status !== 'paused') throw invalidArgument(`container ${c.name} is not running`);
+      const pids = engine.deps.runtime.ps(c.id);
+      const r = spawnSync('ps', [...(psArgs.length > 0 ? psArgs : ['-f']), '-p', pids.join(',')], { encoding: 'utf8' });
+      process.stdout.write(r.stdout);
+    });
+
+  cmd.command('port')
+    .description('list the port mappings of a container')
+    .argument('<container>')
+    .action((ref: string) => {
+      // Ports are published only on bridge networks, which arrive with @berth/network.
+      openEngine(ctx()).get(ref);
+    });
+
+  cmd.command('stats')
+    .description("show containers' CPU, memory and pids usage")
+    .argument('[container...]')
+    .option('-a, --all', 'all containers (default: running)')
+    .option('--no-stream', 'print one sample and exit')
+    .option('--format <format>', "'json' for JSON lines")
+    .action(async (refs: string[], o: { all?: boolean; stream?: boolean; format?: string }) => {
+      const engine = openEngine(ctx());
+      for (;;) {
+        const list = refs.length > 0 ? refs.map((r) => engine.get(r)) : engine.list().filter((c) => o.all || c.state.status === 'running' || c.state.status === 'paused');
+        const first = list.map((c) => ({ c, cpu: cgroupStats(c.state.pid).cpuNs, t: process.hrtime.bigint() }));
+        await new Promise((r) => setTimeout(r, 500));
+        const rows = first.map(({ c, cpu, t }) => {
+          const s = cgroupStats(c.state.pid);
+          const dt = Number(process.hrtime.bigint() - t);
+          const cpuPct = cpu === undefined || s.cpuNs === undefined || dt <= 0 ? 0 : ((s.cpuNs - cpu) / dt) * 100;
+          const mem = s.memory ?? 0;
+          const limit = s.limit ?? 0;
+          return {
+            ID: c.id.slice(0, 12), Name: c.name, CPUPerc: `${cpuPct.toFixed(2)}%`,
+            MemUsage: `${mib(mem)} / ${mib(limit)}`, MemPerc: `${(limit > 0 ? (mem / limit) * 100 : 0).toFixed(2)}%`,
+            NetIO: '0B / 0B', BlockIO: '0B / 0B', PIDs: String(s.pids ?? 0),
+          };
+        });
+        if (o.format === 'json') process.stdout.write(rows.map((r) => JSON.stringify(r) + '\n').join(''));
+        else {
+          if (o.stream !== false) process.stdout.write('\x1b[2J\x1b[H');
+          process.stdout.write(table(rows, [['ID', 'CONTAINER ID'], ['Name', 'NAME'], ['CPUPerc', 'CPU %'], ['MemUsage', 'MEM USAGE / LIMIT'], ['MemPerc', 'MEM %'], ['NetIO', 'NET I/O'], ['BlockIO', 'BLOCK I/O'], ['PIDs', 'PIDS']]));
+        }
+        if (o.stream === false) return;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    });
+
+  cmd.command('events')
+    .description('stream container events (create, start, die, destroy …)')
+    .option('--since <time>', 'show events since a time (RFC 3339, Unix seconds, or a duration ago)')
+    .option('--until <time>', 'stop at a time')
+    .option('-f, --filter <k=v>', 'container=<name|id>, event=<action>, image=<name> (repeatable)', collect)
+    .option('--format <format>', "'json' for JSON lines")
+    .action(async (o: { since?: string; until?: string; filter?: string[]; format?: string }) => {
+      const c = ctx();
+      const path = join(c.root, 'events.log');
+      const since = o.since === undefined ? Date.now() : parseTime('--since', o.since);
+      const until = o.until === undefined ? undefined : parseTime('--until', o.until);
+      const filters = o.filter ?? [];
+      const match = (e: { Action: string; id: string; from: string; Actor: { Attributes: Record<string, string> } }) => filters.every((f) => {
+        const [k, v = ''] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
+        if (k === 'container') return e.id.startsWith(v) || e.Actor.Attributes['name'] === v;
+        if (k === 'event') return e.Action === v;
+        if (k === 'image') return e.from === v || e.from === `${v}:latest`;
+        if (k === 'type') return v === 'container';
+        throw invalidArgument(`invalid filter "${k}": use container, event, image or type`);
+      });
+      let offset = 0;
+      let partial = '';
+      for (;;) {
+        let size = 0;
+        try { size = statSync(path).size; } catch { /* no events yet */ }
+        if (size > offset) {
+          const fd = openSync(path, 'r');
+          const buf = Buffer.alloc(size - offset);
+          readSync(fd, buf, 0, buf.length, offset);
+          closeSync(fd);
+          offset = size;
+          const lines = (partial + buf.toString()).split('\n');
+          partial = lines.pop() ?? '';
+          for (const l of lines) {
+            let e: { Action: string; id: string; from: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
+            try { e = JSON.parse(l) as typeof e; } catch { continue; }
+            const ms = e.timeNano / 1e6;
+            if (ms < since || (until !== undefined && ms > until) || !match(e)) continue;
+            if (o.format === 'json') process.stdout.write(l + '\n');
+            else {
+              const attrs = Object.entries(e.Actor.Attributes).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(', ');
+              process.stdout.write(`${new Date(ms).toISOString()} container ${e.Action} ${e.id} (${attrs})\n`);
+            }
+          }
+        }
+        if (until !== undefined && Date.now() > until) return;
+        await new Promise((r) => setTimeout(r, 100));
       }
     });
 
