@@ -208,6 +208,13 @@ test('destroy refuses while a process remains, then leaves no directory in any h
     } catch (e) {
       assert.ok(isBerthError(e, 'Conflict'), String(e));
     }
+    // Device rules change on the live cgroup without a moment of "deny all".
+    const list = cg.dirs.find((d) => d.includes('/devices/'));
+    if (list !== undefined) {
+      await cg.update({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] });
+      await cg.update({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }] });
+      assert.equal(readFileSync(`${list}/devices.list`, 'utf8').trim().split('\n'), ['c 1:3 rwm', 'c 1:5 r']);
+    }
     started.child.kill('SIGKILL');
     await started.exited;
     await cg.destroy();

@@ -139,6 +139,27 @@ test('v1: memsw is written before memory when growing, after it when shrinking',
   assert.equal(order(), ['memsw=-1', 'mem=-1']);
 });
 
+test('v1: updating device rules of a live cgroup writes only the difference, never "deny a"', async () => {
+  const { host, fs } = v1Host();
+  const cg = cgroupManager('c1', { host, fs });
+  await cg.create({ devices: defaultDeviceRules });
+  const list = '/sys/fs/cgroup/devices/berth/c1/devices.list';
+  // What the kernel lists after the default rules.
+  fs.files.set(list, 'c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm\n');
+  fs.writes.length = 0;
+  const withTun = [...defaultDeviceRules.filter((r) => r.minor !== 7 || r.major !== 1), { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }];
+  await cg.update({ devices: withTun });
+  assert.equal(
+    fs.writes.map(([p, d]) => `${p.slice(p.lastIndexOf('/') + 1)} ${d}`),
+    ['devices.deny c 1:7 rwm', 'devices.allow c 10:200 rwm'],
+  );
+  // From allow-all (a fresh cgroup), the list is replayed in order.
+  fs.files.set(list, 'a *:* rwm\n');
+  fs.writes.length = 0;
+  await cg.update({ devices: defaultDeviceRules });
+  assert.is(fs.writes[0]?.[1], 'a');
+});
+
 test('v1: a swap limit without swap accounting is refused; unlimited swap is only a warning', async () => {
   const { host, fs } = v1Host({ memsw: false });
   try {

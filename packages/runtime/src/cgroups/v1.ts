@@ -19,6 +19,7 @@ import {
   parseKeyValues,
   parseLimit,
   type CgroupStats,
+  type LinuxDeviceCgroup,
   type LinuxResources,
   type LinuxThrottleDevice,
 } from './resources.js';
@@ -205,7 +206,10 @@ export class V1CgroupManager implements CgroupManager {
 
     if (r.devices !== undefined && r.devices.length > 0) {
       const d = this.need('devices', 'restrict devices');
-      for (const rule of r.devices) await w(`${d}/${rule.allow ? 'devices.allow' : 'devices.deny'}`, deviceRuleLine(rule));
+      const changes = update ? await this.deviceChanges(d, r.devices) : undefined;
+      for (const [file, line] of changes ?? r.devices.map((rule) => [rule.allow ? 'devices.allow' : 'devices.deny', deviceRuleLine(rule)] as const)) {
+        await w(`${d}/${file}`, line);
+      }
     }
 
     const b = r.blockIO;
@@ -248,6 +252,38 @@ export class V1CgroupManager implements CgroupManager {
       }
     }
     return { warnings };
+  }
+
+  /**
+   * On a live cgroup, replaying a default-deny list would start with "deny a" and leave the
+   * container without even /dev/null for a moment. When both the current list
+   * (devices.list) and the new one deny by default, write only the difference of their
+   * allowed entries instead. Undefined when the lists cannot be compared that way.
+   */
+  private async deviceChanges(dir: string, rules: readonly LinuxDeviceCgroup[]): Promise<Array<readonly [string, string]> | undefined> {
+    let denyByDefault = false;
+    let target: string[] = [];
+    let sawAll = false;
+    for (const rule of rules) {
+      const line = deviceRuleLine(rule);
+      if (line === 'a') {
+        if ((rule.access ?? 'rwm').length !== 3) return undefined;
+        denyByDefault = !rule.allow;
+        target = [];
+        sawAll = true;
+      } else if (rule.allow) {
+        if (!target.includes(line)) target.push(line);
+      } else {
+        if (!denyByDefault) return undefined;
+        target = target.filter((l) => l !== line);
+      }
+    }
+    const current = (await this.files.read(`${dir}/devices.list`)).split('\n').map((l) => l.trim()).filter(Boolean);
+    if (!sawAll || !denyByDefault || current.includes('a *:* rwm')) return undefined;
+    return [
+      ...current.filter((l) => !target.includes(l)).map((l) => ['devices.deny', l] as const),
+      ...target.filter((l) => !current.includes(l)).map((l) => ['devices.allow', l] as const),
+    ];
   }
 
   async stats(): Promise<CgroupStats> {
