@@ -4,10 +4,11 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBerthError } from '@berth/errors';
 import { cgroupManager } from './cgroups/index.js';
+import { defaultSeccompProfile } from './seccomp/index.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { OciConfig, OciProcess } from './spec.js';
 import { busyboxBundle, type TestBundle } from './testing/bundle.js';
@@ -52,11 +53,8 @@ async function runCaptured(b: TestBundle): Promise<{ exitCode: number; out: stri
   }
 }
 
-const profile = {
-  defaultAction: 'SCMP_ACT_ALLOW',
-  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
-  syscalls: [{ names: ['unshare', 'setns', 'mount', 'umount2', 'pivot_root', 'kexec_load', 'bpf'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
-};
+/** The default profile for the default spec's capabilities (no CAP_SYS_ADMIN). */
+const profile = defaultSeccompProfile(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']);
 
 test('isolation: pid 1, own hostname and ipc, masked and read-only /proc, no mount, readonly root, no raw sockets', async () => {
   const script = [
@@ -149,7 +147,10 @@ test('limits: a 0.5 CPU quota holds a busy loop to about 50%', async () => {
   const wall = Number(process.hrtime.bigint() - t0);
   await rt.delete(id, { force: true });
   const share = used / wall;
-  assert.ok(share > 0.35 && share < 0.65, `cpu share ${share.toFixed(2)}`);
+  assert.ok(share < 0.65, `cpu share ${share.toFixed(2)} is held under the quota`);
+  const busy = (loadavg()[0] ?? 0) / availableParallelism();
+  if (busy > 1) console.log(`# note: host saturated (load ${(busy * 100).toFixed(0)}% of cpus): only the upper bound checked, share ${share.toFixed(2)}`);
+  else assert.ok(share > 0.35, `cpu share ${share.toFixed(2)} reaches about 0.5`);
 });
 
 test('lifecycle: created → running → stopped → deleted leaves no process, mount or cgroup', async () => {

@@ -17,7 +17,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
-import { cgroupManager, defaultDeviceRules, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
+import { cgroupManager, cgroupManagerAt, defaultDeviceRules, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
 import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
 import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMapping, type OciNamespace, type OciProcess, type OciSeccomp } from './spec.js';
@@ -51,6 +51,8 @@ interface StoredState {
   readonly annotations?: Readonly<Record<string, string>>;
   readonly startTime: string;
   readonly cgroupsPath: string;
+  /** The cgroup's directories as create made them (the caller's own cgroup may differ later). */
+  readonly cgroupDirs?: readonly string[];
   readonly namespaces: readonly OciNamespace['type'][];
   readonly seccomp?: OciSeccomp;
   readonly poststop?: readonly OciHook[];
@@ -95,6 +97,8 @@ export interface RuntimeOptions {
   readonly shimPath?: string;
   /** Cgroups of a container (default: the cgroup drivers of this package). */
   readonly cgroups?: (cgroupsPath: string) => CgroupManager;
+  /** The cgroup of an existing container from its saved directories (default: `cgroupManagerAt`). */
+  readonly cgroupsAt?: (dirs: readonly string[]) => CgroupManager;
 }
 
 /** The runtime API the engine and the CLI call. */
@@ -207,6 +211,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const root = options.root ?? '/run/berth-runtime';
   const shimPath = () => options.shimPath ?? findShim();
   const cgroupsOf = options.cgroups ?? ((p: string) => cgroupManager(p));
+  const cgroupsAt = options.cgroupsAt ?? ((dirs: readonly string[]) => cgroupManagerAt(dirs));
+  const cgOf = (s: StoredState): CgroupManager => (s.cgroupDirs && s.cgroupDirs.length > 0 ? cgroupsAt(s.cgroupDirs) : cgOf(s));
   const dir = (id: string) => join(root, id);
 
   const load = (id: string): StoredState => {
@@ -292,7 +298,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         },
       });
       const stored: StoredState = {
-        ...stateFor(shim.pid), startTime: procStat(shim.pid)?.startTime ?? '', cgroupsPath,
+        ...stateFor(shim.pid), startTime: procStat(shim.pid)?.startTime ?? '', cgroupsPath, cgroupDirs: cgm.dirs,
         namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
         ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
         ...(config.hooks?.['poststop'] ? { poststop: config.hooks['poststop'] } : {}),
@@ -363,7 +369,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   async function ps(id: string): Promise<number[]> {
     const s = load(id);
     try {
-      return await cgroupsOf(s.cgroupsPath).processes();
+      return await cgOf(s).processes();
     } catch {
       return statusOf(s) === 'stopped' ? [] : [s.pid];
     }
@@ -391,7 +397,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       if (o.signal?.aborted) throw new BerthError('Canceled', `wait for container "${id}" canceled`);
       if (existsSync(exitFile)) {
         const e = JSON.parse(readFileSync(exitFile, 'utf8')) as { exitCode: number; signal: number };
-        const oom = await cgroupsOf(s.cgroupsPath).oomKilled().catch(() => false);
+        const oom = await cgOf(s).oomKilled().catch(() => false);
         const name = Object.entries(constants.signals).find(([, v]) => v === e.signal)?.[0] as NodeJS.Signals | undefined;
         return { exitCode: e.exitCode, ...(e.signal && name ? { signal: name } : {}), oomKilled: oom };
       }
@@ -412,7 +418,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       await kill(id, 'SIGKILL', { all: true }).catch(() => {});
       for (let i = 0; i < 500 && (status = statusOf(s)) !== 'stopped'; i++) await sleep(10);
     }
-    await cgroupsOf(s.cgroupsPath).destroy({ force: true });
+    await cgOf(s).destroy({ force: true });
     rmSync(dir(id), { recursive: true, force: true });
     await runHooks('poststop', s.poststop, { ...view(s), status: 'stopped' }).catch(() => {});
   }
@@ -430,7 +436,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     try {
       const result = await shim.exited;
       const s = load(id);
-      const oom = await cgroupsOf(s.cgroupsPath).oomKilled().catch(() => false);
+      const oom = await cgOf(s).oomKilled().catch(() => false);
       return { ...result, oomKilled: oom };
     } finally {
       for (const sg of sigs) process.off(sg, forward);
@@ -446,7 +452,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       ...(o.consoleSocket !== undefined ? { consoleSocket: o.consoleSocket } : {}),
       ...(s.seccomp ? { seccomp: s.seccomp } : {}),
     });
-    const cg = cgroupsOf(s.cgroupsPath);
+    const cg = cgOf(s);
     const shim = await startShim({
       shimPath: shimPath(), steps, stdio: stdioArray(o.stdio),
       prepare: async (pid) => { await cg.addProcess(pid).catch(() => {}); },
