@@ -10,7 +10,7 @@
  * `upper.partial/` and renamed, so a crash never leaves a half tree that looks finished.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { canceled, internal, toBerthError } from '@berth/errors';
@@ -33,14 +33,7 @@ export class CopySnapshotter extends BaseSnapshotter {
       throwIfAborted(signal, `copy layer ${layer}`);
       const whiteouts: string[] = [];
       await this.clear(layer, partial, '', whiteouts);
-      await cp(layer, partial, signal);
-      for (const w of whiteouts) {
-        await rm(join(partial, w), { force: true });
-        // Removing the device touched its directory; give it back the layer's times.
-        const parentInLayer = dirname(join(layer, w));
-        const st = await lstatOrNull(parentInLayer);
-        if (st !== null) await utimes(dirname(join(partial, w)), st.atime, st.mtime);
-      }
+      await copyLayer(layer, partial, whiteouts, signal);
     }
     await rm(p.upper, { recursive: true, force: true }); // left by a prepare that crashed before its record
     await rename(partial, p.upper);
@@ -62,16 +55,13 @@ export class CopySnapshotter extends BaseSnapshotter {
         if (ts !== null) await rm(join(tree, r), { recursive: true, force: true });
         continue;
       }
-      if (ts === null) continue;
-      if (ls.isDirectory() !== ts.isDirectory()) {
+      if (ts !== null && ls.isDirectory() !== ts.isDirectory()) {
         await rm(join(tree, r), { recursive: true, force: true });
-      } else if (ls.isDirectory()) {
-        if (isOpaque(this.sys, join(layer, r))) {
-          for (const child of await readdir(join(tree, r))) await rm(join(tree, r, child), { recursive: true, force: true });
-        } else {
-          await this.clear(layer, tree, r, whiteouts);
-        }
+      } else if (ts !== null && ls.isDirectory() && isOpaque(this.sys, join(layer, r))) {
+        for (const child of await readdir(join(tree, r))) await rm(join(tree, r, child), { recursive: true, force: true });
       }
+      // Every dir is walked, even one the tree lacks: its whiteouts must not be copied.
+      if (ls.isDirectory()) await this.clear(layer, tree, r, whiteouts);
     }
   }
 
@@ -90,12 +80,48 @@ export class CopySnapshotter extends BaseSnapshotter {
 }
 
 /**
- * `cp -a --remove-destination layer/. tree/`: copy the layer over the tree. Removing each
- * destination first keeps a file hard-linked from a lower layer from being written through.
+ * Copies `layer` over `tree`, leaving out its whiteouts (`whiteouts`: their paths): a whiteout
+ * device must not be created — overlayfs refuses mknod of one (EPERM) when `$root` is itself on
+ * overlayfs, the very case vfs is for. A layer without whiteouts is one `cp`; otherwise the dirs
+ * holding whiteouts are walked and their other children copied in batches, and those dirs get
+ * the layer's owner, mode and times afterwards (children first, since copying touches them).
  */
-function cp(layer: string, tree: string, signal?: AbortSignal): Promise<void> {
+async function copyLayer(layer: string, tree: string, whiteouts: readonly string[], signal?: AbortSignal): Promise<void> {
+  if (whiteouts.length === 0) return cp([`${layer}/.`], tree, signal);
+  const skip = new Set(whiteouts);
+  const walkDirs = new Set<string>(['']);
+  for (const w of whiteouts) for (let d = dirname(w); d !== '.'; d = dirname(d)) walkDirs.add(d);
+  const into = async (rel: string): Promise<void> => {
+    const here = rel === '' ? layer : join(layer, rel);
+    const there = rel === '' ? tree : join(tree, rel);
+    await mkdir(there, { recursive: true });
+    const sources: string[] = [];
+    const deeper: string[] = [];
+    for (const name of (await readdir(here)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      if (skip.has(r)) continue;
+      if (walkDirs.has(r)) deeper.push(r);
+      else sources.push(join(here, name));
+    }
+    for (let i = 0; i < sources.length; i += 256) await cp(sources.slice(i, i + 256), there, signal);
+    for (const d of deeper) await into(d);
+    const st = await lstat(here);
+    await lchown(there, st.uid, st.gid);
+    await chmod(there, st.mode & 0o7777);
+    await utimes(there, st.atime, st.mtime);
+  };
+  await into('');
+}
+
+/**
+ * `cp -a --remove-destination <sources> <tree>/`: copy over the tree (a source `dir/.` copies
+ * its contents; a source dir merges into an existing one). Removing each destination first keeps
+ * a file hard-linked from a lower layer from being written through.
+ */
+function cp(sources: readonly string[], tree: string, signal?: AbortSignal): Promise<void> {
+  const layer = sources[0] ?? '';
   return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--remove-destination', '--', `${layer}/.`, `${tree}/`], {
+    const child = spawn('cp', ['-a', '--remove-destination', '--', ...sources, `${tree}/`], {
       stdio: ['ignore', 'ignore', 'pipe'],
       ...(signal === undefined ? {} : { signal }),
     });
