@@ -5,8 +5,8 @@
  *
  * The copy applies the layers bottom to top: first the layer's whiteouts and opaque dirs delete
  * from the tree (and a name that changes between directory and non-directory is removed), then
- * `cp -a` copies the layer over (owners, modes, times, xattrs, hard links and device nodes, which
- * Node cannot create), then the copied whiteout devices are removed. The copy is made in
+ * `cp -a` copies the layer over, whiteouts left out (owners, modes, times, xattrs, hard links and
+ * device nodes, which Node cannot create). The copy is made in
  * `upper.partial/` and renamed, so a crash never leaves a half tree that looks finished.
  */
 import { spawn } from 'node:child_process';
