@@ -24,6 +24,8 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+  // @berth/native's locate.ts reads import.meta only when __dirname is missing, never in this CJS bundle.
+  logOverride: { 'empty-import-meta': 'silent' },
 });
 const src = here('../../native/shim/shim.c');
 const built = here('../../native/build/Release/berth-shim');

@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { shimPath } from '@berth/native';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError, fromErrno, internal, notFound } from '@berth/errors';
 import { encodePlan, type Step } from './plan.js';
@@ -81,19 +82,22 @@ function hostHardLimit(name: string): string | undefined {
   }
 }
 
-/** Where berth-shim is: $BERTH_SHIM, beside the bundle, or native/build/Release in the repo. */
+/**
+ * Where berth-shim is: $BERTH_SHIM, beside the running bundle (the runtime's and the engine's
+ * builds copy it there), else where @berth/native's build put it.
+ */
 export function findShim(): string {
   const env = process.env['BERTH_SHIM'];
   if (env) return env;
-  const here = typeof __filename === 'string' ? dirname(__filename) : process.cwd();
-  const candidates = [
-    join(here, 'berth-shim'),
-    join(here, '../dist/berth-shim'),
-    join(here, '../../../native/build/Release/berth-shim'),
-    join(here, '../../native/build/Release/berth-shim'),
-  ];
-  for (const c of candidates) if (existsSync(c)) return c;
-  throw notFound('berth-shim not found: build it (npx nx run @berth/runtime:build) or set BERTH_SHIM');
+  if (typeof __dirname === 'string') {
+    const beside = join(__dirname, 'berth-shim');
+    if (existsSync(beside)) return beside;
+  }
+  try {
+    return shimPath();
+  } catch (e) {
+    throw notFound(`berth-shim not found: build it (npx nx run @berth/runtime:build) or set BERTH_SHIM`, { cause: e });
+  }
 }
 
 /** Spawns the shim, runs the sync protocol and resolves once the init reported `ready`. */
