@@ -7,7 +7,8 @@
  * directory's attributes from its topmost layer, so a plain 0755 `etc/` here would change the
  * image's `/etc`); its root copies the image's root.
  */
-import { chmod, lchown, lutimes, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { copyTimes } from './times.js';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { invalidArgument, toBerthError } from '@berth/errors';
@@ -45,13 +46,13 @@ async function copyAttrs(path: string, st: BigIntStats): Promise<void> {
 /** Makes the init layer in `dir` over the image `lowerDirs` (topmost first). */
 export async function makeInitLayer(sys: SnapshotterSys, dir: string, lowerDirs: readonly string[], entries: readonly InitEntry[]): Promise<void> {
   const view = new LowerView(sys, lowerDirs);
-  const times: Array<{ path: string; st: BigIntStats }> = [];
+  const times: Array<{ path: string; from: string }> = [];
   try {
     await mkdir(dir, { recursive: true, mode: 0o755 });
     const root = await view.root();
     if (root !== undefined) {
       await copyAttrs(dir, root.stat);
-      times.push({ path: dir, st: root.stat });
+      times.push({ path: dir, from: root.path });
     }
     const made = new Set<string>();
     entries: for (const e of entries) {
@@ -65,7 +66,7 @@ export async function makeInitLayer(sys: SnapshotterSys, dir: string, lowerDirs:
         await mkdir(p, { mode: 0o755 });
         if (le !== undefined) {
           await copyAttrs(p, le.stat);
-          times.push({ path: p, st: le.stat });
+          times.push({ path: p, from: le.path });
         }
         made.add(rel);
       }
@@ -77,7 +78,7 @@ export async function makeInitLayer(sys: SnapshotterSys, dir: string, lowerDirs:
       made.add(e.path);
     }
     // Deepest first: making a child changes its parent's times.
-    for (const t of times.sort((a, b) => b.path.length - a.path.length)) await lutimes(t.path, t.st.atime, t.st.mtime);
+    for (const t of times.sort((a, b) => b.path.length - a.path.length)) await copyTimes(t.from, t.path);
   } catch (e) {
     throw toBerthError(e, `make init layer ${dir}`);
   }

@@ -9,7 +9,8 @@
  * without a shared table; a clash of 48-bit prefixes moves to a longer name.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
+import { copyTimes } from './times.js';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
@@ -24,7 +25,7 @@ async function copyRootAttrs(from: string, to: string): Promise<void> {
   const st = await lstat(from);
   await chown(to, st.uid, st.gid);
   await chmod(to, st.mode & 0o7777);
-  await utimes(to, st.atime, st.mtime);
+  await copyTimes(from, to);
 }
 
 /** Options of {@link OverlaySnapshotter}. */

@@ -10,7 +10,8 @@
  * `upper.partial/` and renamed, so a crash never leaves a half tree that looks finished.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lchown, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { copyTimes } from './times.js';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { canceled, internal, toBerthError } from '@berth/errors';
@@ -108,7 +109,7 @@ async function copyLayer(layer: string, tree: string, whiteouts: readonly string
     const st = await lstat(here);
     await lchown(there, st.uid, st.gid);
     await chmod(there, st.mode & 0o7777);
-    await utimes(there, st.atime, st.mtime);
+    await copyTimes(here, there);
   };
   await into('');
 }
