@@ -89,7 +89,9 @@ export interface EngineDeps {
   readonly snapshotter: RootfsSnapshotter;
   readonly runtime: ContainerRuntime;
   readonly host: HostFacts;
-  readonly defaultSeccomp?: unknown;
+  readonly defaultSeccomp?: (caps: readonly string[]) => unknown;
+  /** A static init binary for `--init`. */
+  readonly initPath?: string;
   readonly callerEnv: Readonly<Record<string, string | undefined>>;
   /** Reads a host file named by the user (--env-file is read earlier; seccomp profiles here). */
   readonly readFile: (path: string) => string;
@@ -196,6 +198,7 @@ export class ContainerEngine {
       ...(group === undefined ? {} : { group }),
       ...(this.deps.defaultSeccomp === undefined ? {} : { defaultSeccomp: this.deps.defaultSeccomp }),
       ...(seccompFile === undefined ? {} : { seccompFile }),
+      ...(this.deps.initPath === undefined ? {} : { initPath: this.deps.initPath }),
       cgroupsPath: `berth/${id}`,
       ...(o.tty && process.stdout.isTTY ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } } : {}),
     });

@@ -23,7 +23,7 @@ function input(flags: RawRunFlags, command: string[] = [], extra: Partial<SpecIn
     host: { hardLimits: { RLIMIT_NOFILE: 20000, RLIMIT_NPROC: 96365 }, capLast: 40, cgroupV2: false },
     passwd,
     group,
-    defaultSeccomp: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] },
+    defaultSeccomp: (caps) => ({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [], caps: caps.length }),
     cgroupsPath: `berth/${id}`,
     ...extra,
   };
@@ -127,7 +127,7 @@ test('default spec: namespaces, mounts, masked paths, default caps, seccomp, hos
   assert.ok(s.linux.maskedPaths?.includes('/proc/kcore'));
   assert.ok(s.linux.readonlyPaths?.includes('/proc/sys'));
   assert.equal(s.process.capabilities?.bounding, [...defaultCapabilities]);
-  assert.equal(s.linux.seccomp, { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] });
+  assert.equal(s.linux.seccomp, { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [], caps: 14 });
   assert.is(s.linux.cgroupsPath, `berth/${id}`);
   assert.is(s.root.readonly, false);
   assert.is(s.root.path, '/c/rootfs');
@@ -218,6 +218,13 @@ test('names, hostnames, labels, restart and --rm are validated', () => {
   throwsCode(() => parseRunFlags({ hostname: 'a b' }, [], () => ''), 'InvalidArgument', /hostname/);
   throwsCode(() => parseRunFlags({ rm: true, restart: 'always' }, [], () => ''), 'InvalidArgument', /--rm/);
   throwsCode(() => parseRunFlags({ workdir: 'rel' }, [], () => ''), 'InvalidArgument', /absolute/);
+});
+
+test('--init runs the command under /dev/init, bind-mounted from the host', () => {
+  const s = buildSpec(input({ init: true }, ['sleep', '1'], { initPath: '/usr/bin/catatonit' }));
+  assert.equal(s.process.args, ['/dev/init', '--', 'sleep', '1']);
+  assert.is(s.mounts.find((m) => m.destination === '/dev/init')?.source, '/usr/bin/catatonit');
+  throwsCode(() => buildSpec(input({ init: true })), 'FailedPrecondition', /catatonit/);
 });
 
 test('resolv.conf drops loopback nameservers in a private network namespace', () => {

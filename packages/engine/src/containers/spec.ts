@@ -10,7 +10,7 @@
  *               /etc/hosts /etc/hostname /etc/resolv.conf from the container dir, user mounts
  *   caps      = Docker's 14 defaults, ± --cap-add/--cap-drop, all with --privileged
  */
-import { invalidArgument, notFound } from '@berth/errors';
+import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import type { MountRequest, RunOptions } from './options.js';
 import type { Rlimit } from './units.js';
 
@@ -97,10 +97,12 @@ export interface SpecInput {
   /** The rootfs's /etc/passwd and /etc/group, when present, to resolve user names. */
   readonly passwd?: string;
   readonly group?: string;
-  /** The seccomp profile the container gets by default (from @berth/runtime); none when absent. */
-  readonly defaultSeccomp?: unknown;
+  /** The seccomp profile a process with these capabilities gets by default (@berth/runtime's); none when absent. */
+  readonly defaultSeccomp?: (caps: readonly string[]) => unknown;
   /** The parsed JSON of `--security-opt seccomp=<file>`. */
   readonly seccompFile?: unknown;
+  /** A static init binary on the host for `--init` (catatonit or tini-static), bind-mounted at /dev/init. */
+  readonly initPath?: string;
   /** The cgroup path (relative: below the engine's own cgroup). */
   readonly cgroupsPath: string;
   /** The terminal size, with -t. */
@@ -323,6 +325,13 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
     destination: `/etc/${f}`, type: 'bind', source: `${input.containerDir}/${f}`, options: ['rbind', 'rprivate', o.readOnly ? 'ro' : 'rw'],
   }));
   const user_ = o.mounts.map((m) => userMount(m, input.volumePath));
+  let args = commandLine(image, o);
+  if (o.init) {
+    // A minimal init as pid 1 reaps zombies and forwards signals to the command (Docker's --init).
+    if (input.initPath === undefined) throw failedPrecondition('--init needs a static init on the host: install catatonit (or tini-static)');
+    user_.push({ destination: '/dev/init', type: 'bind', source: input.initPath, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    args = ['/dev/init', '--', ...args];
+  }
   const targets = new Set(user_.map((m) => m.destination));
   // A user mount on a default destination (e.g. --tmpfs /dev/shm) replaces the default.
   const all = [...mounts, ...etc].filter((m) => !targets.has(m.destination)).concat(user_);
@@ -345,7 +354,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
 
   let seccomp: unknown;
   if (!o.privileged && o.security.seccomp !== 'unconfined') {
-    seccomp = o.security.seccomp === 'default' ? input.defaultSeccomp : checkSeccompProfile(input.seccompFile);
+    seccomp = o.security.seccomp === 'default' ? input.defaultSeccomp?.(caps) : checkSeccompProfile(input.seccompFile);
   }
 
   const annotations: Record<string, string> = { ...(image.Labels ?? {}), ...o.labels };
@@ -355,7 +364,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
       terminal: o.tty,
       ...(o.tty && input.consoleSize ? { consoleSize: { ...input.consoleSize } } : {}),
       user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length > 0 ? { additionalGids: [...user.additionalGids] } : {}) },
-      args: commandLine(image, o),
+      args,
       env,
       cwd: o.workdir ?? (image.WorkingDir || '/'),
       capabilities: { bounding: caps, effective: caps, permitted: caps },

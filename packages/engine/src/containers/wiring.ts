@@ -7,7 +7,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LinuxSys } from '@berth/native';
 import { createSnapshotter } from '@berth/overlay';
-import { cgroupMode } from '@berth/runtime';
+import { cgroupMode, defaultSeccompProfile } from '@berth/runtime';
 import type { Context } from '../cli/context.js';
 import { openDatabase } from '@berth/layer-store';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
@@ -38,6 +38,14 @@ export function runtimeBinary(env: NodeJS.ProcessEnv = process.env): string {
   return 'runc';
 }
 
+/** A static init for `--init`: catatonit (podman's) or tini-static, when installed. */
+export function findInit(): string | undefined {
+  for (const p of ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/docker-init']) {
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
 /** Lazily creates the overlay snapshotter (its driver probe may mount). */
 function lazySnapshotter(root: string): RootfsSnapshotter {
   let s: ReturnType<typeof createSnapshotter> | undefined;
@@ -63,6 +71,8 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     snapshotter: lazySnapshotter(ctx.root),
     runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
     host: hostFacts(),
+    defaultSeccomp: (caps) => defaultSeccompProfile(caps),
+    ...(findInit() === undefined ? {} : { initPath: findInit() ?? '' }),
     callerEnv: process.env,
     readFile: (p) => readFileSync(p, 'utf8'),
   });

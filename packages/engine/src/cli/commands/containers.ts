@@ -571,6 +571,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       let offset = 0;
       try { offset = statSync(path).size; } catch { /* not yet */ }
       let partial = '';
+      let lastPass = false;
       for (;;) {
         let size = 0;
         try { size = statSync(path).size; } catch { /* rotated */ }
@@ -594,7 +595,12 @@ export function register(cmd: Command, ctx: () => Context): void {
         const cur = engine.deps.store.find(c.id);
         if (!cur) return;
         const st = engine.reconcile(cur).state.status;
-        if (st !== 'running' && st !== 'paused' && st !== 'starting' && st !== 'stopping' && size === offset) return;
+        if (st !== 'running' && st !== 'paused' && st !== 'starting' && st !== 'stopping') {
+          // The monitor writes the last output before it records the exit: one more read gets it.
+          if (lastPass) return;
+          lastPass = true;
+          continue;
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
     });
