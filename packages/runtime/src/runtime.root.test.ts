@@ -1,7 +1,7 @@
 // The runtime as root on busybox bundles: isolation, limits, lifecycle, errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -251,6 +251,55 @@ test('a user namespace maps the container root to an unprivileged host uid', asy
   assert.equal(uid, '0');
   assert.equal(map?.trim().split(/\s+/), ['0', '100000', '65536']);
   assert.equal(owner, '65534', 'host root owns nothing inside: files show as the overflow uid');
+});
+
+test('terminal: the pty master goes to the console socket (runc protocol) and the process has a tty', async () => {
+  const b = bundle(['sh', '-c', 'tty; echo hello-tty'], withProcess({ terminal: true, consoleSize: { height: 30, width: 100 } }));
+  const sock = join(b.dir, 'console.sock');
+  // The receiving end of go-runc's console socket: one sendmsg, the pty name as data, the master as SCM_RIGHTS.
+  const py = [
+    'import os, socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1); print("listening", flush=True)',
+    'c, _ = s.accept(); msg, fds, _, _ = socket.recv_fds(c, 4096, 1); out = b""',
+    'while True:',
+    '  try: d = os.read(fds[0], 4096)',
+    '  except OSError: break',
+    '  if not d: break',
+    '  out += d',
+    'print(msg.decode()); print(out.decode(errors="replace"))',
+  ].join('\n');
+  const receiver = spawn('python3', ['-c', py, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  receiver.stdout.setEncoding('utf8');
+  const listening = new Promise<void>((res) => receiver.stdout.on('data', (d: string) => { text += d; if (text.includes('listening')) res(); }));
+  const done = new Promise<void>((res) => receiver.on('exit', () => res()));
+  await listening;
+  const r = await rt.run(newId(), { bundle: b.dir, stdio: 'ignore', consoleSocket: sock });
+  await done;
+  assert.equal(r.exitCode, 0);
+  const lines = text.split('\n');
+  assert.match(lines[1] ?? '', /^\/dev\/pts\/\d+$/, 'the socket message names the pty');
+  assert.match(text, /\/dev\/pts\/\d+\r\nhello-tty\r\n/, 'the process wrote to the pty slave as its tty');
+});
+
+test('hooks: prestart, createRuntime, poststart and poststop run with the state on stdin', async () => {
+  const b = bundle(['true']);
+  const out = join(b.dir, 'hooks.log');
+  const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `read -r s; echo "${name} $s" >> ${out}`] });
+  b.writeConfig({ ...JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as OciConfig, hooks: {
+    prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')],
+  } });
+  const id = newId();
+  await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  await rt.start(id);
+  await rt.wait(id);
+  await rt.delete(id);
+  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(lines.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'poststart', 'poststop']);
+  const state = JSON.parse(lines[0]?.slice('prestart '.length) ?? '{}') as { id: string; pid: number; bundle: string };
+  assert.equal(state.id, id);
+  assert.equal(state.bundle, b.dir);
+  assert.ok(state.pid > 0);
 });
 
 test('exit codes propagate; exec runs in the running container', async () => {
