@@ -59,12 +59,12 @@ export type RemoteCheck = 'valid' | 'uppercase' | 'invalid';
  * normalized parsing checks case first). Two linear searches for a valid name.
  */
 export function checkRemoteName(s: string, upperWins = false): RemoteCheck {
-  if (!upperWins && (s.length === 0 || !alnum.test(s.charAt(0)) || !alnum.test(s.charAt(s.length - 1)))) return 'invalid';
-  const i = s.search(notRemoteChar);
-  if (upperWins) {
-    if (i >= 0 && upper.test(s.slice(i))) return 'uppercase';
-    if (s.length === 0 || !alnum.test(s.charAt(0)) || !alnum.test(s.charAt(s.length - 1))) return 'invalid';
+  if (s.length === 0 || !alnum.test(s.charAt(0)) || !alnum.test(s.charAt(s.length - 1))) {
+    return upperWins && upper.test(s) ? 'uppercase' : 'invalid';
   }
+  // The first character outside the lower-case set; any upper-case letter is at or after it.
+  const i = s.search(notRemoteChar);
+  if (upperWins && i >= 0 && upper.test(s.slice(i))) return 'uppercase';
   if (remoteBadPair.test(s)) return 'invalid';
   if (i < 0) return 'valid';
   // The first odd character: upper case is only fatal if nothing worse follows.

@@ -141,7 +141,9 @@ function parseCore(input: string, prefix: string | undefined, rest: string, libr
     domain = first;
     check = checkRemoteName(nameRest, upperWins);
   } else if (first !== undefined) {
-    check = joinChecks(checkRemoteName(first), checkRemoteName(nameRest, upperWins));
+    const restCheck = checkRemoteName(nameRest, upperWins);
+    // Docker's case check covers the part after the first component before anything else.
+    check = upperWins && restCheck === 'uppercase' ? restCheck : joinChecks(checkRemoteName(first), restCheck);
   } else {
     check = checkRemoteName(nameRest);
   }
@@ -217,7 +219,10 @@ export function parseNormalized(s: string): Reference {
     fail(ReferenceErrorKind.NameContainsUppercase, s, `repository name ${quote(library ? officialRepoPrefix + remote.slice(0, 80) : remote)} must be lowercase`);
   }
   // parseCore needs a prefix without "@"; such a first component is garbage anyway: take the slow road.
-  if (domain.includes('@')) return parse(`${domain}/${library ? officialRepoPrefix : ''}${remainder}`);
+  if (domain.includes('@')) {
+    if (hasUpper.test(remote)) fail(ReferenceErrorKind.NameContainsUppercase, s, `repository name ${quote(remote)} must be lowercase`);
+    return parse(`${domain}/${library ? officialRepoPrefix : ''}${remainder}`);
+  }
   return parseCore(s, domain, remainder, library, true);
 }
 
