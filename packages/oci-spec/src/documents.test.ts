@@ -107,6 +107,9 @@ test('the spec examples validate and come back as the same object', () => {
   assert.is(parseLayoutIndex({ schemaVersion: 2, manifests: [] }).manifests.length, 0);
   assert.equal(parsePlatform({ architecture: 'arm64', os: 'linux', variant: 'v8', 'os.features': ['x'] }).variant, 'v8');
   assert.is(parseDescriptor(emptyDescriptor), emptyDescriptor);
+  // Docker writes null for empty lists and maps
+  const nulls = { ...config(), config: { ...config().config, Labels: null, Env: null, Cmd: null, Entrypoint: null, Volumes: null, ExposedPorts: null } };
+  assert.is(parseImageConfig(nulls).config?.Labels, null);
 });
 
 test('unknown fields are kept, at every level', () => {
@@ -140,6 +143,8 @@ test('errors name the JSON path of the bad field', () => {
     [() => parseImageConfig({ ...config(), rootfs: { type: 'layers', diff_ids: ['sha256:x'] } }), 'config.rootfs.diff_ids[0]: not a digest'],
     [() => parseImageConfig({ ...config(), config: { ...config().config, Env: 'A=1' } }), 'config.config.Env: not an array of strings'],
     [() => parseImageConfig({ ...config(), architecture: undefined }), 'config.architecture: required'],
+    [() => parseImageConfig({ ...config(), config: { ...config().config, Labels: { a: 1 } } }), 'config.config.Labels: not an object of strings'],
+    [() => parseImageConfig({ ...config(), config: { ...config().config, ExposedPorts: ['80/tcp'] } }), 'config.config.ExposedPorts: not an object of objects'],
     [() => parseImageConfig({ ...config(), 'os.version': 10 }), 'config["os.version"]: must be a string'],
     [() => parseOciLayout({}), 'oci-layout.imageLayoutVersion: required'],
     [() => parseLayoutIndex({ schemaVersion: 2 }), 'index.json.manifests: required'],

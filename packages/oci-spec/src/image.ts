@@ -128,7 +128,7 @@ export type DockerManifestList = Static<typeof DockerManifestListSchema>;
 /** A healthcheck in an image config (Docker field, reserved by OCI). Durations are nanoseconds. */
 export const HealthcheckSchema = Type.Object(
   {
-    Test: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+    Test: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()], { [expectKey]: 'an array of strings' })),
     Interval: Type.Optional(Type.Integer()),
     Timeout: Type.Optional(Type.Integer()),
     StartPeriod: Type.Optional(Type.Integer()),
@@ -147,13 +147,13 @@ const NullableStrings = Type.Union([Type.Array(Type.String()), Type.Null()], { [
 export const ContainerConfigSchema = Type.Object(
   {
     User: Type.Optional(Type.String()),
-    ExposedPorts: Type.Optional(Type.Union([EmptySet, Type.Null()])),
+    ExposedPorts: Type.Optional(Type.Union([EmptySet, Type.Null()], { [expectKey]: 'an object of objects' })),
     Env: Type.Optional(NullableStrings),
     Entrypoint: Type.Optional(NullableStrings),
     Cmd: Type.Optional(NullableStrings),
-    Volumes: Type.Optional(Type.Union([EmptySet, Type.Null()])),
+    Volumes: Type.Optional(Type.Union([EmptySet, Type.Null()], { [expectKey]: 'an object of objects' })),
     WorkingDir: Type.Optional(Type.String()),
-    Labels: Type.Optional(Type.Union([AnnotationsSchema, Type.Null()])),
+    Labels: Type.Optional(Type.Union([AnnotationsSchema, Type.Null()], { [expectKey]: 'an object of strings' })),
     StopSignal: Type.Optional(Type.String()),
     ArgsEscaped: Type.Optional(Type.Boolean()),
     Memory: Type.Optional(Type.Integer()),

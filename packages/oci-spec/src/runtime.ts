@@ -153,7 +153,7 @@ export type Device = Static<typeof DeviceSchema>;
 
 /** A device cgroup rule. */
 export const DeviceCgroupSchema = Type.Object(
-  { allow: Bool(), type: opt(oneOf(['a', 'c', 'b'] as const)), major: opt(Type.Union([Int(), Type.Null()])), minor: opt(Type.Union([Int(), Type.Null()])), access: opt(Str({ pattern: '^[rwm]*$', [expectKey]: 'some of r, w, m' })) },
+  { allow: Bool(), type: opt(oneOf(['a', 'c', 'b'] as const)), major: opt(Type.Union([Int(), Type.Null()], { [expectKey]: 'an integer or null' })), minor: opt(Type.Union([Int(), Type.Null()], { [expectKey]: 'an integer or null' })), access: opt(Str({ pattern: '^[rwm]*$', [expectKey]: 'some of r, w, m' })) },
   open,
 );
 /** A device cgroup rule: allow or deny `access` (`rwm`) to a type/major/minor (absent = all). */
