@@ -26,7 +26,7 @@ import {
   type Platform,
 } from './image.js';
 import { MediaType } from './media-types.js';
-import { RuntimeSpecSchema, RuntimeStateSchema, type RuntimeSpec, type RuntimeState } from './runtime.js';
+import { RuntimeFeaturesSchema, RuntimeSpecSchema, RuntimeStateSchema, type RuntimeFeatures, type RuntimeSpec, type RuntimeState } from './runtime.js';
 import { quote } from './text.js';
 import { invalidDocument, parseWith, type Issue } from './validate.js';
 
@@ -117,6 +117,11 @@ export function parseRuntimeState(value: unknown, label = 'state'): RuntimeState
 
 /** Content types that do not name a manifest kind (some registries and files serve these). */
 const genericContentTypes = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
+
+/** Validate a runtime's features document (`runc features` output). */
+export function parseRuntimeFeatures(value: unknown, label = 'features'): RuntimeFeatures {
+  return parseWith(RuntimeFeaturesSchema, value, label);
+}
 
 /** A manifest document of any kind berth accepts, told apart by `kind` and `mediaType`. */
 export type ManifestDocument =

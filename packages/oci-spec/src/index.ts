@@ -89,6 +89,7 @@ export {
   LinuxSchema,
   RuntimeSpecSchema,
   RuntimeStateSchema,
+  RuntimeFeaturesSchema,
   namespaceTypes,
   seccompActions,
   seccompOperators,
@@ -116,6 +117,7 @@ export {
   type RuntimeSpec,
   type ContainerStatus,
   type RuntimeState,
+  type RuntimeFeatures,
 } from './runtime.js';
 
 export {
@@ -130,6 +132,7 @@ export {
   parseLayoutIndex,
   parseRuntimeSpec,
   parseRuntimeState,
+  parseRuntimeFeatures,
   parseManifestDocument,
   type ManifestDocument,
 } from './documents.js';

@@ -20,6 +20,7 @@ import {
   parseLayoutIndex,
   parseManifestDocument,
   parseOciLayout,
+  parseRuntimeFeatures,
   parseRuntimeSpec,
   type Descriptor,
 } from './index.js';
@@ -91,6 +92,13 @@ if (!tools) console.log('# skip: umoci or skopeo not installed (apt install umoc
     assert.ok((spec.linux?.maskedPaths?.length ?? 0) > 0);
     if (rootless) assert.ok(spec.linux?.uidMappings?.length === 1);
   }
+});
+
+(has('runc') ? test : test.skip)('runc features validates as a runtime features document', () => {
+  const features = parseRuntimeFeatures(JSON.parse(run(dir, 'runc', 'features')));
+  assert.ok(features.ociVersionMax.length > 0);
+  assert.ok(features.linux?.namespaces?.includes('pid'));
+  assert.ok(features.linux?.seccomp?.actions?.includes('SCMP_ACT_ERRNO'));
 });
 
 test.run();

@@ -351,3 +351,41 @@ export const RuntimeStateSchema = Type.Object(
 );
 /** The state of a container: id, status, pid (when created or running), absolute bundle path. */
 export type RuntimeState = Static<typeof RuntimeStateSchema>;
+
+const Enabled = Type.Object({ enabled: opt(Bool()) }, open);
+
+/** What a runtime supports (`runc features`, runtime-spec features.md). */
+export const RuntimeFeaturesSchema = Type.Object(
+  {
+    ociVersionMin: opt(Str()),
+    ociVersionMax: Str(),
+    hooks: opt(Strings),
+    mountOptions: opt(Strings),
+    linux: opt(
+      Type.Object(
+        {
+          namespaces: opt(Strings),
+          capabilities: opt(Strings),
+          cgroup: opt(Type.Object({ v1: opt(Bool()), v2: opt(Bool()), systemd: opt(Bool()), systemdUser: opt(Bool()), rdma: opt(Bool()) }, open)),
+          seccomp: opt(
+            Type.Object(
+              { enabled: opt(Bool()), actions: opt(Strings), operators: opt(Strings), archs: opt(Strings), knownFlags: opt(Strings), supportedFlags: opt(Strings) },
+              open,
+            ),
+          ),
+          apparmor: opt(Enabled),
+          selinux: opt(Enabled),
+          intelRdt: opt(Type.Object({ enabled: opt(Bool()), schemata: opt(Bool()), monitoring: opt(Bool()) }, open)),
+          memoryPolicy: opt(Type.Object({ modes: opt(Strings), flags: opt(Strings) }, open)),
+          mountExtensions: opt(Type.Object({ idmap: opt(Enabled) }, open)),
+        },
+        open,
+      ),
+    ),
+    annotations: opt(AnnotationsSchema),
+    potentiallyUnsafeConfigAnnotations: opt(Strings),
+  },
+  open,
+);
+/** What a runtime supports: OCI versions, hooks, mount options, and Linux namespaces, capabilities, cgroups, seccomp. */
+export type RuntimeFeatures = Static<typeof RuntimeFeaturesSchema>;
