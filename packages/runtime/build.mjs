@@ -34,6 +34,6 @@ const cli = here('./dist/berth-runtime.cjs');
 if (existsSync(built) && statSync(built).mtimeMs >= statSync(src).mtimeMs) {
   copyFileSync(built, out);
 } else {
-  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, src, '-lseccomp'], { stdio: 'inherit' });
+  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-static', '-o', out, src, '-lseccomp'], { stdio: 'inherit' });
 }
 chmodSync(cli, 0o755);
