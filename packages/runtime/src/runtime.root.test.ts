@@ -23,7 +23,7 @@ let n = 0;
 function buildShim(): string {
   const out = join(mkdtempSync(join(tmpdir(), 'berth-shim-')), 'berth-shim');
   const src = join(process.env['BERTH_REPO'] ?? process.cwd(), 'native/shim/shim.c');
-  execFileSync('cc', ['-std=gnu11', '-O2', '-o', out, src, '-lseccomp']);
+  execFileSync('cc', ['-std=gnu11', '-O2', '-static', '-o', out, src, '-lseccomp']);
   return out;
 }
 
@@ -300,6 +300,40 @@ test('hooks: prestart, createRuntime, poststart and poststop run with the state 
   assert.equal(state.id, id);
   assert.equal(state.bundle, b.dir);
   assert.ok(state.pid > 0);
+});
+
+test('namespaces given by path are joined: a second container shares the first one\'s network', async () => {
+  const first = newId();
+  const a = bundle(['sleep', '1000']);
+  const created = await rt.create(first, { bundle: a.dir, stdio: 'ignore' });
+  await rt.start(first);
+  const netns = `/proc/${created.pid}/ns/net`;
+  const b = bundle(['readlink', '/proc/self/ns/net'], (c) => ({
+    ...c, linux: { ...c.linux, namespaces: (c.linux?.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network' as const, path: netns } : n)) },
+  }));
+  const r = await runCaptured(b);
+  assert.equal(r.exitCode, 0, r.out);
+  assert.equal(r.out.trim(), readlinkSync(netns));
+  await rt.delete(first, { force: true });
+});
+
+test('the monitor shim is the init\'s parent, a subreaper in its own session, under 1 MiB of RSS', async () => {
+  const id = newId();
+  const b = bundle(['sleep', '1000']);
+  const st = await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  await rt.start(id);
+  const stat = readFileSync(`/proc/${st.pid}/stat`, 'utf8');
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const status = readFileSync(`/proc/${ppid}/status`, 'utf8');
+  assert.match(status, /^Name:\s+berth-shim$/m);
+  const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
+  const mstat = readFileSync(`/proc/${ppid}/stat`, 'utf8');
+  const fields = mstat.slice(mstat.lastIndexOf(')') + 2).split(' ');
+  assert.equal(Number(fields[3]), ppid, 'the monitor leads its own session');
+  await rt.kill(id, 'KILL');
+  assert.equal((await rt.wait(id)).exitCode, 137);
+  await rt.delete(id);
+  assert.ok(rss > 0 && rss <= 1024, `monitor RSS ${rss} KiB`);
 });
 
 test('exit codes propagate; exec runs in the running container', async () => {
