@@ -40,14 +40,14 @@ test('full tree (vfs): additions, content, mode and link changes, deletions', as
   ]);
 });
 
-test('overlay upper: names not in upper are unchanged; an opaque dir deletes the image children it lacks', async ({ tmp }) => {
+test('overlay upper: names not in upper are unchanged, files in it are changed; an opaque dir deletes the image children it lacks', async ({ tmp }) => {
   const bottom = await tree(join(tmp, 'l0'), { 'keep': 'k', 'd/x': 'x', 'd/y': 'y', 'e/1': '1' });
   const top = await tree(join(tmp, 'l1'), { 'e/2': '2' });
   const upper = await tree(join(tmp, 'upper'), { 'd/y': 'y', 'd/new': 'n', 'e/3': '3' });
   const sys = new RecordingSys();
   sys.lsetxattr(join(upper, 'd'), opaqueXattr, Buffer.from('y'));
   assert.equal(await computeChanges(sys, upper, [top, bottom], 'overlay'), [
-    { path: '/d/new', kind: 'A' }, { path: '/d/x', kind: 'D' }, { path: '/e/3', kind: 'A' },
+    { path: '/d/new', kind: 'A' }, { path: '/d/x', kind: 'D' }, { path: '/d/y', kind: 'C' }, { path: '/e/3', kind: 'A' },
   ]);
 });
 

@@ -6,10 +6,12 @@
  *   through. A whiteout (char 0/0) deletes a name; an opaque directory hides every image child.
  * - `full` (vfs): the upper dir is the whole tree; an image name missing from it was deleted.
  *
- * An entry present on both sides counts as changed when its type, mode, owner, size, mtime,
- * device number or link target differs. overlayfs copies these up unchanged, so a file that was
- * only opened for writing is not reported; a parent directory is reported only when its own
- * metadata (e.g. its mtime, after a child was added) changed, as Docker does.
+ * A directory present on both sides counts as changed when its type, mode, owner or mtime
+ * differs: overlayfs copies a parent up unchanged when a child changes, and it is reported only
+ * when its own metadata (e.g. its mtime, after a child was added) changed, as Docker does. A
+ * non-directory in an overlay upper dir is changed, full stop (the container wrote it or its
+ * metadata; the diff tar carries it, so `changes` lists it — Docker's rule). In a full tree,
+ * it is changed when its type, mode, owner, size, mtime, device number or link target differs.
  */
 import { readdir, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
@@ -93,7 +95,7 @@ export async function computeChanges(
           if (await entryDiffers(st, p, le)) out.push({ path, kind: 'C' });
           await walk(path, p, le, hidden || opaque);
         }
-      } else if (await entryDiffers(st, p, le)) {
+      } else if (mode === 'overlay' || await entryDiffers(st, p, le)) {
         out.push({ path, kind: 'C' });
       }
     }
