@@ -378,6 +378,23 @@ export function snapshotterSuite(name: string, sys: TestSys, make: (root: string
     assert.equal(await mountsBelow(tmp), []);
   });
 
+  test('an image without layers (FROM scratch) gives an empty root to write in', async ({ snap, tmp, root }) => {
+    await snap.prepare('scratch', []);
+    await snap.mount('scratch');
+    const rootfs = join(root, 'containers/scratch/rootfs');
+    assert.equal(await readdir(rootfs), []);
+    await mkdir(join(rootfs, 'app'));
+    await writeFile(join(rootfs, 'app/hello'), 'hi');
+    assert.equal(await snap.changes('scratch'), [{ path: '/app', kind: 'A' }, { path: '/app/hello', kind: 'A' }]);
+    assert.equal((await readTar(snap.diffTar('scratch'))).map((e) => e.name), ['app/', 'app/hello']);
+    await snap.prepare('scratch-ro', [], { readonly: true });
+    await snap.mount('scratch-ro');
+    assert.is(await errnoOf(() => writeFile(join(root, 'containers/scratch-ro/rootfs/x'), 'x')), 'EROFS');
+    await snap.remove('scratch');
+    await snap.remove('scratch-ro');
+    assert.equal(await mountsBelow(tmp), []);
+  });
+
   test('remove unmounts and deletes the container rootfs', async ({ snap, tmp, root }) => {
     const lowers = await makeLayers(join(tmp, 'layers'), [[{ path: 'f', kind: 'file' }]], sys);
     await snap.prepare('rm', lowers);
