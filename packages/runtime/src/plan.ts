@@ -38,6 +38,8 @@ export interface PlanOptions {
   readonly exitFile?: string;
   /** True when a host path is a directory (decides mkdir or touch for bind targets). */
   readonly isDir?: (hostPath: string) => boolean;
+  /** Host path of a container path, resolved inside the rootfs (default: plain join, no symlinks followed). */
+  readonly resolve?: (containerPath: string) => string;
 }
 
 /** Inputs of {@link compileExecPlan}. */
@@ -219,6 +221,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   const userns = has('user');
   const rootfs = opts.rootfs;
   const isDir = opts.isDir ?? (() => true);
+  const resolveDest = opts.resolve ?? ((dest: string) => within(rootfs, dest));
   const steps: Step[] = [['mode', opts.mode]];
   if (opts.exitFile !== undefined) steps.push(['exitfile', opts.exitFile]);
   if (opts.execFifo !== undefined) steps.push(['mkfifo', opts.execFifo]);
@@ -252,7 +255,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   let devMounted = false;
   let devptsMounted = false;
   for (const m of config.mounts ?? []) {
-    steps.push(...mountSteps(m, { rootfs, bundle: opts.bundle, isDir, netns: has('network'), userns }));
+    steps.push(...mountSteps(m, { rootfs, bundle: opts.bundle, isDir, netns: has('network'), userns, resolve: resolveDest }));
     if (posix.normalize(m.destination) === '/dev') devMounted = true;
     if (m.type === 'devpts') devptsMounted = true;
   }
@@ -296,11 +299,12 @@ interface MountContext {
   readonly isDir: (hostPath: string) => boolean;
   readonly netns: boolean;
   readonly userns: boolean;
+  readonly resolve?: (containerPath: string) => string;
 }
 
 /** The steps of one `mounts[]` entry. */
 export function mountSteps(m: OciMount, ctx: MountContext): Step[] {
-  const target = within(ctx.rootfs, m.destination);
+  const target = ctx.resolve ? ctx.resolve(m.destination) : within(ctx.rootfs, m.destination);
   const { flags, propagation, data } = parseMountOptions(m.options);
   let type = m.type ?? '';
   let source = m.source ?? '';

@@ -336,6 +336,19 @@ test('the monitor shim is the init\'s parent, a subreaper in its own session, un
   assert.ok(rss > 0 && rss <= 1024, `monitor RSS ${rss} KiB`);
 });
 
+test('a mount target behind a symlink in the rootfs stays inside the rootfs', async () => {
+  const hostDir = mkdtempSync(join(tmpdir(), 'berth-escape-'));
+  const b = bundle(['sh', '-c', 'ls /escape/target'], (c) => ({
+    ...c, mounts: [...(c.mounts ?? []), { destination: '/escape/target', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
+  }));
+  fs.symlinkSync(hostDir, join(b.rootfs, 'escape')); // absolute: on the host it would point out of the rootfs
+  const r = await runCaptured(b);
+  assert.equal(r.exitCode, 0, r.out);
+  assert.ok(fs.existsSync(join(b.rootfs, hostDir, 'target')), 'the target was made inside the rootfs');
+  assert.not.ok(fs.existsSync(join(hostDir, 'target')), 'nothing was made on the host');
+  rmSync(hostDir, { recursive: true, force: true });
+});
+
 test('exit codes propagate; exec runs in the running container', async () => {
   const r = await runCaptured(bundle(['sh', '-c', 'exit 7']));
   assert.equal(r.exitCode, 7);

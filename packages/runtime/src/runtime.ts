@@ -19,6 +19,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
 import { cgroupManager, cgroupManagerAt, defaultDeviceRules, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
 import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
+import { resolveInRoot, type InRootResolver } from './resolve.js';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
 import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMapping, type OciNamespace, type OciProcess, type OciSeccomp } from './spec.js';
 
@@ -99,6 +100,8 @@ export interface RuntimeOptions {
   readonly cgroups?: (cgroupsPath: string) => CgroupManager;
   /** The cgroup of an existing container from its saved directories (default: `cgroupManagerAt`). */
   readonly cgroupsAt?: (dirs: readonly string[]) => CgroupManager;
+  /** Resolves mount destinations inside the rootfs (default: an lstat/readlink walk; `Sys.resolveInRoot` fits). */
+  readonly resolveInRoot?: InRootResolver;
 }
 
 /** The runtime API the engine and the CLI call. */
@@ -210,6 +213,7 @@ export async function runHooks(kind: string, hooks: readonly OciHook[] | undefin
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const root = options.root ?? '/run/berth-runtime';
   const shimPath = () => options.shimPath ?? findShim();
+  const resolveIn = options.resolveInRoot ?? resolveInRoot;
   const cgroupsOf = options.cgroups ?? ((p: string) => cgroupManager(p));
   const cgroupsAt = options.cgroupsAt ?? ((dirs: readonly string[]) => cgroupManagerAt(dirs));
   const cgOf = (s: StoredState): CgroupManager => (s.cgroupDirs && s.cgroupDirs.length > 0 ? cgroupsAt(s.cgroupDirs) : cgOf(s));
@@ -272,6 +276,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         ...(opts.consoleSocket !== undefined ? { consoleSocket: opts.consoleSocket } : {}),
         ...(shimMode === 'monitor' ? { exitFile: join(dir(id), 'exit.json') } : {}),
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
+        resolve: (dest) => resolveIn(rootfs, dest),
       });
       const created = new Date().toISOString();
       const stateFor = (pid: number): ContainerState => ({
