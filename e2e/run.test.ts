@@ -121,17 +121,40 @@ test('-d prints the ID; logs -f follows; stop and rm clean up', async () => {
   assert.is(inspect('ticker', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 0');
   assert.is(berth(['rm', 'nope']).status, 125);
   ok(['rm', 'ticker']);
+  const events = ok(['events', '--since', '5m', '--until', '0s', '--filter', `container=${id}`]);
+  assert.equal(events.trim().split('\n').map((l) => l.split(' ')[2]), ['create', 'start', 'die', 'destroy']);
   assert.is(berth(['inspect', id]).status, 125);
 });
 
-test('rm refuses a running container; rm -f kills it', () => {
+test('rm refuses a running container; rm -f kills it; exec runs beside it', () => {
   const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
   seen.push(id);
+  assert.is(ok(['exec', '-e', 'X=y', id, 'sh', '-c', 'echo $X']), 'y\n');
+  assert.is(berth(['exec', id, 'sh', '-c', 'exit 6']).status, 6);
+  assert.is(berth(['exec', id, 'no-such-command']).status, 127);
+  assert.is(berth(['exec', '-i', id, 'cat'], 'piped\n').stdout, 'piped\n');
   const r = berth(['rm', id]);
   assert.is(r.status, 125);
   assert.match(r.stderr, /stop it first or use rm -f/);
   ok(['rm', '-f', id]);
   assert.is(ok(['ps', '-aq']), '');
+});
+
+test('cp copies both ways and never follows a container symlink out of the rootfs', () => {
+  ok(['run', '--name', 'files', 'busybox', 'sh', '-c', 'mkdir /data; echo inner > /data/f; ln -s /etc /data/esc']);
+  seen.push(inspect('files', '{{.Id}}'));
+  const out = join(dir, 'out');
+  ok(['cp', 'files:/data', out]);
+  assert.is(readFileSync(join(out, 'f'), 'utf8'), 'inner\n');
+  const host = join(dir, 'hostfile');
+  spawnSync('sh', ['-c', `echo from-host > ${host}`]);
+  ok(['cp', host, 'files:/data/esc/planted']);
+  assert.not.ok(existsSync('/etc/planted'));
+  assert.is(ok(['run', '--rm', '--volumes-from', 'files', 'busybox', 'true']), '');
+  const tarList = spawnSync('sh', ['-c', `${process.execPath} ${bin} cp files:/data - | tar -t | sort`], { encoding: 'utf8', env });
+  assert.is(tarList.stdout, 'data\ndata/esc\ndata/f\n');
+  ok(['start', '-a', 'files']);
+  ok(['rm', 'files']);
 });
 
 test('--restart on-failure:2 restarts twice, then stays exited', async () => {
@@ -204,6 +227,9 @@ test('nothing leaks: no mounts, cgroups or processes of ours after rm -f of ever
   if (left) ok(['rm', '-f', ...left.split('\n')]);
   await sleep(200);
   assert.equal(leftovers(seen), []);
+  const check = berth(['system', 'check']);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /store is clean/);
 });
 
 test.after(() => {

@@ -156,7 +156,8 @@ export class ContainerEngine {
   }
 
   /** `berth create`: records the container, prepares and mounts its rootfs, writes its bundle. */
-  async create(ref: string, options: RunOptions, pull: PullPolicy = 'missing'): Promise<Container> {
+  async create(ref: string, requested: RunOptions, pull: PullPolicy = 'missing'): Promise<Container> {
+    const options = this.#withVolumesFrom(requested);
     const image = await this.image(ref, pull);
     phase('image resolve');
     const id = newContainerId();
@@ -180,6 +181,23 @@ export class ContainerEngine {
     const created = this.deps.store.get(id);
     this.event('create', created);
     return created;
+  }
+
+  /** Resolves `--volumes-from` into plain mounts: the other container's binds and volumes (its anonymous ones by their name). */
+  #withVolumesFrom(o: RunOptions): RunOptions {
+    if (o.volumesFrom.length === 0) return o;
+    const mounts = [...o.mounts];
+    for (const item of o.volumesFrom) {
+      const [ref = '', mode] = item.split(':');
+      if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalidArgument(`invalid --volumes-from "${item}": use container[:ro|rw]`);
+      const from = this.get(ref);
+      for (const m of from.config.options.mounts) {
+        if (m.type === 'tmpfs' || mounts.some((x) => x.target === m.target)) continue;
+        const readonly = mode === undefined ? m.readonly : mode === 'ro';
+        mounts.push(m.type === 'volume' ? { ...m, name: m.name || from.id.slice(0, 12), readonly } : { ...m, readonly });
+      }
+    }
+    return { ...o, mounts, volumesFrom: [] };
   }
 
   #spec(id: string, cfg: ContainerConfig, passwd: string | undefined, group: string | undefined): RuntimeSpec {

@@ -49,6 +49,8 @@ export interface RunOptions {
   readonly labels: Readonly<Record<string, string>>;
   readonly hostname?: string;
   readonly mounts: readonly MountRequest[];
+  /** `--volumes-from c[:ro|rw]`: the volumes and binds of other containers (resolved at create). */
+  readonly volumesFrom: readonly string[];
   readonly network: 'none' | 'host';
   readonly resources: ResourceOptions;
   readonly readOnly: boolean;
@@ -82,6 +84,7 @@ export interface RawRunFlags {
   readonly volume?: readonly string[];
   readonly mount?: readonly string[];
   readonly tmpfs?: readonly string[];
+  readonly volumesFrom?: readonly string[];
   readonly network?: string;
   readonly memory?: string;
   readonly memorySwap?: string;
@@ -283,6 +286,7 @@ export function parseRunFlags(
     labels: parseLabels(flags.label ?? []),
     ...(hostname === undefined ? {} : { hostname }),
     mounts,
+    volumesFrom: flags.volumesFrom ?? [],
     network: parseNetwork(flags.network),
     resources,
     readOnly: flags.readOnly === true,

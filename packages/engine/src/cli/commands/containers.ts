@@ -8,6 +8,8 @@ import type { Context } from '../context.js';
 import type { Container, ContainerEngine, PullPolicy } from '../../containers/engine.js';
 import { needRefs } from '../../containers/engine.js';
 import { runtimeError, startError } from '../../containers/oci-runtime.js';
+import { copyIn, copyOut, parseCpArg, tarIn, tarOut } from '../../containers/copy.js';
+import { LinuxSys } from '@berth/native';
 import { parseRunFlags, type RawRunFlags } from '../../containers/options.js';
 import { monitor } from '../../containers/monitor.js';
 import { openEngine } from '../../containers/wiring.js';
@@ -34,6 +36,7 @@ function runOptions(cmd: Command): Command {
     .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path or a named volume (repeatable)', collect)
     .option('--mount <spec>', 'type=bind|volume|tmpfs,source=…,target=… (repeatable)', collect)
     .option('--tmpfs <path[:opts]>', 'mount a tmpfs (repeatable)', collect)
+    .option('--volumes-from <container[:ro|rw]>', "mount another container's volumes (repeatable)", collect)
     .option('--network <mode>', 'none or host', 'none')
     .option('--net <mode>', 'alias of --network')
     .option('-m, --memory <size>', 'memory limit (e.g. 64m)')
@@ -639,6 +642,34 @@ export function register(cmd: Command, ctx: () => Context): void {
       } finally {
         rmSync(processFile, { force: true });
         rmSync(logFile, { force: true });
+      }
+    });
+
+  cmd.command('cp')
+    .description('copy files between a container and the host (- for a tar stream)')
+    .argument('<src>', 'container:path, a host path, or -')
+    .argument('<dst>', 'container:path, a host path, or -')
+    .action(async (a: string, b: string) => {
+      const src = parseCpArg(a);
+      const dst = parseCpArg(b);
+      const ref = src.container ?? dst.container;
+      if (ref === undefined || (src.container !== undefined && dst.container !== undefined)) {
+        throw invalidArgument('one side of berth cp must be container:path and the other a host path or -');
+      }
+      const engine = openEngine(ctx());
+      const c = engine.get(ref);
+      const rootfs = join(engine.dir(c.id), 'rootfs');
+      const mounted = c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'created';
+      if (!mounted) await engine.deps.snapshotter.mount(c.id);
+      const sys = new LinuxSys();
+      try {
+        if (src.container !== undefined) {
+          if (dst.path === '-') await tarOut(sys, rootfs, src.path, process.stdout);
+          else copyOut(sys, rootfs, src.path, dst.path);
+        } else if (src.path === '-') await tarIn(sys, rootfs, dst.path, process.stdin);
+        else copyIn(sys, rootfs, src.path, dst.path);
+      } finally {
+        if (!mounted) await engine.release(c.id);
       }
     });
 
