@@ -34,9 +34,9 @@ export function quote(s: string, max = 80): string {
   return JSON.stringify(s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s);
 }
 
-/** The error every function of @berth/reference throws for bad input (code InvalidArgument). */
-export class ReferenceError extends BerthError {
-  override readonly name: string = 'ReferenceError';
+/** The error every function of @berth/reference throws for bad input (code InvalidArgument). Not named `ReferenceError`, which would shadow the JS built-in. */
+export class InvalidReferenceError extends BerthError {
+  override readonly name: string = 'InvalidReferenceError';
   /** What is wrong, as the reference implementation names it. */
   readonly kind: ReferenceErrorKind;
   /** The string that was refused (possibly long: do not log it whole). */
@@ -49,7 +49,7 @@ export class ReferenceError extends BerthError {
   }
 }
 
-/** True when `e` is a {@link ReferenceError}, optionally of the given kind. */
-export function isReferenceError(e: unknown, kind?: ReferenceErrorKind): e is ReferenceError {
-  return e instanceof ReferenceError && (kind === undefined || e.kind === kind);
+/** True when `e` is an {@link InvalidReferenceError}, optionally of the given kind. */
+export function isReferenceError(e: unknown, kind?: ReferenceErrorKind): e is InvalidReferenceError {
+  return e instanceof InvalidReferenceError && (kind === undefined || e.kind === kind);
 }

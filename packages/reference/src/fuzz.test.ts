@@ -1,9 +1,9 @@
 // Property, fuzz and speed tests of the grammar: round trips, 10,000 hostile strings that
-// may only ever produce a ReferenceError, and megabyte inputs rejected in linear time.
+// may only ever produce a InvalidReferenceError, and megabyte inputs rejected in linear time.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { parse, parseDockerRef, parseNormalized, ReferenceError, withDigest, withTag, familiar } from './index.js';
+import { parse, parseDockerRef, parseNormalized, InvalidReferenceError, withDigest, withTag, familiar } from './index.js';
 
 const lowerAlnum = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 1, maxLength: 6 });
 const separator = fc.constantFrom('.', '_', '__', '-', '--', '---');
@@ -66,7 +66,7 @@ test('property: normalization is idempotent and familiar() normalizes back', () 
       try {
         r = parseNormalized(s);
       } catch (e) {
-        assert.instance(e, ReferenceError); // e.g. upper case in a path read as docker.io/…, or too long
+        assert.instance(e, InvalidReferenceError); // e.g. upper case in a path read as docker.io/…, or too long
         return;
       }
       assert.ok(parseNormalized(String(r)).equals(r), s);
@@ -102,7 +102,7 @@ const hostile = fc.oneof(
   fc.tuple(fc.constantFrom('a', 'a-', 'a_', 'a.', 'a/', 'A', ':', '@', '[', '0.'), fc.integer({ min: 1, max: 3000 }), fc.constantFrom('', '!', ':', '@', '/', 'A')).map(([u, n, end]) => u.repeat(n) + end),
 );
 
-test('fuzz: 10,000 random and hostile strings throw nothing but a ReferenceError, and fast', () => {
+test('fuzz: 10,000 random and hostile strings throw nothing but a InvalidReferenceError, and fast', () => {
   let parsed = 0;
   let refused = 0;
   let slowest = 0;
@@ -115,7 +115,7 @@ test('fuzz: 10,000 random and hostile strings throw nothing but a ReferenceError
           assert.ok(parse(String(r)).equals(r), `${f.name}(${JSON.stringify(s)}) does not round-trip`);
           parsed++;
         } catch (e) {
-          if (!(e instanceof ReferenceError)) throw e;
+          if (!(e instanceof InvalidReferenceError)) throw e;
           assert.is(e.code, 'InvalidArgument');
           refused++;
         }
@@ -176,7 +176,7 @@ test('differential: parse agrees with distribution\'s own regular expressions on
         const r = parse(s);
         got = { domain: r.domain, path: r.path, tag: r.tag, digest: r.digest };
       } catch (e) {
-        assert.instance(e, ReferenceError);
+        assert.instance(e, InvalidReferenceError);
         got = undefined;
       }
       assert.equal(got, want, JSON.stringify(s));
@@ -219,7 +219,7 @@ test('differential: parseNormalized agrees with distribution\'s ParseNormalizedN
         const r = parseNormalized(s);
         got = { domain: r.domain, path: r.path, tag: r.tag, digest: r.digest };
       } catch (e) {
-        assert.instance(e, ReferenceError);
+        assert.instance(e, InvalidReferenceError);
         got = undefined;
       }
       assert.equal(got, want, JSON.stringify(s));
@@ -281,8 +281,8 @@ test('speed: every 1 MiB hostile string is refused in under 5 ms (or 4 single re
             f(s);
             assert.unreachable(`${name}: parsed`);
           } catch (e) {
-            assert.instance(e, ReferenceError);
-            kind = (e as ReferenceError).kind;
+            assert.instance(e, InvalidReferenceError);
+            kind = (e as InvalidReferenceError).kind;
           }
         }));
       }

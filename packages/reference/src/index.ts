@@ -24,5 +24,5 @@ export {
   type ReferenceParts,
   type AnyReference,
 } from './reference.js';
-export { ReferenceError, ReferenceErrorKind, isReferenceError } from './errors.js';
+export { InvalidReferenceError, ReferenceErrorKind, isReferenceError } from './errors.js';
 export { isTag, isDomain, isIdentifier, isDigestGrammar } from './grammar.js';

@@ -10,7 +10,7 @@ import {
   parseDockerRef,
   parseNamed,
   parseNormalized,
-  ReferenceError,
+  InvalidReferenceError,
   trimNamed,
   withDigest,
   withTag,
@@ -21,12 +21,12 @@ const f64 = 'f'.repeat(64);
 const sha = `sha256:${f64}`;
 const sha512 = `sha512:${'f'.repeat(128)}`;
 
-/** Expect `fn` to throw a ReferenceError of `kind`. */
+/** Expect `fn` to throw a InvalidReferenceError of `kind`. */
 function throwsKind(fn: () => unknown, kind: ReferenceErrorKind, input: string): void {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof ReferenceError, `${input}: not a ReferenceError: ${String(e)}`);
+    assert.ok(e instanceof InvalidReferenceError, `${input}: not a InvalidReferenceError: ${String(e)}`);
     assert.ok(e instanceof BerthError);
     assert.is(e.code, 'InvalidArgument');
     assert.is(e.kind, kind, `${input}: kind ${e.kind}, message ${e.message}`);
@@ -175,7 +175,7 @@ test('error messages are lower case, name the input and stay short for huge inpu
   try {
     parse(`${'A'.repeat(100_000)}`);
   } catch (e) {
-    assert.instance(e, ReferenceError);
+    assert.instance(e, InvalidReferenceError);
     const msg = (e as Error).message;
     assert.ok(msg.startsWith('invalid reference format: repository name'), msg);
     assert.ok(msg.length < 300, `message of ${msg.length} chars`);

@@ -6,7 +6,7 @@
  *   parseDockerRef('busybox')             → docker.io/library/busybox:latest
  *   familiar(parseDockerRef('busybox'))   → 'busybox:latest'
  */
-import { ReferenceError, ReferenceErrorKind, quote } from './errors.js';
+import { InvalidReferenceError, ReferenceErrorKind, quote } from './errors.js';
 import { checkRemoteName, isDigestGrammar, isDomain, isIdentifier, isRemoteName, isTag, joinChecks, type RemoteCheck } from './grammar.js';
 
 /**
@@ -84,7 +84,7 @@ export class Reference implements ReferenceParts {
 }
 
 function fail(kind: ReferenceErrorKind, input: string, what: string): never {
-  throw new ReferenceError(kind, input, `invalid reference format: ${what}`);
+  throw new InvalidReferenceError(kind, input, `invalid reference format: ${what}`);
 }
 
 /** Validate a digest as distribution/reference + go-digest do; returns a description of the problem or undefined. */
@@ -171,11 +171,11 @@ function parseCore(input: string, prefix: string | undefined, rest: string, libr
 
 /**
  * Parse a reference exactly as written, with no defaults: `[domain[:port]/]path[:tag][@digest]`.
- * Throws a {@link ReferenceError} whose `kind` says what is wrong.
+ * Throws a {@link InvalidReferenceError} whose `kind` says what is wrong.
  */
 export function parse(s: string): Reference {
-  if (typeof s !== 'string') throw new ReferenceError(ReferenceErrorKind.ReferenceInvalidFormat, String(s), 'invalid reference format: a reference must be a string');
-  if (s === '') throw new ReferenceError(ReferenceErrorKind.NameEmpty, s, 'repository name must have at least one component');
+  if (typeof s !== 'string') throw new InvalidReferenceError(ReferenceErrorKind.ReferenceInvalidFormat, String(s), 'invalid reference format: a reference must be a string');
+  if (s === '') throw new InvalidReferenceError(ReferenceErrorKind.NameEmpty, s, 'repository name must have at least one component');
   return parseCore(s, undefined, s);
 }
 
@@ -205,7 +205,7 @@ function splitDockerDomain(s: string): { domain: string; library: boolean; remai
  */
 export function parseNormalized(s: string): Reference {
   if (typeof s === 'string' && isIdentifier(s)) {
-    throw new ReferenceError(ReferenceErrorKind.ReferenceInvalidFormat, s, `invalid repository name ${quote(s)}: cannot specify 64-byte hexadecimal strings; use sha256:<id> for an image ID`);
+    throw new InvalidReferenceError(ReferenceErrorKind.ReferenceInvalidFormat, s, `invalid repository name ${quote(s)}: cannot specify 64-byte hexadecimal strings; use sha256:<id> for an image ID`);
   }
   if (typeof s !== 'string' || s === '') return parse(s);
   const { domain, library, remainder } = splitDockerDomain(s);
@@ -240,7 +240,7 @@ export function parseDockerRef(s: string): Reference {
 /** Parse a name that must already be canonical (`docker.io/library/busybox`, not `busybox`): {@link ReferenceErrorKind.NameNotCanonical} otherwise. */
 export function parseNamed(s: string): Reference {
   const r = parseNormalized(s);
-  if (r.toString() !== s) throw new ReferenceError(ReferenceErrorKind.NameNotCanonical, s, `repository name ${quote(s)} must be canonical (${quote(r.toString())})`);
+  if (r.toString() !== s) throw new InvalidReferenceError(ReferenceErrorKind.NameNotCanonical, s, `repository name ${quote(s)} must be canonical (${quote(r.toString())})`);
   return r;
 }
 
@@ -265,7 +265,7 @@ function familiarParts(ref: ReferenceParts): { domain: string | undefined; path:
 /** The same repository with `tag` (a digest, if any, is kept). Throws {@link ReferenceErrorKind.TagInvalidFormat}. */
 export function withTag(ref: ReferenceParts, tag: string): Reference {
   if (!isTag(tag)) {
-    throw new ReferenceError(ReferenceErrorKind.TagInvalidFormat, tag, `invalid tag format: ${quote(tag)} must be 1 to 128 characters of [A-Za-z0-9_.-], not starting with "." or "-"`);
+    throw new InvalidReferenceError(ReferenceErrorKind.TagInvalidFormat, tag, `invalid tag format: ${quote(tag)} must be 1 to 128 characters of [A-Za-z0-9_.-], not starting with "." or "-"`);
   }
   return construct(ref.domain, ref.path, tag, ref.digest);
 }
@@ -273,7 +273,7 @@ export function withTag(ref: ReferenceParts, tag: string): Reference {
 /** The same repository with `digest` (a tag, if any, is kept). Throws a digest kind of {@link ReferenceErrorKind}. */
 export function withDigest(ref: ReferenceParts, digest: string): Reference {
   const bad = digestProblem(digest);
-  if (bad) throw new ReferenceError(bad.kind, digest, `invalid digest format: ${bad.what}`);
+  if (bad) throw new InvalidReferenceError(bad.kind, digest, `invalid digest format: ${bad.what}`);
   return construct(ref.domain, ref.path, ref.tag, digest);
 }
 
