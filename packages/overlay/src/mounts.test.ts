@@ -72,7 +72,7 @@ test('parseMountInfo reads fields and unescapes mount points', () => {
   assert.equal(m[1], { id: 171, parent: 27, mountPoint: '/var/lib/my root/containers/a/rootfs', fstype: 'overlay', source: 'overlay', superOptions: 'rw,lowerdir=l/a' });
 });
 
-test('findOrphanMounts: mounts of unknown containers and unrecorded mounts are orphans; recorded ones and their submounts are not', async () => {
+test('findOrphanMounts: mounts of unknown containers and unrecorded rootfs mounts are orphans; recorded ones, their submounts and the engine\'s other mounts are not', async () => {
   const root = await mkdtemp(join(tmpdir(), 'berth-orphans-'));
   try {
     await mkdir(join(root, 'containers/a/rootfs'), { recursive: true });
@@ -85,6 +85,7 @@ test('findOrphanMounts: mounts of unknown containers and unrecorded mounts are o
       m(join(root, 'containers/a/rootfs')),
       m(join(root, 'containers/a/rootfs/proc'), 'proc'),
       m(join(root, 'containers/b/rootfs')),
+      m(join(root, 'containers/b/shm'), 'tmpfs'),
       m(join(root, 'containers/gone/rootfs')),
       m(join(root, 'overlay/probe-1234/merged')),
       m(join(root, 'volumes/v/_data'), 'tmpfs'),

@@ -197,8 +197,9 @@ export interface FindOrphanOptions {
 
 /**
  * Mounts below `$root/containers/` and `$root/overlay/` that nothing owns: their container is
- * not in `ownedKeys` (the engine's containers), or its `mounts.json` does not list them.
- * Deepest first, the order to unmount them in.
+ * not in `ownedKeys` (the engine's containers), or they are on an owned container's rootfs and
+ * its `mounts.json` does not list them (other mounts in an owned container's dir are the
+ * engine's business). Deepest first, the order to unmount them in.
  */
 export async function findOrphanMounts(root: string, ownedKeys: Iterable<string>, options: FindOrphanOptions = {}): Promise<OrphanMount[]> {
   let real: string;
@@ -240,8 +241,10 @@ export async function findOrphanMounts(root: string, ownedKeys: Iterable<string>
       out.push({ ...base, key, reason: 'unknown container' });
       continue;
     }
+    // Of an owned container, only its rootfs is ours to judge: other mounts in its dir (a shm
+    // tmpfs, say) are the engine's. A recorded mount owns what is below it (runtime submounts).
+    if (!isUnder(m.mountPoint, join(containersDir, key, 'rootfs'))) continue;
     const rec = await recorded(key);
-    // A recorded mount owns what is mounted below it (the runtime's submounts).
     if (![...rec].some((t) => isUnder(m.mountPoint, t))) out.push({ ...base, key, reason: 'not recorded' });
   }
   return out;
