@@ -135,24 +135,22 @@ async function runCreated(ctx: Context, engine: ContainerEngine, c: Container, f
   return r.code;
 }
 
-const humanUnits: ReadonlyArray<[number, string]> = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [86400 * 7, 'day'], [86400 * 30, 'week'], [86400 * 365, 'month']];
-
-/** Docker's HumanDuration: "3 seconds", "About a minute", "2 hours". */
+/** Docker's HumanDuration (go-units): "3 seconds", "About a minute", "2 hours", "3 days". */
 export function humanDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
+  const m = Math.floor(s / 60);
+  const h = Math.floor(m / 60);
   if (s < 1) return 'Less than a second';
   if (s === 1) return '1 second';
   if (s < 60) return `${s} seconds`;
-  if (s < 120) return 'About a minute';
-  if (s < 3600) return `${Math.floor(s / 60)} minutes`;
-  if (s < 7200) return 'About an hour';
-  if (s < 86400 * 2) return `${Math.floor(s / 3600)} hours`;
-  for (let i = 3; i < humanUnits.length; i++) {
-    const [lim, unit] = humanUnits[i] ?? [0, ''];
-    const prev = humanUnits[i - 1]?.[0] ?? 1;
-    if (s < lim * 2) return `${Math.floor(s / prev)} ${humanUnits[i - 1]?.[1] ?? ''}s`.replace(/^1 (\w+)s$/, '1 $1');
-  }
-  return `${Math.floor(s / (86400 * 365))} years`;
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
 }
 
 /** The STATUS column of `ps`. */
