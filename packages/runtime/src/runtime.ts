@@ -26,7 +26,7 @@ import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMa
 export type { ExitStatus } from './shim.js';
 
 /** The OCI status of a container. */
-export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 /** runc's `state` JSON. */
 export interface ContainerState {
@@ -124,6 +124,12 @@ export interface Runtime {
   exec(id: string, process: OciProcess, options?: ExecOptions): Promise<ExitStatus & { readonly pid: number }>;
   /** Pids of the container's processes. */
   ps(id: string): Promise<number[]>;
+  /** Freezes every process of a running container (status `paused`). */
+  pause(id: string): Promise<void>;
+  /** Thaws a paused container. */
+  resume(id: string): Promise<void>;
+  /** Changes the limits of a live container (`linux.resources` fields; the others stay). */
+  update(id: string, resources: LinuxResources): Promise<readonly string[]>;
 }
 
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,1023}$/;
@@ -234,7 +240,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     if (existsSync(join(dir(s.id), 'exit.json'))) return 'stopped';
     const st = procStat(s.pid);
     if (st === undefined || st.state === 'Z' || st.state === 'X' || st.startTime !== s.startTime) return 'stopped';
-    return existsSync(join(dir(s.id), 'exec.fifo')) ? 'created' : 'running';
+    if (existsSync(join(dir(s.id), 'exec.fifo'))) return 'created';
+    return existsSync(join(dir(s.id), 'paused')) ? 'paused' : 'running';
   };
 
   const view = (s: StoredState): ContainerState => {
@@ -420,6 +427,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     let status = statusOf(s);
     if (status !== 'stopped') {
       if (o.force !== true) throw failedPrecondition(`cannot delete container "${id}" that is not stopped: ${status} (stop it first or use --force)`);
+      if (status === 'paused') await cgOf(s).thaw().catch(() => {});
       await kill(id, 'SIGKILL', { all: true }).catch(() => {});
       for (let i = 0; i < 500 && (status = statusOf(s)) !== 'stopped'; i++) await sleep(10);
     }
@@ -474,7 +482,30 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     }
   }
 
+  async function pause(id: string): Promise<void> {
+    const s = load(id);
+    const status = statusOf(s);
+    if (status !== 'running') throw failedPrecondition(`cannot pause container "${id}": it is ${status}, not running`);
+    await cgOf(s).freeze();
+    writeFileSync(join(dir(id), 'paused'), '');
+  }
+
+  async function resume(id: string): Promise<void> {
+    const s = load(id);
+    const status = statusOf(s);
+    if (status !== 'paused') throw failedPrecondition(`cannot resume container "${id}": it is ${status}, not paused`);
+    await cgOf(s).thaw();
+    rmSync(join(dir(id), 'paused'), { force: true });
+  }
+
+  async function update(id: string, resources: LinuxResources): Promise<readonly string[]> {
+    const s = load(id);
+    if (statusOf(s) === 'stopped') throw failedPrecondition(`cannot update container "${id}": it is stopped`);
+    return (await cgOf(s).update(resources)).warnings;
+  }
+
   return {
+    pause, resume, update,
     create: async (id, o) => {
       const { state: st, shim } = await create(id, o);
       shim.release();

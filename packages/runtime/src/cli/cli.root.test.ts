@@ -112,6 +112,25 @@ test('run forwards stdio and exits with the container status; exec runs in it', 
   assert.equal(br('delete', '-f', c).status, 0, 'runc\'s short -f is --force');
 });
 
+test('pause, resume and update --resources - change a running container', () => {
+  const c = id('pause');
+  const b = bundle(['sleep', '1000']);
+  assert.equal(brDetached('run', '-d', '--bundle', b.dir, c), 0);
+  const status = () => (JSON.parse(br('state', c).stdout) as { status: string }).status;
+  assert.equal(br('pause', c).status, 0);
+  assert.equal(status(), 'paused');
+  assert.equal(br('pause', c).status, 1, 'a paused container cannot be paused again');
+  assert.equal(br('resume', c).status, 0);
+  assert.equal(status(), 'running');
+  const u = spawnSync(process.execPath, [bin, '--root', root, 'update', '--resources', '-', c], { env, input: JSON.stringify({ pids: { limit: 42 } }), encoding: 'utf8' });
+  assert.equal(u.status, 0, u.stderr);
+  const st = JSON.parse(readFileSync(join(root, c, 'state.json'), 'utf8')) as { cgroupDirs: string[] };
+  const pidsDir = st.cgroupDirs.find((d) => d.includes('/pids/'));
+  assert.ok(pidsDir);
+  assert.equal(readFileSync(join(pidsDir ?? '', 'pids.max'), 'utf8').trim(), '42');
+  assert.equal(br('delete', '-f', c).status, 0);
+});
+
 test.after(() => {
   for (const c of ids) br('delete', '--force', c);
   for (const b of bundles) b.remove();

@@ -10,6 +10,7 @@ import { appendFileSync, readFileSync, writeFileSync, existsSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { BerthError, invalidArgument, toBerthError } from '@berth/errors';
 import { defaultSpec } from '../default-spec.js';
+import type { LinuxResources } from '../cgroups/index.js';
 import { createRuntime, type StdioSpec } from '../runtime.js';
 import { parseConfig, parseProcess, type OciProcess } from '../spec.js';
 import { features } from './features.js';
@@ -21,12 +22,12 @@ const version = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.1.0-dev';
 const valued = new Set([
   'root', 'log', 'log-format', 'bundle', 'pid-file', 'console-socket', 'process', 'format',
   'preserve-fds', 'pidfd-socket', 'cwd', 'env', 'user', 'signal', 'rootless', 'criu', 'additional-gids',
-  'process-label', 'apparmor', 'cap',
+  'process-label', 'apparmor', 'cap', 'resources',
 ]);
 
 /** Short flags that take a value, per command (runc reuses letters: `delete -f` is --force, `ps -f` is --format). */
 const valuedShort: Readonly<Record<string, readonly string[]>> = {
-  create: ['b'], run: ['b'], spec: ['b'], exec: ['p', 'e', 'u', 'g', 'c'], ps: ['f'], list: ['f'], ls: ['f'],
+  create: ['b'], run: ['b'], spec: ['b'], update: ['r'], exec: ['p', 'e', 'u', 'g', 'c'], ps: ['f'], list: ['f'], ls: ['f'],
 };
 
 interface Parsed {
@@ -90,6 +91,8 @@ commands:
   delete [--force] ID                        remove a stopped container
   exec [--process F | CMD...] [-d] [--pid-file F] [--console-socket S] ID
   ps [--format table|json] ID                list the container's processes
+  pause ID / resume ID                       freeze and thaw every process of the container
+  update --resources F|- ID                  change limits (linux.resources JSON)
   list [--format table|json]                 list containers
   spec [--bundle DIR]                        write a default config.json
   features                                   print the runtime's features as JSON
@@ -244,8 +247,20 @@ async function dispatch(cmd: string, rawArgv: readonly string[], rt: () => Retur
       process.stdout.write(`${JSON.stringify(features(), null, 2)}\n`);
       return 0;
     case 'pause':
+      await rt().pause(needId(parse(argv), cmd));
+      return 0;
     case 'resume':
-    case 'update':
+      await rt().resume(needId(parse(argv), cmd));
+      return 0;
+    case 'update': {
+      // containerd: `update --resources=- <id>` with LinuxResources JSON on stdin (or a file).
+      const p = parse(argv);
+      const from = flag(p, 'resources', 'r');
+      if (from === undefined) throw invalidArgument('update needs --resources <file> (or - for stdin) with linux.resources JSON');
+      const text = readFileSync(from === '-' ? 0 : from, 'utf8');
+      for (const w of await rt().update(needId(p, cmd), JSON.parse(text) as LinuxResources)) process.stderr.write(`time="${new Date().toISOString()}" level=warning msg="${w}"\n`);
+      return 0;
+    }
     case 'checkpoint':
     case 'restore':
     case 'events':
