@@ -179,6 +179,48 @@ test('embedded descriptor data must match its size and digest', () => {
   assert.is(parseDescriptor(odd), odd);
 });
 
+test('the image-spec schema test vectors for descriptors', () => {
+  const base = { mediaType: MediaType.OciManifest, size: 7682, digest: 'sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270' };
+  const long = '1234567890'.repeat(13);
+  const cases: Array<[Record<string, unknown>, boolean]> = [
+    [base, true],
+    [{ mediaType: 'application/octet-stream', size: 0, digest: 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }, true],
+    [{ ...base, mediaType: undefined }, false],
+    [{ ...base, mediaType: 'application' }, false],
+    [{ ...base, mediaType: '.foo/bar' }, false],
+    [{ ...base, mediaType: 'foo/.bar' }, false],
+    [{ ...base, mediaType: `${long.slice(0, 127)}/${long.slice(0, 127)}` }, true],
+    [{ ...base, mediaType: `${long.slice(0, 128)}/bar` }, false],
+    [{ ...base, mediaType: `foo/${long.slice(0, 128)}` }, false],
+    [{ ...base, size: undefined }, false],
+    [{ ...base, size: '7682' }, false],
+    [{ ...base, size: -7682 }, false],
+    [{ ...base, digest: undefined }, false],
+    [{ ...base, digest: ':5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270' }, false],
+    [{ ...base, digest: 'sha256' }, false],
+    [{ ...base, digest: 'SHA256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270' }, false],
+    [{ ...base, digest: 'sha256:5B0BCABD1ED22E9FB1310CF6C2DEC7CDEF19F0AD69EFA1F392E94A4333501270' }, false],
+    [{ ...base, urls: ['https://example.com/foo'] }, true],
+    [{ ...base, urls: ['value'] }, false],
+    [{ ...base, artifactType: MediaType.OciManifest }, true],
+    [{ ...base, artifactType: 'foo/.bar' }, false],
+    [{ mediaType: 'text/plain', size: 34, data: 'aHR0cHM6Ly9naXRodWIuY29tL29wZW5jb250YWluZXJzCg==', digest: 'sha256:2690af59371e9eca9453dc29882643f46e5ca47ec2862bd517b5e17351325153' }, true],
+    [{ mediaType: 'text/plain', size: 34, data: 'aHR0cHM6Ly9naXRodWIuY29tL29wZW5jb250YWluZXJzCg', digest: 'sha256:2690af59371e9eca9453dc29882643f46e5ca47ec2862bd517b5e17351325153' }, false],
+    [{ ...base, digest: 'sha256+b64:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b' }, true],
+    [{ ...base, digest: 'sha256+foo-bar:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b' }, true],
+    [{ ...base, digest: 'sha256.foo-bar:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b' }, true],
+    [{ ...base, digest: 'multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8' }, true],
+    [{ ...base, digest: 'sha256+foo+-b:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b' }, false],
+    [{ ...base, digest: 'sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564' }, true],
+    [{ ...base, digest: 'sha256+b64u.unknownlength:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564=' }, true],
+  ];
+  for (const [value, ok] of cases) {
+    let passed = true;
+    try { parseDescriptor(JSON.parse(JSON.stringify(value))); } catch (e) { assert.instance(e, BerthError); passed = false; }
+    assert.is(passed, ok, JSON.stringify(value));
+  }
+});
+
 test('Docker schema2 manifest and manifest list', () => {
   const dm = {
     schemaVersion: 2,

@@ -37,6 +37,15 @@ export type Annotations = Static<typeof AnnotationsSchema>;
 
 const Size = Type.Integer({ minimum: 0, [expectKey]: 'a non-negative integer' });
 
+/** An absolute URI (a scheme, then anything without spaces), as descriptor `urls` need. */
+const UrlSchema = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]+$', [expectKey]: 'an absolute URL' });
+
+/** Standard padded base64 (RFC 4648 §4): whole 4-character groups. Fixed-width groups: linear. */
+const Base64Schema = Type.String({
+  pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$',
+  [expectKey]: 'base64 data',
+});
+
 /** The platform an image runs on. Field names follow the spec (`os.version`, `os.features`). */
 export const PlatformSchema = Type.Object(
   {
@@ -58,9 +67,9 @@ export const DescriptorSchema = Type.Object(
     mediaType: MediaTypeSchema,
     digest: DigestSchema,
     size: Size,
-    urls: Type.Optional(Type.Array(Type.String())),
+    urls: Type.Optional(Type.Array(UrlSchema)),
     annotations: Type.Optional(AnnotationsSchema),
-    data: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', [expectKey]: 'base64 data' })),
+    data: Type.Optional(Base64Schema),
     platform: Type.Optional(PlatformSchema),
     artifactType: Type.Optional(MediaTypeSchema),
   },
