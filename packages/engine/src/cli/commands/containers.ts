@@ -332,6 +332,40 @@ function parseTime(flag: string, v: string): number {
   return Date.now() - parseDuration(flag, v);
 }
 
+/** Prints log entries appended after `offset` until the container no longer runs. */
+async function followLog(engine: ContainerEngine, c: Container, path: string, from: number, print: (e: { log: string; stream: string; time: string }) => void): Promise<void> {
+  let offset = from;
+  let partial = '';
+  let lastPass = false;
+  for (;;) {
+    let size = 0;
+    try { size = statSync(path).size; } catch { /* rotated */ }
+    if (size < offset) offset = 0;
+    if (size > offset) {
+      const fd = openSync(path, 'r');
+      const buf = Buffer.alloc(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      closeSync(fd);
+      offset = size;
+      const lines = (partial + buf.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        try { print(JSON.parse(l) as { log: string; stream: string; time: string }); } catch { /* torn */ }
+      }
+    }
+    const cur = engine.deps.store.find(c.id);
+    if (!cur) return;
+    const st = engine.reconcile(cur).state.status;
+    if (st !== 'running' && st !== 'paused' && st !== 'starting' && st !== 'stopping') {
+      // The monitor writes the last output before it records the exit: one more read gets it.
+      if (lastPass) return;
+      lastPass = true;
+      continue;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function eachRef(refs: readonly string[], fn: (ref: string) => Promise<void> | void): Promise<void> {
   let failed: unknown;
   for (const ref of refs) {
@@ -568,42 +602,30 @@ export function register(cmd: Command, ctx: () => Context): void {
       const tail = o.tail === 'all' ? undefined : Number(o.tail);
       for (const e of selectLog(all, { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(tail === undefined ? {} : { tail }) })) print(e);
       if (!o.follow) return;
-      // Follow: poll the file for appended lines until the container is no longer running.
       let offset = 0;
       try { offset = statSync(path).size; } catch { /* not yet */ }
-      let partial = '';
-      let lastPass = false;
-      for (;;) {
-        let size = 0;
-        try { size = statSync(path).size; } catch { /* rotated */ }
-        if (size < offset) offset = 0;
-        if (size > offset) {
-          const fd = openSync(path, 'r');
-          const buf = Buffer.alloc(size - offset);
-          readSync(fd, buf, 0, buf.length, offset);
-          closeSync(fd);
-          offset = size;
-          const text = partial + buf.toString();
-          const lines = text.split('\n');
-          partial = lines.pop() ?? '';
-          for (const l of lines) {
-            try {
-              const e = JSON.parse(l) as { log: string; stream: string; time: string };
-              if (until === undefined || Date.parse(e.time) <= until) print(e);
-            } catch { /* torn */ }
-          }
-        }
-        const cur = engine.deps.store.find(c.id);
-        if (!cur) return;
-        const st = engine.reconcile(cur).state.status;
-        if (st !== 'running' && st !== 'paused' && st !== 'starting' && st !== 'stopping') {
-          // The monitor writes the last output before it records the exit: one more read gets it.
-          if (lastPass) return;
-          lastPass = true;
-          continue;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await followLog(engine, c, path, offset, (e) => { if (until === undefined || Date.parse(e.time) <= until) print(e); });
+    });
+
+  cmd.command('attach')
+    .description("attach to a running container's output (stdout/stderr) until it exits")
+    .argument('<container>')
+    .option('--no-stdin', 'do not attach stdin (berth attaches output only)')
+    .option('--sig-proxy', 'forward signals to the container', true)
+    .option('--no-sig-proxy', 'do not forward signals')
+    .action(async (ref: string, o: { sigProxy?: boolean }) => {
+      const engine = openEngine(ctx());
+      const c = engine.get(ref);
+      if (c.state.status !== 'running' && c.state.status !== 'paused') throw invalidArgument(`you cannot attach to a stopped container ${c.name}: start it first`);
+      const path = join(engine.dir(c.id), 'log.json');
+      let offset = 0;
+      try { offset = statSync(path).size; } catch { /* not yet */ }
+      const forward = (sig: NodeJS.Signals) => { try { engine.kill(c.id, parseSignal(sig)); } catch { /* exited */ } };
+      if (o.sigProxy !== false) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+      await followLog(engine, c, path, offset, (e) => { (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.log); });
+      const after = engine.deps.store.find(c.id);
+      process.exitCode = after?.state.exitCode ?? 0;
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, forward);
     });
 
   cmd.command('exec')
