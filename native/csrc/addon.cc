@@ -45,6 +45,7 @@ namespace {
 using berth::Fd;
 using berth::SysError;
 
+// Calls on fds carry no path (an fd is not one); the TypeScript layer names the fd in its message.
 Napi::Error MakeError(Napi::Env env, const SysError& e) {
   std::string message = e.syscall;
   if (!e.path.empty()) message += " " + e.path;
@@ -129,7 +130,7 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
     if (flock(fd, op | (nonBlocking ? LOCK_NB : 0)) == 0) return Napi::Boolean::New(info.Env(), true);
     if (errno == EINTR) continue;  // a signal handler ran (Node installs some): wait again
     if (errno == EWOULDBLOCK && nonBlocking) return Napi::Boolean::New(info.Env(), false);
-    throw SysError{errno, "flock", "fd " + std::to_string(fd)};
+    throw SysError{errno, "flock", ""};
   }
 }
 
@@ -283,7 +284,7 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
     ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     if (n >= 0) break;
     if (errno == EINTR) continue;
-    throw SysError{errno, "sendmsg", "fd " + std::to_string(sock)};
+    throw SysError{errno, "sendmsg", ""};
   }
   return info.Env().Undefined();
 }
@@ -312,7 +313,7 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
     n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     if (n >= 0) break;
     if (errno == EINTR) continue;
-    throw SysError{errno, "recvmsg", "fd " + std::to_string(sock)};
+    throw SysError{errno, "recvmsg", ""};
   }
   std::vector<Fd> fds;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -324,8 +325,8 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
       fds.emplace_back(fd);
     }
   }
-  if (n == 0 && fds.empty()) throw SysError{ECONNRESET, "recvmsg", "fd " + std::to_string(sock)};
-  if (fds.size() != 1 || (msg.msg_flags & MSG_CTRUNC) != 0) throw SysError{EBADMSG, "recvmsg", "fd " + std::to_string(sock)};
+  if (n == 0 && fds.empty()) throw SysError{ECONNRESET, "recvmsg", ""};
+  if (fds.size() != 1 || (msg.msg_flags & MSG_CTRUNC) != 0) throw SysError{EBADMSG, "recvmsg", ""};
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("message", Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), static_cast<size_t>(n)));
   out.Set("fd", fds[0].release());
@@ -338,7 +339,7 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   auto pid = static_cast<pid_t>(Int(info, 0));
   long fd = syscall(SYS_pidfd_open, pid, 0);
-  if (fd < 0) throw SysError{errno, "pidfd_open", "pid " + std::to_string(pid)};
+  if (fd < 0) throw SysError{errno, "pidfd_open", ""};
   return Napi::Number::New(info.Env(), static_cast<double>(fd));
 }
 
@@ -347,7 +348,7 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   int fd = static_cast<int>(Int(info, 0));
   int sig = static_cast<int>(Int(info, 1));
   if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) != 0) {
-    throw SysError{errno, "pidfd_send_signal", "fd " + std::to_string(fd)};
+    throw SysError{errno, "pidfd_send_signal", ""};
   }
   return info.Env().Undefined();
 }

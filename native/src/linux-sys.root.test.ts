@@ -167,6 +167,7 @@ test('flock: shared locks coexist; a bad fd is an error with the fd in the messa
   const e = catchErr(() => sys.flock(987654, 'exclusive', true));
   assert.is(e.errno, 'EBADF');
   assert.match(e.message, /fd 987654/);
+  assert.is(e.path, undefined, 'an fd is not a path');
 });
 
 // ---- resolveInRoot ----
