@@ -110,6 +110,7 @@ test('the spec examples validate and come back as the same object', () => {
   // Docker writes null for empty lists and maps
   const nulls = { ...config(), config: { ...config().config, Labels: null, Env: null, Cmd: null, Entrypoint: null, Volumes: null, ExposedPorts: null } };
   assert.is(parseImageConfig(nulls).config?.Labels, null);
+  for (const created of ['0001-01-01T00:00:00Z', '2024-01-01T00:00:00+02:00', '2015-10-31T22:22:56.015925234Z']) assert.ok(parseImageConfig({ ...config(), created }));
 });
 
 test('unknown fields are kept, at every level', () => {
@@ -143,6 +144,8 @@ test('errors name the JSON path of the bad field', () => {
     [() => parseImageConfig({ ...config(), rootfs: { type: 'layers', diff_ids: ['sha256:x'] } }), 'config.rootfs.diff_ids[0]: not a digest'],
     [() => parseImageConfig({ ...config(), config: { ...config().config, Env: 'A=1' } }), 'config.config.Env: not an array of strings'],
     [() => parseImageConfig({ ...config(), architecture: undefined }), 'config.architecture: required'],
+    [() => parseImageConfig({ ...config(), created: 'yesterday' }), 'config.created: not an RFC 3339 date-time'],
+    [() => parseImageConfig({ ...config(), history: [{ created: '2015-10-31 22:22' }] }), 'config.history[0].created: not an RFC 3339 date-time'],
     [() => parseImageConfig({ ...config(), config: { ...config().config, Labels: { a: 1 } } }), 'config.config.Labels: not an object of strings'],
     [() => parseImageConfig({ ...config(), config: { ...config().config, ExposedPorts: ['80/tcp'] } }), 'config.config.ExposedPorts: not an object of objects'],
     [() => parseImageConfig({ ...config(), 'os.version': 10 }), 'config["os.version"]: must be a string'],

@@ -46,6 +46,12 @@ const Base64Schema = Type.String({
   [expectKey]: 'base64 data',
 });
 
+/** An RFC 3339 date-time (`2015-10-31T22:22:56.015925234Z`), as config `created` fields need. */
+const DateTimeSchema = Type.String({
+  pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$',
+  [expectKey]: 'an RFC 3339 date-time',
+});
+
 /** The platform an image runs on. Field names follow the spec (`os.version`, `os.features`). */
 export const PlatformSchema = Type.Object(
   {
@@ -180,7 +186,7 @@ export type ContainerConfig = Static<typeof ContainerConfigSchema>;
 /** One entry of an image's history. */
 export const HistorySchema = Type.Object(
   {
-    created: Type.Optional(Type.String()),
+    created: Type.Optional(DateTimeSchema),
     author: Type.Optional(Type.String()),
     created_by: Type.Optional(Type.String()),
     comment: Type.Optional(Type.String()),
@@ -205,7 +211,7 @@ export type RootFs = Static<typeof RootFsSchema>;
 /** An image config blob (OCI `application/vnd.oci.image.config.v1+json` or Docker's). */
 export const ImageConfigSchema = Type.Object(
   {
-    created: Type.Optional(Type.String()),
+    created: Type.Optional(DateTimeSchema),
     author: Type.Optional(Type.String()),
     architecture: Type.String(),
     os: Type.String(),
