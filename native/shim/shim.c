@@ -17,12 +17,14 @@
  *   sc_default <action> <errno>    sc_arch <name>
  *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
+ *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
  * Every other record is an init step, run in order by the cloned child.
  *
  * Sync protocol (one line each):
  *
- *   shim --(fd 4) "pid <host pid>\n"      --> TypeScript writes uid/gid maps, joins cgroups
+ *   shim --(fd 4) "pid <host pid>\n"      --> TypeScript writes uid/gid maps, makes the cgroups
  *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript
+ *   shim: writes the pid to each "cgroup" dir's cgroup.procs
  *   shim --(sync pipe) 1 byte             --> init runs its steps
  *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start or execve)
  *   init --(err pipe)  "error\t<stage>\t<op>\t<errno>\t<path>\n" on failure, then _exit(1)
@@ -445,7 +447,8 @@ static void forward(int sig) {
 
 static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
-         !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo");
+         !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
+         !strcmp(op, "cgroup");
 }
 
 int main(void) {
@@ -482,6 +485,8 @@ int main(void) {
   }
 
   const char *mode = "exit";
+  const char *cgroups[64];
+  int ncgroups = 0;
   const char *exitfile = NULL;
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
@@ -491,6 +496,7 @@ int main(void) {
     if (!is_header(op)) { recs[nrecs++] = *r; continue; }
     if (!strcmp(op, "mode")) mode = r->tok[1];
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
+    else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
     else if (!strcmp(op, "mkfifo")) {
       /* The exec fifo of create: 0622 so an init running as any user can open it for writing. */
       if (mkfifo(r->tok[1], 0622) < 0) shim_fail("mkfifo", r->tok[1]);
@@ -570,6 +576,24 @@ int main(void) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     _exit(1);
+  }
+  /* Join the init to its cgroups (TypeScript made them and listed their directories in the
+   * plan) before it runs a single step, so every byte and pid it uses is accounted. */
+  for (int i = 0; i < ncgroups; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    char pidbuf[32];
+    int n = snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+    if (fd < 0 || write(fd, pidbuf, (size_t)n) != n) {
+      int e = errno;
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      errno = e;
+      say(CTL_OUT, "error\tcgroup\tjoin cgroup\t%d\t%s\n", e, path);
+      _exit(1);
+    }
+    close(fd);
   }
   if (write(syncp[1], "g", 1) != 1) shim_fail("release init", NULL);
   close(syncp[1]);

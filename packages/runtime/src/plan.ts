@@ -38,6 +38,8 @@ export interface PlanOptions {
   readonly exitFile?: string;
   /** True when a host path is a directory (decides mkdir or touch for bind targets). */
   readonly isDir?: (hostPath: string) => boolean;
+  /** Cgroup directories the shim joins the init to before releasing it. */
+  readonly cgroupDirs?: readonly string[];
   /** Host path of a container path, resolved inside the rootfs (default: plain join, no symlinks followed). */
   readonly resolve?: (containerPath: string) => string;
 }
@@ -225,6 +227,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   const steps: Step[] = [['mode', opts.mode]];
   if (opts.exitFile !== undefined) steps.push(['exitfile', opts.exitFile]);
   if (opts.execFifo !== undefined) steps.push(['mkfifo', opts.execFifo]);
+  for (const d of opts.cgroupDirs ?? []) steps.push(['cgroup', d]);
   let cloneFlags = 0;
   // Join the user namespace first: the others are owned by it.
   const ordered = [...nsList].sort((a, b) => (a.type === 'user' ? -1 : b.type === 'user' ? 1 : 0));

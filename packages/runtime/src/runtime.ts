@@ -277,6 +277,13 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     const cgroupsPath = linux.cgroupsPath ?? id;
     let cg: CgroupManager | undefined;
     try {
+      const created = new Date().toISOString();
+      const stateFor = (pid: number): ContainerState => ({
+        ociVersion: config.ociVersion, id, pid, status: 'creating', bundle, rootfs, created, owner: '',
+        ...(config.annotations ? { annotations: config.annotations } : {}),
+      });
+      const cgm = cgroupsOf(cgroupsPath);
+      cg = cgm;
       const steps = compilePlan(config, {
         rootfs, bundle, mode: shimMode,
         ...(shimMode !== 'foreground' ? { execFifo: fifo } : {}),
@@ -284,14 +291,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         ...(shimMode === 'monitor' ? { exitFile: join(dir(id), 'exit.json') } : {}),
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
+        cgroupDirs: cgm.dirs,
       });
-      const created = new Date().toISOString();
-      const stateFor = (pid: number): ContainerState => ({
-        ociVersion: config.ociVersion, id, pid, status: 'creating', bundle, rootfs, created, owner: '',
-        ...(config.annotations ? { annotations: config.annotations } : {}),
-      });
-      cg = cgroupsOf(cgroupsPath);
-      const cgm = cg;
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
       cgReady.catch(() => {});
@@ -302,8 +303,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         monitor: shimMode === 'monitor',
         prepare: async (pid) => {
           writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
-          await cgReady;
-          await cgm.addProcess(pid);
+          await cgReady; // the shim joins the init to it after "go"
           const st = stateFor(pid);
           await runHooks('prestart', config.hooks?.['prestart'], st);
           await runHooks('createRuntime', config.hooks?.['createRuntime'], st);
