@@ -14,6 +14,7 @@ export type Resolver =
   /** The O_PATH|O_NOFOLLOW component walk only (the fallback, forced — for tests). */
   | 'walk';
 
+/** Options of {@link LinuxSys}. */
 export interface LinuxSysOptions {
   /** Default: `$BERTH_RESOLVER` when set to one of the values, else `auto`. */
   readonly resolver?: Resolver;

@@ -14,6 +14,7 @@ export type ResolveMode =
   /** Like RESOLVE_BENEATH: any step that would leave the root is refused with EXDEV. */
   | 'beneath';
 
+/** Options of {@link Sys.resolveInRoot}. */
 export interface ResolveOptions {
   readonly mode?: ResolveMode;
   /** When the last component does not exist, resolve its parent and return parent + name (for creating it). Default false. */
@@ -22,6 +23,7 @@ export interface ResolveOptions {
   readonly noFollowLeaf?: boolean;
 }
 
+/** The door: every privileged call berth makes. Implemented by LinuxSys (the addon) and RecordingSys (a fake). */
 export interface Sys {
   /** mount(2). `flags` is a bitmask of {@link MountFlags}. */
   mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void;
