@@ -91,7 +91,7 @@ export interface EngineDeps {
   readonly host: HostFacts;
   readonly defaultSeccomp?: (caps: readonly string[]) => unknown;
   /** A static init binary for `--init`. */
-  readonly initPath?: string;
+  readonly initPath?: string | undefined;
   readonly callerEnv: Readonly<Record<string, string | undefined>>;
   /** Reads a host file named by the user (--env-file is read earlier; seccomp profiles here). */
   readonly readFile: (path: string) => string;

@@ -63,6 +63,9 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
   const db = openDatabase(ctx.root);
   let sys: LinuxSys | undefined;
   const getSys = () => (sys ??= new LinuxSys());
+  // Host facts and the init are looked up only by commands that build a spec (not by ps).
+  let facts: HostFacts | undefined;
+  let init: string | undefined | null = null;
   return new ContainerEngine({
     root: ctx.root,
     state: ctx.state,
@@ -70,9 +73,9 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     images: images ?? openImages(ctx.root, db, getSys),
     snapshotter: lazySnapshotter(ctx.root),
     runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
-    host: hostFacts(),
+    get host() { return (facts ??= hostFacts()); },
     defaultSeccomp: (caps) => defaultSeccompProfile(caps),
-    ...(findInit() === undefined ? {} : { initPath: findInit() ?? '' }),
+    get initPath() { return init === null ? (init = findInit()) : init; },
     callerEnv: process.env,
     readFile: (p) => readFileSync(p, 'utf8'),
   });
