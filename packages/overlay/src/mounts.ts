@@ -97,7 +97,12 @@ export function performMounts(sys: SnapshotterSys, mounts: readonly MountSpec[])
 }
 
 function enter(dir: string, target: string): string {
-  const previous = process.cwd();
+  let previous = '/';
+  try {
+    previous = process.cwd();
+  } catch {
+    // The working directory was deleted (ENOENT): come back to / instead.
+  }
   try {
     process.chdir(dir);
   } catch (e) {
