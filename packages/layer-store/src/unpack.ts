@@ -9,8 +9,10 @@
  * `.wh..wh..opq` → xattr `trusted.overlay.opaque=y` on the directory.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsc, lchownSync, chmodSync, lstatSync, lutimesSync, mkdirSync, rmSync, symlinkSync, linkSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import {
+  constants as fsc, chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
+  mkdirSync, openSync, rmSync, symlinkSync, writeSync,
+} from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -220,18 +222,24 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
           break;
         case 'file':
         case 'contiguous-file': {
-          const fh = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+          // Synchronous, fd-based: one open, the writes, fchown/fchmod/futimes, close — no path
+          // lookups after the O_EXCL|O_NOFOLLOW create, no thread-pool round trip per call.
+          const fd = openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
           try {
             for await (const chunk of entry) {
               const b = chunk as Buffer;
               let off = 0;
-              while (off < b.length) off += (await fh.write(b, off, b.length - off)).bytesWritten;
+              while (off < b.length) off += writeSync(fd, b, off, b.length - off);
               size += b.length;
             }
+            fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
+            fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
+            setXattrs(sys, target, h);
+            const mtime = paxMtime(h);
+            futimesSync(fd, mtime, mtime);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
-          applyAttrs(sys, target, h, dirTimes, false);
           break;
         }
         case 'symlink':
@@ -289,6 +297,14 @@ function paxOf(h: Header): Record<string, string> {
   return out;
 }
 
+function setXattrs(sys: UnpackSys, path: string, h: Header): void {
+  if ((h as { pax?: unknown }).pax == null) return;
+  for (const [k, v] of Object.entries(paxOf(h))) {
+    // tar-stream decodes PAX values as UTF-8: textual xattrs survive, binary ones may not.
+    if (k.startsWith('SCHILY.xattr.')) sys.lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v));
+  }
+}
+
 function paxMtime(h: Header): Date {
   const v = paxOf(h)['mtime'];
   if (v !== undefined && /^\d+(\.\d+)?$/.test(v)) return new Date(Number(v) * 1000);
@@ -298,10 +314,7 @@ function paxMtime(h: Header): Date {
 function applyAttrs(sys: UnpackSys, path: string, h: Header, dirTimes: Array<{ path: string; mtime: Date }>, isDir: boolean): void {
   lchownSync(path, h.uid ?? 0, h.gid ?? 0);
   if (h.type !== 'symlink') chmodSync(path, (h.mode ?? (isDir ? 0o755 : 0o644)) & 0o7777);
-  for (const [k, v] of Object.entries(paxOf(h))) {
-    // tar-stream decodes PAX values as UTF-8: textual xattrs survive, binary ones may not.
-    if (k.startsWith('SCHILY.xattr.')) sys.lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v));
-  }
+  setXattrs(sys, path, h);
   const mtime = paxMtime(h);
   if (isDir) dirTimes.push({ path, mtime });
   else lutimesSync(path, mtime, mtime);
