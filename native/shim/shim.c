@@ -18,6 +18,8 @@
  *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
+ *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
+ *                                   appends Docker json-file lines {"log","stream","time"} to path)
  * Every other record is an init step, run in order by the cloned child.
  *
  * Sync protocol (one line each):
@@ -49,6 +51,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -438,6 +442,71 @@ static int init_main(int syncfd) {
   return 1;
 }
 
+/* ---- the monitor's log (Docker json-file format) ------------------------------ */
+
+/* Appends one {"log","stream","time"} line per line of output (a chunk's tail without a
+ * newline becomes its own record, as Docker does for partial lines). */
+static void log_chunk(int logfd, const char *stream, const char *data, size_t len) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char when[64];
+  size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(when + w, sizeof when - w, ".%09ldZ", ts.tv_nsec);
+  size_t start = 0;
+  while (start < len) {
+    size_t end = start;
+    while (end < len && data[end] != '\n') end++;
+    if (end < len) end++; /* keep the newline in the record */
+    char out[16384 + 256];
+    size_t o = (size_t)snprintf(out, sizeof out, "{\"log\":\"");
+    for (size_t i = start; i < end && o < sizeof out - 160; i++) {
+      unsigned char c = (unsigned char)data[i];
+      if (c == '"' || c == '\\') { out[o++] = '\\'; out[o++] = (char)c; }
+      else if (c == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
+      else if (c == '\r') { out[o++] = '\\'; out[o++] = 'r'; }
+      else if (c == '\t') { out[o++] = '\\'; out[o++] = 't'; }
+      else if (c < 0x20) o += (size_t)snprintf(out + o, sizeof out - o, "\\u%04x", c);
+      else out[o++] = (char)c;
+    }
+    o += (size_t)snprintf(out + o, sizeof out - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, when);
+    write_all(logfd, out, o);
+    start = end;
+  }
+}
+
+/* Drains the init's stdout/stderr pipes into the log until the init has exited and the pipes
+ * are empty (a daemonized grandchild holding them must not delay the exit status). */
+static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
+  struct pollfd fds[2] = {{.fd = outfd, .events = POLLIN}, {.fd = errfd2, .events = POLLIN}};
+  const char *names[2] = {"stdout", "stderr"};
+  int status = 0, exited = 0;
+  char buf[8192];
+  for (;;) {
+    int open_fds = (fds[0].fd >= 0) + (fds[1].fd >= 0);
+    if (open_fds == 0 && exited) break;
+    int n = open_fds ? poll(fds, 2, exited ? 0 : 100) : (exited ? 0 : (usleep(100000), 0));
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2 && n > 0; i++) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t r = read(fds[i].fd, buf, sizeof buf);
+      if (r > 0) log_chunk(logfd, names[i], buf, (size_t)r);
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(fds[i].fd); fds[i].fd = -1; }
+    }
+    if (!exited) {
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        if (w == pid) { status = st; exited = 1; }
+      if (w < 0 && errno == ECHILD) exited = 1;
+    } else if (n == 0) {
+      break; /* exited and nothing left to read right now */
+    }
+  }
+  return status;
+}
+
 /* ---- the shim ------------------------------------------------------------ */
 
 static pid_t init_pid;
@@ -448,7 +517,7 @@ static void forward(int sig) {
 static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
-         !strcmp(op, "cgroup");
+         !strcmp(op, "cgroup") || !strcmp(op, "log");
 }
 
 int main(void) {
@@ -485,6 +554,7 @@ int main(void) {
   }
 
   const char *mode = "exit";
+  const char *logfile = NULL;
   const char *cgroups[64];
   int ncgroups = 0;
   const char *exitfile = NULL;
@@ -497,6 +567,7 @@ int main(void) {
     if (!strcmp(op, "mode")) mode = r->tok[1];
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
+    else if (!strcmp(op, "log")) logfile = r->tok[1];
     else if (!strcmp(op, "mkfifo")) {
       /* The exec fifo of create: 0622 so an init running as any user can open it for writing. */
       if (mkfifo(r->tok[1], 0622) < 0) shim_fail("mkfifo", r->tok[1]);
@@ -543,6 +614,13 @@ int main(void) {
   }
   if (monitor || foreground) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
+  /* With a log file the init's stdout and stderr are pipes the monitor drains. */
+  int outp[2] = {-1, -1}, errp2[2] = {-1, -1}, logfd = -1;
+  if (logfile) {
+    logfd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (logfd < 0) shim_fail("open log", logfile);
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp2, O_CLOEXEC) < 0) shim_fail("pipe", NULL);
+  }
   int syncp[2], errp[2];
   if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) shim_fail("pipe", NULL);
 
@@ -556,9 +634,15 @@ int main(void) {
     close(CTL_IN);
     close(CTL_OUT);
     errfd = errp[1];
+    if (logfile) {
+      /* dup2 clears close-on-exec on the new fds: the process keeps them. */
+      if (dup2(outp[1], 1) < 0 || dup2(errp2[1], 2) < 0) fail("init", "dup2 log pipes", logfile);
+      close(outp[0]); close(outp[1]); close(errp2[0]); close(errp2[1]); close(logfd);
+    }
     return init_main(syncp[0]);
   }
   init_pid = pid;
+  if (logfile) { close(outp[1]); close(errp2[1]); }
   close(syncp[0]);
   close(errp[1]);
 
@@ -628,12 +712,16 @@ int main(void) {
   /* Keep only what we report through: our stdio belongs to the container. */
   close(CTL_IN);
   int status = 0;
-  for (;;) {
-    int st;
-    pid_t w = waitpid(-1, &st, 0);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) break; /* ECHILD */
-    if (w == pid) { status = st; break; }
+  if (logfile) {
+    status = drain_logs(pid, outp[0], errp2[0], logfd);
+  } else {
+    for (;;) {
+      int st;
+      pid_t w = waitpid(-1, &st, 0);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) break; /* ECHILD */
+      if (w == pid) { status = st; break; }
+    }
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;

@@ -38,6 +38,8 @@ export interface PlanOptions {
   readonly exitFile?: string;
   /** True when a host path is a directory (decides mkdir or touch for bind targets). */
   readonly isDir?: (hostPath: string) => boolean;
+  /** Monitor mode: the process's stdout/stderr go to this file as Docker json-file lines. */
+  readonly logFile?: string;
   /** Cgroup directories the shim joins the init to before releasing it. */
   readonly cgroupDirs?: readonly string[];
   /** Host path of a container path, resolved inside the rootfs (default: plain join, no symlinks followed). */
@@ -228,6 +230,10 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   if (opts.exitFile !== undefined) steps.push(['exitfile', opts.exitFile]);
   if (opts.execFifo !== undefined) steps.push(['mkfifo', opts.execFifo]);
   for (const d of opts.cgroupDirs ?? []) steps.push(['cgroup', d]);
+  if (opts.logFile !== undefined) {
+    if (opts.mode !== 'monitor') throw invalidArgument('a log file needs the monitor: create with monitor (the default), not runc-style');
+    steps.push(['log', opts.logFile]);
+  }
   let cloneFlags = 0;
   // Join the user namespace first: the others are owned by it.
   const ordered = [...nsList].sort((a, b) => (a.type === 'user' ? -1 : b.type === 'user' ? 1 : 0));

@@ -349,6 +349,21 @@ test('a mount target behind a symlink in the rootfs stays inside the rootfs', as
   rmSync(hostDir, { recursive: true, force: true });
 });
 
+test('the monitor writes the process output to a json-file log', async () => {
+  const id = newId();
+  const b = bundle(['sh', '-c', 'echo out-1; echo "err \\"q\\"" >&2; printf partial']);
+  const log = join(b.dir, 'ctr.log');
+  await rt.create(id, { bundle: b.dir, stdio: 'ignore', logFile: log });
+  await rt.start(id);
+  assert.equal((await rt.wait(id)).exitCode, 0);
+  await rt.delete(id);
+  const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+  const byStream = (s: string) => records.filter((r) => r.stream === s).map((r) => r.log).join('');
+  assert.equal(byStream('stdout'), 'out-1\npartial');
+  assert.equal(byStream('stderr'), 'err "q"\n');
+  assert.ok(records.every((r) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(r.time)), 'RFC 3339 times with ns');
+});
+
 test('exit codes propagate; exec runs in the running container', async () => {
   const r = await runCaptured(bundle(['sh', '-c', 'exit 7']));
   assert.equal(r.exitCode, 7);

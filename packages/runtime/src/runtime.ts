@@ -79,6 +79,11 @@ export interface CreateOptions {
    * the caller's subreaper, which reaps it.
    */
   readonly monitor?: boolean;
+  /**
+   * Monitor mode only: the process's stdout and stderr become pipes the monitor drains into
+   * this file, one Docker json-file line per line of output (`{"log","stream","time"}`).
+   */
+  readonly logFile?: string;
 }
 
 /** Options of {@link Runtime.exec}. */
@@ -292,6 +297,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
         cgroupDirs: cgm.dirs,
+        ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
