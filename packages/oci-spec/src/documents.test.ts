@@ -332,15 +332,19 @@ const spec = () => ({
   },
 });
 
+// The bound is loose on purpose: a linear scan of 1 MiB takes milliseconds even on a loaded
+// CI machine, while backtracking over it takes minutes. Speed itself is a benchmark's job.
+const linearBoundMs = 5000;
+
 test('hostile megabyte strings in a document are refused in linear time', () => {
   for (const digest of ['a.'.repeat(1 << 19), `${'a'.repeat(1 << 20)}!`, `sha256:${'f'.repeat(1 << 20)}`]) {
     const t = performance.now();
     assert.is(messageOf(() => parseImageManifest({ ...manifest(), config: { ...manifest().config, digest } })), 'manifest.config.digest: not a digest');
-    assert.ok(performance.now() - t < 500, `${(performance.now() - t).toFixed(0)} ms`);
+    assert.ok(performance.now() - t < linearBoundMs, `${(performance.now() - t).toFixed(0)} ms`);
   }
   const t = performance.now();
   assert.match(messageOf(() => parseImageManifest({ ...manifest(), config: { ...manifest().config, data: `${'A'.repeat(1 << 20)}!` } })), /config\.data: not base64 data/);
-  assert.ok(performance.now() - t < 500);
+  assert.ok(performance.now() - t < linearBoundMs);
 });
 
 test('runtime spec: a config.json using every Linux section validates', () => {
