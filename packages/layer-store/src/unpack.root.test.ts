@@ -1,5 +1,6 @@
 // Unpacking real layer tars as root: attributes, whiteouts, and the hostile-tar suite.
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -71,6 +72,19 @@ test('a layer keeps owners, modes (setuid), mtimes, links, devices, fifos, xattr
   assert.not.ok(existsSync(join(d, 'etc/.wh.gone')));
   assert.is(getXattr(join(d, 'opt'), 'trusted.overlay.opaque'), 'y');
   assert.is(readdirSync(store.dir).length, 1);
+});
+
+test('a zstd-compressed layer unpacks (when the zstd tool is there to make one)', async () => {
+  const { store, base } = setup();
+  const tar = await makeTar([{ name: 'z/hello', body: 'zstd!\n'.repeat(1000) }]);
+  writeFileSync(join(base, 'l.tar'), tar);
+  const z = spawnSync('zstd', ['-q', '-19', join(base, 'l.tar'), '-o', join(base, 'l.tar.zst')]);
+  if (z.status !== 0) { console.log('# skip: zstd tool missing, no zstd layer to test'); return; }
+  const zst = readFileSync(join(base, 'l.tar.zst'));
+  const r = await store.unpack(cid('zstd'), from(zst), { expectedDiffID: digestOf(tar) });
+  assert.is(r?.digest, digestOf(zst));
+  assert.is(readFileSync(join(store.path(cid('zstd')), 'z/hello'), 'utf8'), 'zstd!\n'.repeat(1000));
+  await rejects(store.unpack(cid('zbad'), from(Buffer.concat([zst.subarray(0, 20), Buffer.alloc(100, 7)]))), /zstd layer is corrupt|not a valid tar/);
 });
 
 test('a diffID mismatch fails and leaves no layer', async () => {

@@ -5,6 +5,7 @@
  * → the file system. Every entry's parent directory is resolved *inside* the target with
  * `sys.resolveInRoot` (RESOLVE_IN_ROOT semantics), so `..`, absolute names, symlinks and hard
  * links can never reach outside it; names that would climb out are refused outright.
+ * gzip and zstd (fzstd, pure JS) are detected by their magic bytes.
  * Whiteouts become overlayfs whiteouts: `.wh.x` → char device 0/0 named `x`,
  * `.wh..wh..opq` → xattr `trusted.overlay.opaque=y` on the directory.
  */
@@ -18,7 +19,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { BerthError, invalidArgument, isBerthError, notImplemented, toBerthError } from '@berth/errors';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { BerthError, invalidArgument, isBerthError, toBerthError } from '@berth/errors';
 import type { ResolveOptions } from '@berth/native';
 import type { Digest } from './digest.js';
 
@@ -110,7 +112,7 @@ export function decompressing(source: AsyncIterable<Uint8Array>): { tar: AsyncIt
       pipeline(Readable.from(rest()), gunzip).catch(() => undefined);
       plain = gunzip;
     } else if (kind === 'zstd') {
-      throw notImplemented('zstd-compressed layers are not supported yet: recompress the layer with gzip');
+      plain = unzstd(rest());
     } else {
       plain = rest();
     }
@@ -123,6 +125,23 @@ export function decompressing(source: AsyncIterable<Uint8Array>): { tar: AsyncIt
     return d;
   };
   return { tar: run(), digest: () => need(d1), diffID: () => need(d2), diffSize: () => tarCount.n };
+}
+
+/** Streaming zstd decompression (fzstd: pure JS, no native build). */
+async function* unzstd(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let out: Uint8Array[] = [];
+  const d = new ZstdDecompress((chunk) => { out.push(chunk); });
+  try {
+    for await (const c of source) {
+      d.push(c);
+      if (out.length) { const o = out; out = []; yield* o; }
+    }
+    d.push(new Uint8Array(0), true);
+  } catch (e) {
+    if (e instanceof BerthError) throw e;
+    throw invalidArgument(`zstd layer is corrupt: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  yield* out;
 }
 
 /** Normalizes a tar entry name to a relative path inside the layer, or refuses it. */
