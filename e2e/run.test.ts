@@ -157,6 +157,34 @@ test('cp copies both ways and never follows a container symlink out of the rootf
   ok(['rm', 'files']);
 });
 
+test('pause, unpause, rename, kill -s, restart, top, stats, attach, container prune', async () => {
+  const id = ok(['run', '-d', '--name', 'life', 'busybox', 'sh', '-c', 'trap "echo got-usr1" USR1; while true; do sleep 0.1; done']).trim();
+  seen.push(id);
+  ok(['pause', 'life']);
+  assert.is(inspect('life', '{{.State.Status}} {{.State.Paused}}'), 'paused true');
+  assert.match(ok(['ps']), /\(Paused\)/);
+  ok(['unpause', 'life']);
+  assert.is(inspect('life', '{{.State.Status}}'), 'running');
+  ok(['rename', 'life', 'life2']);
+  assert.is(inspect('life2', '{{.Name}}'), '/life2');
+  assert.is(berth(['rename', 'life2', 'bad name']).status, 125);
+  assert.match(ok(['top', 'life2']), /sleep/);
+  assert.match(ok(['stats', '--no-stream', 'life2']), /life2\s+\S+%\s+\S+ \/ \S+/);
+  ok(['kill', '-s', 'USR1', 'life2']);
+  await until('the trap', () => ok(['logs', 'life2']).includes('got-usr1'));
+  const started = inspect('life2', '{{.State.StartedAt}}');
+  ok(['restart', '-t', '1', 'life2']);
+  assert.is(inspect('life2', '{{.State.Status}}'), 'running');
+  assert.is.not(inspect('life2', '{{.State.StartedAt}}'), started);
+  const attach = spawn(process.execPath, [bin, 'attach', 'life2'], { env });
+  const attached = new Promise<number | null>((r) => attach.on('exit', r));
+  await sleep(500);
+  ok(['kill', 'life2']);
+  assert.is(await attached, 137);
+  assert.match(ok(['container', 'prune', '-f']), new RegExp(id));
+  assert.is(berth(['inspect', id]).status, 125);
+});
+
 test('--restart on-failure:2 restarts twice, then stays exited', async () => {
   const id = ok(['run', '-d', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1']).trim();
   seen.push(id);
