@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBerthError } from '@berth/errors';
-import { parseSignal, withDefaultDevices } from './runtime.js';
+import { cgroupfsPath, parseSignal, withDefaultDevices } from './runtime.js';
 import { shimError } from './shim.js';
 
 test('signals are accepted as numbers, names and SIG-names', () => {
@@ -32,6 +32,14 @@ test('device rules: the config first, then the default devices and each linux.de
   assert.equal(r.devices?.[0], { allow: false, access: 'rwm' });
   assert.ok(r.devices?.some((d) => d.allow && d.major === 1 && d.minor === 3), '/dev/null allowed');
   assert.equal(r.devices?.at(-1), { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' });
+});
+
+test('systemd cgroup paths become the cgroupfs paths systemd would use; others pass through', () => {
+  assert.equal(cgroupfsPath('system.slice:cri-containerd:abc'), '/system.slice/cri-containerd-abc.scope');
+  assert.equal(cgroupfsPath('machine-libpod.slice:libpod:abc'), '/machine.slice/machine-libpod.slice/libpod-abc.scope');
+  assert.equal(cgroupfsPath(':berth:x'), '/system.slice/berth-x.scope');
+  assert.equal(cgroupfsPath('/default/abc'), '/default/abc');
+  assert.equal(cgroupfsPath('abc'), 'abc');
 });
 
 test.run();

@@ -199,6 +199,24 @@ export function withDefaultDevices(resources: Readonly<Record<string, unknown>> 
   return { ...res, devices: [...own, ...defaultDeviceRules.filter((r) => r.allow), ...extra] };
 }
 
+/**
+ * A systemd-style `cgroupsPath` (`slice:prefix:name`, as containerd and podman pass with
+ * systemd cgroups) as the cgroupfs path systemd would use: `machine-x.slice:libpod:abc` →
+ * `/machine.slice/machine-x.slice/libpod-abc.scope`. berth drives cgroupfs itself (no D-Bus);
+ * other paths are returned unchanged.
+ */
+export function cgroupfsPath(path: string): string {
+  const m = /^([^:/]*):([^:/]*):([^:/]+)$/.exec(path);
+  if (m === null) return path;
+  const [, slice = '', prefix = '', name = ''] = m;
+  const leaf = name.endsWith('.slice') ? name : `${prefix === '' ? '' : `${prefix}-`}${name}.scope`;
+  const s = slice === '' || slice === '-.slice' ? 'system.slice' : slice;
+  // systemd nests a-b.slice inside a.slice: expand each dash-separated prefix.
+  const parts = s.replace(/\.slice$/, '').split('-');
+  const dirs = parts.map((_, i) => `${parts.slice(0, i + 1).join('-')}.slice`);
+  return `/${[...dirs, leaf].join('/')}`;
+}
+
 /** Runs hooks in order with the state on stdin; the first failure throws. */
 export async function runHooks(kind: string, hooks: readonly OciHook[] | undefined, state: ContainerState): Promise<void> {
   for (const h of hooks ?? []) {
@@ -279,7 +297,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     const shimMode: ShimMode = mode ?? (opts.monitor === false ? 'exit' : 'monitor');
     const fifo = join(dir(id), 'exec.fifo');
     const linux = config.linux ?? {};
-    const cgroupsPath = linux.cgroupsPath ?? id;
+    const cgroupsPath = cgroupfsPath(linux.cgroupsPath ?? id);
     let cg: CgroupManager | undefined;
     try {
       const created = new Date().toISOString();
