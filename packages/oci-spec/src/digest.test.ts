@@ -68,7 +68,7 @@ test('a 1 MiB hostile string is refused fast and the message stays short', () =>
   const s = `sha256:${'a'.repeat(1 << 20)}`;
   const t = performance.now();
   try { parseDigest(s); } catch (e) { assert.ok((e as Error).message.length < 200); }
-  assert.ok(performance.now() - t < 200);
+  assert.ok(performance.now() - t < 5000, "linear: milliseconds even when loaded; backtracking would take minutes");
 });
 
 test('createDigester: chunked input gives the one-shot digest, and counts bytes', () => {
