@@ -2,6 +2,7 @@
 // need root: the conformance suite covers them).
 import { link, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,7 +10,7 @@ import tar from 'tar-stream';
 import { RecordingSys } from '@berth/native';
 import { OverlaySnapshotter } from './overlay.js';
 import { readTar } from './testsuite.js';
-import { tarStream, type TarItem } from './difftar.js';
+import { changeItems, overlayItems, tarStream, type TarItem } from './difftar.js';
 
 const test = suite<{ tmp: string }>('diff tar', { tmp: '' });
 test.before.each(async (ctx) => { ctx.tmp = await mkdtemp(join(tmpdir(), 'berth-difftar-')); });
@@ -17,9 +18,16 @@ test.after.each(async (ctx) => { await rm(ctx.tmp, { recursive: true, force: tru
 
 test('the upper dir streams out: big files, links, symlinks, printable xattrs; opaque dirs get their marker', async ({ tmp }) => {
   const sys = new RecordingSys();
+  // The walk names entries through /proc/self/fd; the fake keys its xattrs by path, so map back.
+  const door = {
+    mount: sys.mount.bind(sys),
+    umount2: sys.umount2.bind(sys),
+    lgetxattr: (p: string, n: string) => sys.lgetxattr(realpathSync(p), n),
+    llistxattr: (p: string) => sys.llistxattr(realpathSync(p)),
+  };
   const root = join(tmp, 'root');
   await mkdir(join(tmp, 'layer'));
-  const snap = new OverlaySnapshotter({ root, sys });
+  const snap = new OverlaySnapshotter({ root, sys: door });
   await snap.prepare('c', [join(tmp, 'layer')]);
   const upper = join(root, 'containers/c/upper');
   const big = Buffer.alloc(5 * 1024 * 1024, 'x');
@@ -86,6 +94,26 @@ test('a file swapped for a symlink (or another file) after the walk saw it is no
     } catch (e) {
       assert.match((e as Error).message, /^diff of .*\/f: /, (e as Error).message);
     }
+  }
+});
+
+test('the walk never follows a symlink put where a directory was', async ({ tmp }) => {
+  const host = join(tmp, 'host');
+  await mkdir(host);
+  await writeFile(join(host, 'secret'), 'host data');
+  const upper = join(tmp, 'upper');
+  await mkdir(upper);
+  await symlink(host, join(upper, 'x'));
+  // changes() saw a dir x with a new file; by the time of the tar, x is a symlink to the host.
+  const items: TarItem[] = [];
+  for await (const it of changeItems(upper, [{ path: '/x', kind: 'A' }, { path: '/x/secret', kind: 'A' }])) items.push(it);
+  assert.equal(items.map((i) => [i.name, i.kind === 'entry' && i.stat.isSymbolicLink()]), [['x', true]]);
+  // overlayItems refuses to enter a directory that is a symlink.
+  try {
+    for await (const it of overlayItems(new RecordingSys(), join(upper, 'x'))) void it;
+    assert.unreachable('followed a symlink');
+  } catch (e) {
+    assert.match((e as Error).message, /open dir .*\/x: /);
   }
 });
 

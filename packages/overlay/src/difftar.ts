@@ -37,22 +37,71 @@ function whiteoutName(name: string): string {
   return slash < 0 ? `${whiteoutPrefix}${name}` : `${name.slice(0, slash + 1)}${whiteoutPrefix}${name.slice(slash + 1)}`;
 }
 
-/** The items of an overlay upper dir, in tar order: per directory, whiteouts first. */
-export async function* overlayItems(sys: SnapshotterSys, upper: string, rel = ''): AsyncGenerator<TarItem> {
-  const entries: Array<{ name: string; path: string; stat: BigIntStats }> = [];
-  for (const n of (await readdir(upper)).sort()) {
-    const p = join(upper, n);
-    const st = await lstatOrNull(p);
-    if (st !== null) entries.push({ name: rel === '' ? n : `${rel}/${n}`, path: p, stat: st });
+const dirFlags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/**
+ * Opens a directory without following a symlink in its last component. Children are then reached
+ * as `/proc/self/fd/<fd>/<name>`: the kernel resolves that through the open directory itself, so
+ * a running container that swaps a directory for a symlink (to a host dir) mid-walk is never
+ * followed — the walk of an upper dir stays inside it.
+ */
+async function openDir(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, dirFlags);
+  } catch (e) {
+    throw toBerthError(e, `open dir ${path}`);
   }
-  for (const e of entries) if (isWhiteout(e.stat)) yield { kind: 'whiteout', name: e.name };
-  for (const e of entries) {
-    if (isWhiteout(e.stat)) continue;
-    yield { kind: 'entry', ...e };
-    if (e.stat.isDirectory()) {
-      if (isOpaque(sys, e.path)) yield { kind: 'opaque', name: e.name };
-      yield* overlayItems(sys, e.path, e.name);
+}
+
+const viaFd = (fh: FileHandle): string => `/proc/self/fd/${fh.fd}`;
+
+/**
+ * Opens directory `rel` ('' or 'a/b') below `base` one component at a time, none followed if a
+ * symlink; undefined when a component is missing or not a directory.
+ */
+async function openBeneath(base: string, rel: string): Promise<FileHandle | undefined> {
+  let fh = await openDir(base);
+  for (const part of rel.split('/').filter((x) => x !== '')) {
+    let next: FileHandle;
+    try {
+      next = await open(`${viaFd(fh)}/${part}`, dirFlags);
+    } catch (e) {
+      await fh.close();
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+      throw toBerthError(e, `open dir ${base}/${rel}`);
     }
+    await fh.close();
+    fh = next;
+  }
+  return fh;
+}
+
+/**
+ * The items of an overlay upper dir, in tar order: per directory, whiteouts first. `dir` is
+ * opened (a symlink refused) and held open while its items are consumed.
+ */
+export async function* overlayItems(sys: SnapshotterSys, dir: string, rel = ''): AsyncGenerator<TarItem> {
+  const fh = await openDir(dir);
+  try {
+    const here = viaFd(fh);
+    const entries: Array<{ name: string; path: string; stat: BigIntStats }> = [];
+    for (const n of (await readdir(here)).sort()) {
+      const p = `${here}/${n}`;
+      const st = await lstatOrNull(p);
+      if (st !== null) entries.push({ name: rel === '' ? n : `${rel}/${n}`, path: p, stat: st });
+    }
+    for (const e of entries) if (isWhiteout(e.stat)) yield { kind: 'whiteout', name: e.name };
+    for (const e of entries) {
+      if (isWhiteout(e.stat)) continue;
+      yield { kind: 'entry', ...e };
+      if (e.stat.isDirectory()) {
+        if (isOpaque(sys, e.path)) yield { kind: 'opaque', name: e.name };
+        yield* overlayItems(sys, e.path, e.name);
+      }
+    }
+  } finally {
+    await fh.close();
   }
 }
 
@@ -81,9 +130,17 @@ export async function* changeItems(upper: string, changes: readonly Change[]): A
       yield { kind: 'whiteout', name };
       continue;
     }
-    const path = join(upper, name);
-    const stat = await lstatOrNull(path);
-    if (stat !== null) yield { kind: 'entry', name, path, stat };
+    // The parent is opened component by component (no symlink followed), as in overlayItems.
+    const slash = name.lastIndexOf('/');
+    const parent = await openBeneath(upper, slash < 0 ? '' : name.slice(0, slash));
+    if (parent === undefined) continue; // gone since changes() saw it
+    try {
+      const path = `${viaFd(parent)}/${name.slice(slash + 1)}`;
+      const stat = await lstatOrNull(path);
+      if (stat !== null) yield { kind: 'entry', name, path, stat };
+    } finally {
+      await parent.close();
+    }
   }
 }
 
