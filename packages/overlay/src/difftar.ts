@@ -204,12 +204,12 @@ async function writeItem(sys: SnapshotterSys, pack: Pack, item: TarItem, links: 
   try {
     fh = await open(item.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
   } catch (e) {
-    throw toBerthError(e, `diff of ${item.path}`);
+    throw toBerthError(e, `diff of /${item.name}`);
   }
   const fst = await fh.stat({ bigint: true });
   if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev || fst.size !== st.size || fst.ctimeNs !== st.ctimeNs) {
     await fh.close();
-    throw failedPrecondition(`diff of ${item.path}: the file was replaced while being read; stop or pause the container and retry`);
+    throw failedPrecondition(`diff of /${item.name}: the file was replaced while being read; stop or pause the container and retry`);
   }
   await new Promise<void>((resolve, reject) => {
     const entry = pack.entry({ ...base, type: 'file', size }, (err) => (err ? reject(err) : resolve()));
@@ -220,9 +220,9 @@ async function writeItem(sys: SnapshotterSys, pack: Pack, item: TarItem, links: 
         written += b.length;
         if (!entry.write(b)) await once(entry, 'drain');
       }
-      if (written !== size) throw internal(`diff of ${item.path}: file changed size while being read; stop the container and retry`);
+      if (written !== size) throw internal(`diff of /${item.name}: file changed size while being read; stop the container and retry`);
       entry.end(undefined); // streamx types require an argument; none is written
-    })().catch((e: unknown) => { entry.destroy(e as Error); reject(toBerthError(e, `diff of ${item.path}`)); });
+    })().catch((e: unknown) => { entry.destroy(e as Error); reject(toBerthError(e, `diff of /${item.name}`)); });
   }).finally(() => fh.close().catch(() => undefined));
 }
 
