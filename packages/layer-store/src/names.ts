@@ -1,9 +1,9 @@
 /**
  * Image names as the store keeps them: fully qualified (`docker.io/library/busybox:latest`,
- * `docker.io/library/busybox@sha256:…`), shown familiar (`busybox:latest`).
- * A small stand-in for @berth/reference's grammar, enough for tags the store records.
+ * `docker.io/library/busybox@sha256:…`), shown familiar (`busybox:latest`). The grammar and
+ * normalization are @berth/reference's; this module adapts them to the strings the store records.
  */
-import { invalidArgument } from '@berth/errors';
+import { familiar as familiarRef, parseNormalized } from '@berth/reference';
 
 /** A parsed name: repository (`docker.io/library/busybox`) and tag or digest. */
 export interface ImageName {
@@ -12,34 +12,14 @@ export interface ImageName {
   readonly digest?: string;
 }
 
-const component = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const pathRe = new RegExp(`^${component}(?:/${component})*$`);
-const tagRe = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-
 /** Parses `name[:tag][@digest]`, adding `docker.io/library/` as Docker does. No tag → none (see {@link withDefaultTag}). */
 export function parseName(s: string): ImageName {
-  let rest = s;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) { digest = rest.slice(at + 1); rest = rest.slice(0, at); }
-  let tag: string | undefined;
-  const slash = rest.lastIndexOf('/');
-  const colon = rest.lastIndexOf(':');
-  if (colon > slash) { tag = rest.slice(colon + 1); rest = rest.slice(0, colon); }
-  const parts = rest.split('/');
-  let domain = 'docker.io';
-  const first = parts[0] ?? '';
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    domain = first;
-    parts.shift();
-  }
-  let path = parts.join('/');
-  if (domain === 'docker.io' && parts.length === 1) path = `library/${path}`;
-  if (!pathRe.test(path) || (tag !== undefined && !tagRe.test(tag)) || (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest))) {
-    throw invalidArgument(`invalid reference format: "${s.slice(0, 300)}" is not a valid image name`);
-  }
-  if (!/^[A-Za-z0-9.-]+(?::\d+)?$/.test(domain)) throw invalidArgument(`invalid reference format: "${s.slice(0, 300)}" has an invalid registry host`);
-  return { repo: `${domain}/${path}`, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
+  const r = parseNormalized(s);
+  return {
+    repo: r.domain === undefined ? r.path : `${r.domain}/${r.path}`,
+    ...(r.tag === undefined ? {} : { tag: r.tag }),
+    ...(r.digest === undefined ? {} : { digest: r.digest }),
+  };
 }
 
 /** `name` with `:latest` when it has neither tag nor digest. */
@@ -54,7 +34,11 @@ export function formatName(n: ImageName): string {
 
 /** The familiar form of a repository or full name: `docker.io/library/busybox:1` → `busybox:1`. */
 export function familiar(full: string): string {
-  return full.replace(/^docker\.io\/library\/(?=[^/]+$|[^/]+[:@])/, '').replace(/^docker\.io\//, '');
+  try {
+    return familiarRef(parseNormalized(full));
+  } catch {
+    return full;
+  }
 }
 
 /** Parses and fully qualifies a name with its default tag: `busybox` → `docker.io/library/busybox:latest`. */
