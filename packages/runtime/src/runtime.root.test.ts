@@ -364,6 +364,24 @@ test('the monitor writes the process output to a json-file log', async () => {
   assert.ok(records.every((r) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(r.time)), 'RFC 3339 times with ns');
 });
 
+test('process: user, groups, umask, cwd, env, rlimits, oom_score_adj and capabilities as configured', async () => {
+  const caps = ['CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+  const script = 'id -u; id -g; id -G; umask; pwd; echo $FOO; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; grep -E "^Cap(Eff|Bnd|Amb)" /proc/self/status; grep ^NoNewPrivs /proc/self/status';
+  const b = bundle(['sh', '-c', script], withProcess({
+    user: { uid: 1000, gid: 1000, additionalGids: [10, 20], umask: 0o077 },
+    cwd: '/tmp', env: ['PATH=/bin', 'FOO=bar'], oomScoreAdj: 500,
+    rlimits: [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }],
+    capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: caps },
+  }));
+  const r = await runCaptured(b);
+  assert.equal(r.exitCode, 0, r.out);
+  const mask = ((1 << 5) | (1 << 10)).toString(16).padStart(16, '0');
+  assert.equal(r.out.trim().split('\n').map((l) => l.replace(/\s+/g, ' ')), [
+    '1000', '1000', '1000 10 20', '0077', '/tmp', 'bar', '100', '200', '500',
+    `CapEff: ${mask}`, `CapBnd: ${mask}`, `CapAmb: ${mask}`, 'NoNewPrivs: 1',
+  ]);
+});
+
 test('exit codes propagate; exec runs in the running container', async () => {
   const r = await runCaptured(bundle(['sh', '-c', 'exit 7']));
   assert.equal(r.exitCode, 7);
