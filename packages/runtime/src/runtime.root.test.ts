@@ -405,6 +405,7 @@ test.after(async () => {
   for (const id of ids) await rt.delete(id, { force: true }).catch(() => {});
   for (const b of bundles) b.remove();
   rmSync(stateRoot, { recursive: true, force: true });
+  if (process.env['BERTH_SHIM'] === undefined) rmSync(join(shimPath, '..'), { recursive: true, force: true });
 });
 
 test.run();
