@@ -169,7 +169,7 @@ async function load(ctx: Context, o: { input?: string; quiet?: boolean }): Promi
       if (process.stdin.isTTY) throw invalidArgument('requested load from stdin, but stdin is empty: use -i FILE or pipe an archive in');
       r = await loadArchive(store, process.stdin);
     }
-    for (const line of loadMessages(r)) process.stdout.write(`${line}\n`);
+    if (!o.quiet) for (const line of loadMessages(r)) process.stdout.write(`${line}\n`);
   } finally {
     store.close();
   }
