@@ -51,6 +51,8 @@ interface StoredState {
   readonly owner: string;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly startTime: string;
+  /** The monitor shim (pid and start time) when one owns the init. */
+  readonly monitor?: { readonly pid: number; readonly startTime: string };
   readonly cgroupsPath: string;
   /** The cgroup's directories as create made them (the caller's own cgroup may differ later). */
   readonly cgroupDirs?: readonly string[];
@@ -143,12 +145,12 @@ function checkId(id: string): void {
   if (!idPattern.test(id)) throw invalidArgument(`invalid container id "${id}": use letters, digits, "_", "." and "-"`);
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks) and the state letter; undefined when gone. */
-function procStat(pid: number): { startTime: string; state: string } | undefined {
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), the state letter and the parent; undefined when gone. */
+function procStat(pid: number): { startTime: string; state: string; ppid: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0] ?? '', startTime: rest[19] ?? '' };
+    return { state: rest[0] ?? '', ppid: Number(rest[1]), startTime: rest[19] ?? '' };
   } catch {
     return undefined;
   }
@@ -333,8 +335,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           await runHooks('createRuntime', config.hooks?.['createRuntime'], st);
         },
       });
+      const initStat = procStat(shim.pid);
+      const monitorStat = shimMode === 'monitor' && initStat ? procStat(initStat.ppid) : undefined;
       const stored: StoredState = {
-        ...stateFor(shim.pid), startTime: procStat(shim.pid)?.startTime ?? '', cgroupsPath, cgroupDirs: cgm.dirs,
+        ...stateFor(shim.pid), startTime: initStat?.startTime ?? '', cgroupsPath, cgroupDirs: cgm.dirs,
+        ...(monitorStat && initStat ? { monitor: { pid: initStat.ppid, startTime: monitorStat.startTime } } : {}),
         namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
         ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
         ...(config.hooks?.['poststop'] ? { poststop: config.hooks['poststop'] } : {}),
@@ -438,9 +443,14 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         return { exitCode: e.exitCode, ...(e.signal && name ? { signal: name } : {}), oomKilled: oom };
       }
       if (statusOf(s) === 'stopped') {
-        await sleep(20);
-        if (existsSync(exitFile)) continue;
-        return { exitCode: -1 };
+        // A live monitor is about to write the exit file; without one the status is unknown.
+        const m = s.monitor;
+        const monitorAlive = m !== undefined && procStat(m.pid)?.startTime === m.startTime && procStat(m.pid)?.state !== 'Z';
+        if (!monitorAlive) {
+          await sleep(20);
+          if (existsSync(exitFile)) continue;
+          return { exitCode: -1 };
+        }
       }
       await sleep(20);
     }
