@@ -51,6 +51,19 @@ test('two concurrent ingests of one digest write it once', async () => {
   assert.is(reads, 16, 'the second ingest did not read its source');
 });
 
+test('two stores on one root (as two processes) ingest one digest once, through the lock file', async () => {
+  const a = fresh();
+  const b = new FileBlobStore(a.root);
+  const data = Buffer.alloc(1 << 20, 7);
+  const d = digestOf(data);
+  let reads = 0;
+  async function* slow() { for (let i = 0; i < 16; i++) { reads++; yield data.subarray(i * 65536, (i + 1) * 65536); await new Promise((r) => setTimeout(r, 5)); } }
+  const [x, y] = await Promise.all([a.ingest(slow(), { digest: d }), b.ingest(slow(), { digest: d })]);
+  assert.equal(x, y);
+  assert.is(reads, 16);
+  assert.equal(readdirSync(a.tmpDir), [], 'the lock is gone');
+});
+
 test('a resumable ingest continues from its offset after an interruption', async () => {
   const s = fresh();
   const data = Buffer.from('0123456789'.repeat(1000));

@@ -10,7 +10,7 @@
  * racing on one digest both verify and the second rename is a no-op replace of equal bytes.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, writeSync, readdirSync, rmSync, statSync, type ReadStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canceled, invalidArgument, notFound } from '@berth/errors';
@@ -149,11 +149,40 @@ export class FileBlobStore implements ContentStore {
         await drain(source);
         return running;
       }
-      const p = this.doIngest(source, options);
+      const p = this.lockedIngest(digest, source, options);
       this.inflight.set(digest, p);
       try { return await p; } finally { this.inflight.delete(digest); }
     }
     return this.doIngest(source, options);
+  }
+
+  /**
+   * Across processes, one ingest per digest: `tmp/lock-<hex>` (O_EXCL, holding the writer's pid)
+   * marks the one doing the work; the others wait for the blob, or take over from a dead writer.
+   */
+  private async lockedIngest(digest: Digest, source: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<BlobInfo> {
+    mkdirSync(this.tmpDir, { recursive: true });
+    const lock = join(this.tmpDir, `lock-${hexOf(digest)}`);
+    for (;;) {
+      let fd: number | undefined;
+      try { fd = openSync(lock, 'wx'); } catch (e) { if ((e as { code?: string }).code !== 'EEXIST') throw e; }
+      if (fd !== undefined) {
+        try {
+          writeSync(fd, String(process.pid));
+          closeSync(fd);
+          if (this.has(digest)) { await drain(source); return this.info(digest); }
+          return await this.doIngest(source, options);
+        } finally {
+          rmSync(lock, { force: true });
+        }
+      }
+      let owner = 0;
+      try { owner = Number(readFileSync(lock, 'utf8')); } catch { continue; }
+      if (owner > 0 && !pidAlive(owner)) { rmSync(lock, { force: true }); continue; }
+      if (this.has(digest)) { await drain(source); return this.info(digest); }
+      if (options.signal?.aborted) throw canceled(`ingest of ${digest} canceled`, { cause: options.signal.reason });
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private partialPath(ref: string): string {
@@ -204,6 +233,10 @@ export class FileBlobStore implements ContentStore {
       throw e;
     }
   }
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === 'EPERM'; }
 }
 
 async function hashExisting(path: string, hash: Hash): Promise<number> {

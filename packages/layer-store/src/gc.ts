@@ -6,7 +6,7 @@
  * config, manifests, layer blobs and chainIDs. Swept: unmarked blobs, layer directories and
  * layer rows, plus temp files of processes that are gone. Deletion trusts only the mark.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { write } from './db.js';
 import type { Digest } from './digest.js';
@@ -86,6 +86,12 @@ export function staleIngests(store: Store): string[] {
     const p = join(store.blobs.tmpDir, n);
     const anon = /^ingest-anon-(\d+)-/.exec(n);
     if (anon) { if (!pidAlive(Number(anon[1]))) out.push(p); continue; }
+    if (n.startsWith('lock-')) {
+      let owner = 0;
+      try { owner = Number(readFileSync(p, 'utf8')); } catch { continue; }
+      if (owner > 0 && !pidAlive(owner)) out.push(p);
+      continue;
+    }
     try { if (Date.now() - statSync(p).mtimeMs > 86_400_000) out.push(p); } catch { /* gone */ }
   }
   return out;
