@@ -86,6 +86,32 @@ test('save writes archives that load back with the same ID (docker-archive, OCI 
   a.close();
 });
 
+test('multi-image archives go both ways; a multi-platform layout loads the host platform', async () => {
+  const bb = await fixture('busybox');
+  const la = await fixture('layered');
+  const multi = await fixture('multiarch');
+  const a = open();
+  await loadArchive(a, createReadStream(bb.dockerArchive ?? ''));
+  await loadArchive(a, createReadStream(la.dockerArchive ?? ''));
+  const d = tmp();
+  for (const format of ['docker-archive', 'oci-archive'] as const) {
+    const file = join(d, `${format}.tar`);
+    await saveArchive(a, ['busybox', 'layered:latest'], createWriteStream(file), format);
+    const b = open();
+    const r = await loadArchive(b, createReadStream(file));
+    assert.equal(loadMessages(r).sort(), ['Loaded image: busybox:latest', 'Loaded image: layered:latest'], format);
+    assert.equal(b.images.list().map((i) => i.id).sort(), [bb.imageId, la.imageId].sort(), format);
+    b.close();
+  }
+  const m = open();
+  const r = await loadOciDir(m, multi.ociLayout, { repo: 'multi' });
+  const amd64 = multi.images.find((i) => i.platform.architecture === 'amd64');
+  assert.equal(r.images.map((i) => i.id), [amd64?.configDigest]);
+  assert.is(m.images.resolve('multi:latest').architecture, 'amd64');
+  a.close();
+  m.close();
+});
+
 test('tag, rmi and GC: untag keeps the image, the last name deletes it and GC frees its blobs and layers', async () => {
   const f = await fixture('busybox');
   const store = open();
