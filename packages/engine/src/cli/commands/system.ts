@@ -9,6 +9,7 @@ import { checkStore, collectGarbage, familiar, imageDiskUsage, parseName } from 
 import type { Context } from '../context.js';
 import { humanDuration } from './containers.js';
 import { humanSize, openStore } from './images.js';
+import { ContainerStore } from '../../containers/store.js';
 
 /** Bytes used under a directory (regular files, not following symlinks; hard links once). */
 export function duBytes(dir: string): number {
@@ -52,18 +53,19 @@ export function register(cmd: Command, ctx: () => Context): void {
       const store = openStore(c);
       try {
         const img = imageDiskUsage(store);
-        const containerIds = new Set(store.images.imagesInUse());
+        const containers = new ContainerStore(store.db, (j) => j).list();
+        const running = containers.filter((x) => ['running', 'paused', 'starting', 'stopping'].includes(x.state.status)).length;
         const cdir = join(c.root, 'containers');
-        let cnames: string[] = [];
-        try { cnames = readdirSync(cdir); } catch { /* none */ }
-        const csize = cnames.reduce((n, id) => n + duBytes(join(cdir, id, 'upper')), 0);
+        const csize = containers.reduce((n, x) => n + duBytes(join(cdir, x.id)), 0);
+        const cstopped = containers.filter((x) => x.state.status === 'exited' || x.state.status === 'created')
+          .reduce((n, x) => n + duBytes(join(cdir, x.id)), 0);
         const vdir = join(c.root, 'volumes');
         let vnames: string[] = [];
         try { vnames = readdirSync(vdir); } catch { /* none */ }
         const vsize = vnames.reduce((n, v) => n + duBytes(join(vdir, v)), 0);
         const rows = [
           { Type: 'Images', TotalCount: String(img.total), Active: String(img.active), Size: humanSize(img.size), Reclaimable: `${humanSize(img.reclaimable)} (${pct(img.reclaimable, img.size)})` },
-          { Type: 'Containers', TotalCount: String(cnames.length), Active: String(containerIds.size > 0 ? cnames.length : 0), Size: humanSize(csize), Reclaimable: `${humanSize(0)} (0%)` },
+          { Type: 'Containers', TotalCount: String(containers.length), Active: String(running), Size: humanSize(csize), Reclaimable: `${humanSize(cstopped)} (${pct(cstopped, csize)})` },
           { Type: 'Local Volumes', TotalCount: String(vnames.length), Active: '0', Size: humanSize(vsize), Reclaimable: `${humanSize(vsize)} (${pct(vsize, vsize)})` },
           { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
         ];
