@@ -169,7 +169,7 @@ export function seccompSteps(sc: OciSeccomp): Step[] {
 }
 
 /** The process part of a plan: from chdir to execve. Shared by create and exec. */
-function processSteps(proc: OciProcess, opts: { waitStart: boolean; seccomp: boolean; userns: boolean }): Step[] {
+function processSteps(proc: OciProcess, opts: { waitStart: boolean; seccomp: boolean }): Step[] {
   const steps: Step[] = [['chdir', proc.cwd]];
   for (const r of proc.rlimits ?? []) {
     const res = rlimitNumbers[r.type];
@@ -203,7 +203,6 @@ function processSteps(proc: OciProcess, opts: { waitStart: boolean; seccomp: boo
   if (opts.seccomp && nnp) steps.push(['seccomp_load']);
   steps.push(['env', ...(proc.env ?? [])]);
   steps.push(['exec', ...args]);
-  void opts.userns;
   return steps;
 }
 
@@ -298,7 +297,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
     steps.push(['hostname', config.hostname]);
   }
   if (config.domainname !== undefined && config.domainname !== '') steps.push(['domainname', config.domainname]);
-  steps.push(...processSteps(proc, { waitStart: opts.execFifo !== undefined, seccomp, userns }));
+  steps.push(...processSteps(proc, { waitStart: opts.execFifo !== undefined, seccomp }));
   return steps;
 }
 
@@ -362,7 +361,7 @@ export function compileExecPlan(proc: OciProcess, opts: ExecPlanOptions): Step[]
   steps.push(['clone', '0']);
   if (opts.seccomp) steps.push(...seccompSteps(opts.seccomp));
   if (proc.terminal === true) steps.push(['console', String(proc.consoleSize?.height ?? 0), String(proc.consoleSize?.width ?? 0)]);
-  steps.push(...processSteps(proc, { waitStart: false, seccomp: opts.seccomp !== undefined, userns: opts.namespaces.includes('user') }));
+  steps.push(...processSteps(proc, { waitStart: false, seccomp: opts.seccomp !== undefined }));
   return steps;
 }
 

@@ -337,17 +337,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       });
       const initStat = procStat(shim.pid);
       const monitorStat = shimMode === 'monitor' && initStat ? procStat(initStat.ppid) : undefined;
+      const { status: _creating, ...base } = stateFor(shim.pid);
       const stored: StoredState = {
-        ...stateFor(shim.pid), startTime: initStat?.startTime ?? '', cgroupsPath, cgroupDirs: cgm.dirs,
+        ...base, startTime: initStat?.startTime ?? '', cgroupsPath, cgroupDirs: cgm.dirs,
         ...(monitorStat && initStat ? { monitor: { pid: initStat.ppid, startTime: monitorStat.startTime } } : {}),
         namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
         ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
         ...(config.hooks?.['poststop'] ? { poststop: config.hooks['poststop'] } : {}),
         ...(config.hooks?.['poststart'] ? { poststart: config.hooks['poststart'] } : {}),
       };
-      const { status: _s, ...storedNoStatus } = stored as StoredState & { status?: string };
-      void _s;
-      writeAtomic(join(dir(id), 'state.json'), JSON.stringify(storedNoStatus));
+      writeAtomic(join(dir(id), 'state.json'), JSON.stringify(stored));
       if (opts.pidFile !== undefined) writeAtomic(resolve(opts.pidFile), String(shim.pid));
       return { state: view(stored), shim };
     } catch (e) {
