@@ -100,9 +100,26 @@ export interface EngineDeps {
 /** `--pull` policies. */
 export type PullPolicy = 'missing' | 'always' | 'never';
 
-/** True when `pid` is a live process whose command line mentions berth (guards against pid reuse). */
-export function monitorAlive(pid: number): boolean {
+/** The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or '' when it is gone. */
+export function processStart(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** This process's start time, recorded beside its pid when it holds a container. */
+export const selfStart = (): string => processStart(process.pid);
+
+/**
+ * True when `pid` is the live berth process that took the row: same start time when one was
+ * recorded (a pid reused after a reboot or a crash is someone else), and a berth command line.
+ */
+export function monitorAlive(pid: number, start = ''): boolean {
   if (pid <= 0) return false;
+  if (start !== '' && processStart(pid) !== start) return false;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('berth');
   } catch {
@@ -260,7 +277,7 @@ export class ContainerEngine {
   reconcile(c: Container): Container {
     if (!transient.has(c.state.status)) return c;
     const holder = c.state.status === 'running' || c.state.status === 'paused' ? c.state.shimPid : c.state.owner;
-    if (monitorAlive(holder)) return c;
+    if (monitorAlive(holder, c.state.holderStart)) return c;
     return this.deps.store.transition(c.id, (cur) => {
       if (cur.state.status !== c.state.status || cur.state.shimPid !== c.state.shimPid || cur.state.owner !== c.state.owner) return {};
       this.#killLeftovers(c.id);
@@ -305,7 +322,7 @@ export class ContainerEngine {
       if (cur.state.status !== 'created' && cur.state.status !== 'exited') {
         throw conflict(`container ${cur.name} is ${cur.state.status}: wait for that to finish`);
       }
-      return { status: 'starting', owner: process.pid, error: '' };
+      return { status: 'starting', owner: process.pid, holderStart: selfStart(), error: '' };
     });
   }
 
@@ -327,7 +344,7 @@ export class ContainerEngine {
   /** Records that the container runs with init `pid`, watched by monitor `shimPid`. */
   started(id: ContainerId, pid: number, shimPid: number, restarting = false): Container {
     const c = this.deps.store.transition(id, (cur) => ({
-      status: 'running', pid, shimPid, owner: 0, startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0,
+      status: 'running', pid, shimPid, owner: 0, holderStart: shimPid === process.pid ? selfStart() : processStart(shimPid), startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0,
       ...(restarting ? { restartCount: cur.state.restartCount + 1 } : {}),
     }));
     this.event(restarting ? 'restart' : 'start', c);
@@ -421,13 +438,13 @@ export class ContainerEngine {
     const running = c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'starting' || c.state.status === 'stopping';
     if (running && !o.force) throw conflict(`you cannot remove a running container ${c.id.slice(0, 12)}: stop it first or use rm -f`);
     this.deps.store.transition(c.id, (cur) => {
-      if (cur.state.status === 'removing' && monitorAlive(cur.state.owner) && cur.state.owner !== process.pid) {
+      if (cur.state.status === 'removing' && monitorAlive(cur.state.owner, cur.state.holderStart) && cur.state.owner !== process.pid) {
         throw conflict(`container ${cur.name} is already being removed`);
       }
-      return { status: 'removing', owner: process.pid };
+      return { status: 'removing', owner: process.pid, holderStart: selfStart() };
     });
     this.#killLeftovers(c.id);
-    if (running && monitorAlive(c.state.shimPid)) {
+    if (running && monitorAlive(c.state.shimPid, c.state.holderStart)) {
       // Let the monitor see the exit and stop; it would otherwise restart the container.
       try { process.kill(c.state.shimPid, 'SIGKILL'); } catch { /* gone */ }
     }

@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
-import type { ContainerEngine, Container } from './engine.js';
+import { selfStart, type ContainerEngine, type Container } from './engine.js';
 import { JsonLogWriter } from './logs.js';
 import { phase } from './trace.js';
 
@@ -128,7 +128,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       try {
         c = engine.deps.store.transition(id, (cur) => {
           if (cur.state.status !== 'exited') throw new Error('no longer restartable');
-          return { status: 'starting', owner: process.pid };
+          return { status: 'starting', owner: process.pid, holderStart: selfStart() };
         });
       } catch {
         break;

@@ -8,6 +8,7 @@ import { isBerthError } from '@berth/errors';
 import { openDatabase } from '@berth/layer-store';
 import { ContainerStore } from './store.js';
 import { generateName, newContainerId, parseContainerId } from './names.js';
+import { monitorAlive, processStart, selfStart } from './engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
 const store = (file = 'a.db') => new ContainerStore(openDatabase(join(dir, file)), (j) => j as { cmd: string[] });
@@ -78,6 +79,15 @@ test('6 processes inserting at once all succeed with distinct names', async () =
   const all = store('c.db').list();
   assert.is(all.length, 30);
   assert.is(new Set(all.map((c) => c.name)).size, 30);
+});
+
+test('a holder is alive only with the start time it recorded (a reused pid is someone else)', () => {
+  assert.ok(selfStart() !== '');
+  assert.is(processStart(process.pid), selfStart());
+  assert.ok(monitorAlive(process.pid, selfStart()));
+  assert.not.ok(monitorAlive(process.pid, String(Number(selfStart()) + 1)));
+  assert.not.ok(monitorAlive(0));
+  assert.is(processStart(2 ** 22 + 1), '');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,6 +12,7 @@
  *     exit_code INTEGER, started_at TEXT, finished_at TEXT, oom_killed INTEGER, restart_count INTEGER, error TEXT
  *     owner INTEGER  pid of the berth process holding a transient status (starting/stopping/removing);
  *                    a transient status whose owner is dead is recovered by the next reader
+ *     holder_start TEXT  /proc start time of the process in shim_pid/owner (v2): a reused pid is not the holder
  *
  * The rhythm of every container operation: in one IMMEDIATE transaction re-read the row,
  * check the state machine, mark the transient status with our pid; act outside the
@@ -37,6 +38,8 @@ export interface ContainerState {
   readonly restartCount: number;
   readonly error: string;
   readonly owner: number;
+  /** Start time (clock ticks since boot, /proc/<pid>/stat field 22) of the holding process. */
+  readonly holderStart: string;
 }
 
 /** One container as stored. `config` is the engine's JSON, fixed at create. */
@@ -62,6 +65,7 @@ export const containerMigrations: readonly Migration[] = [
       oom_killed INTEGER NOT NULL DEFAULT 0, restart_count INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
       owner INTEGER NOT NULL DEFAULT 0)`,
   },
+  { version: 2, up: `ALTER TABLE containers ADD COLUMN holder_start TEXT NOT NULL DEFAULT ''` },
 ];
 
 /** The owner name of the engine's tables in schema_migrations. */
@@ -70,7 +74,7 @@ export const containerStoreOwner = 'containers';
 interface Row {
   id: string; name: string; image: string; image_id: string; created: string; config: string; status: string;
   pid: number; shim_pid: number; exit_code: number; started_at: string; finished_at: string; oom_killed: number;
-  restart_count: number; error: string; owner: number;
+  restart_count: number; error: string; owner: number; holder_start: string;
 }
 
 const statuses: readonly ContainerStatus[] = ['created', 'starting', 'running', 'paused', 'stopping', 'exited', 'removing'];
@@ -86,14 +90,14 @@ function fromRow<C>(r: Row, parse: (json: unknown) => C): ContainerRecord<C> {
     config: parse(JSON.parse(r.config) as unknown),
     state: {
       status, pid: r.pid, shimPid: r.shim_pid, exitCode: r.exit_code, startedAt: r.started_at,
-      finishedAt: r.finished_at, oomKilled: r.oom_killed !== 0, restartCount: r.restart_count, error: r.error, owner: r.owner,
+      finishedAt: r.finished_at, oomKilled: r.oom_killed !== 0, restartCount: r.restart_count, error: r.error, owner: r.owner, holderStart: r.holder_start,
     },
   };
 }
 
 const columns: Readonly<Record<keyof ContainerState, string>> = {
   status: 'status', pid: 'pid', shimPid: 'shim_pid', exitCode: 'exit_code', startedAt: 'started_at',
-  finishedAt: 'finished_at', oomKilled: 'oom_killed', restartCount: 'restart_count', error: 'error', owner: 'owner',
+  finishedAt: 'finished_at', oomKilled: 'oom_killed', restartCount: 'restart_count', error: 'error', owner: 'owner', holderStart: 'holder_start',
 };
 
 /** What a new container needs. */
