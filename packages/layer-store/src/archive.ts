@@ -15,7 +15,7 @@ import { join, posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Pack } from 'tar-stream';
-import { invalidArgument, notFound } from '@berth/errors';
+import { BerthError, invalidArgument, notFound, toBerthError } from '@berth/errors';
 import {
   Annotation, MediaType, hostPlatform, isIndexMediaType, parseImageIndex, parseManifestDocument, parseOciLayout,
 } from '@berth/oci-spec';
@@ -93,10 +93,10 @@ async function readArchive(store: Store, source: AsyncIterable<Uint8Array>, hold
     await feeding;
   } catch (e) {
     extract.destroy();
-    if (e instanceof Error && !('code' in e && typeof (e as { code: unknown }).code === 'string' && /^[A-Z][a-z]/.test(String((e as { code: unknown }).code)))) {
-      throw invalidArgument(`the archive is not a valid tar, or is truncated (${e.message})`, { cause: e });
-    }
-    throw e;
+    if (e instanceof BerthError) throw e;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw toBerthError(e, 'load the archive');
+    throw invalidArgument(`the archive is not a valid tar, or is truncated (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
   return files;
 }
