@@ -18,6 +18,8 @@
  *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
+ *   console_self                   (foreground: the shim itself receives the pty master and
+ *                                   proxies its stdin/stdout to it, host terminal in raw mode)
  *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
  *                                   appends Docker json-file lines {"log","stream","time"} to path)
  * Every other record is an init step, run in order by the cloned child.
@@ -211,6 +213,8 @@ static void set_console(const char *rows, const char *cols) {
   int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
   if (slave < 0) fail("console", "open pty peer", "/dev/ptmx");
   struct winsize ws = {.ws_row = (unsigned short)num(rows), .ws_col = (unsigned short)num(cols)};
+  /* No size in the config: take the caller's terminal's, still our stdin at this point. */
+  if (!(ws.ws_row && ws.ws_col) && isatty(0)) ioctl(0, TIOCGWINSZ, &ws);
   if (ws.ws_row && ws.ws_col) ioctl(master, TIOCSWINSZ, &ws);
   int ptyno = 0;
   ioctl(master, TIOCGPTN, &ptyno);
@@ -510,14 +514,79 @@ static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
 /* ---- the shim ------------------------------------------------------------ */
 
 static pid_t init_pid;
+static int console_peer = -1; /* the shim's end of console_self's socketpair */
+static int pty_master = -1;
 static void forward(int sig) {
+  if (sig == SIGWINCH && pty_master >= 0) {
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(pty_master, TIOCSWINSZ, &ws);
+    return;
+  }
   if (init_pid > 0) kill(init_pid, sig);
+}
+
+/* Receives the pty master the init sent over console_self's socketpair. */
+static int recv_master(int sock) {
+  char name[4096];
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) { errno = EPROTO; return -1; }
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+/* Copies stdin -> pty and pty -> stdout until the init has exited and the pty is drained.
+ * The host terminal, if stdin is one, is raw meanwhile (the container's pty does the line
+ * discipline), and restored after. */
+static int proxy_pty(pid_t pid, int master) {
+  struct termios saved;
+  int raw = isatty(0) && tcgetattr(0, &saved) == 0;
+  if (raw) {
+    struct termios t = saved;
+    cfmakeraw(&t);
+    tcsetattr(0, TCSANOW, &t);
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+  }
+  struct pollfd fds[2] = {{.fd = 0, .events = POLLIN}, {.fd = master, .events = POLLIN}};
+  int status = 0, exited = 0;
+  char buf[8192];
+  for (;;) {
+    int n = poll(fds, 2, exited ? 50 : 100);
+    if (n < 0 && errno != EINTR) break;
+    if (n > 0 && fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0) write_all(master, buf, (size_t)r);
+      else if (r == 0 || errno != EINTR) fds[0].fd = -1; /* stdin closed: stop reading it */
+    }
+    if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r > 0) write_all(1, buf, (size_t)r);
+      else if (r == 0 || errno != EINTR) break; /* EIO: every slave fd is closed */
+    }
+    if (!exited) {
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        if (w == pid) { status = st; exited = 1; }
+      if (w < 0 && errno == ECHILD) exited = 1;
+    } else if (n == 0) {
+      break;
+    }
+  }
+  if (raw) tcsetattr(0, TCSANOW, &saved);
+  if (!exited) waitpid(pid, &status, 0);
+  return status;
 }
 
 static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
-         !strcmp(op, "cgroup") || !strcmp(op, "log");
+         !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self");
 }
 
 int main(void) {
@@ -568,6 +637,14 @@ int main(void) {
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
     else if (!strcmp(op, "log")) logfile = r->tok[1];
+    else if (!strcmp(op, "console_self")) {
+      /* Foreground with a terminal and no console socket (plain `runc run -t`): the init sends
+       * the pty master to us over a socketpair, and we copy between our stdio and the pty. */
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) shim_fail("socketpair", NULL);
+      console_fd = sv[1];
+      console_peer = sv[0];
+    }
     else if (!strcmp(op, "mkfifo")) {
       /* The exec fifo of create: 0622 so an init running as any user can open it for writing. */
       if (mkfifo(r->tok[1], 0622) < 0) shim_fail("mkfifo", r->tok[1]);
@@ -634,6 +711,7 @@ int main(void) {
     close(CTL_IN);
     close(CTL_OUT);
     errfd = errp[1];
+    if (console_peer >= 0) close(console_peer);
     if (logfile) {
       /* dup2 clears close-on-exec on the new fds: the process keeps them. */
       if (dup2(outp[1], 1) < 0 || dup2(errp2[1], 2) < 0) fail("init", "dup2 log pipes", logfile);
@@ -643,6 +721,7 @@ int main(void) {
   }
   init_pid = pid;
   if (logfile) { close(outp[1]); close(errp2[1]); }
+  if (console_peer >= 0) close(console_fd);
   close(syncp[0]);
   close(errp[1]);
 
@@ -712,7 +791,17 @@ int main(void) {
   /* Keep only what we report through: our stdio belongs to the container. */
   close(CTL_IN);
   int status = 0;
-  if (logfile) {
+  if (console_peer >= 0) {
+    pty_master = recv_master(console_peer);
+    if (pty_master < 0) {
+      say(CTL_OUT, "error\tconsole\treceive pty master\t%d\t\n", errno);
+      kill(pid, SIGKILL);
+    }
+    close(console_peer);
+  }
+  if (pty_master >= 0) {
+    status = proxy_pty(pid, pty_master);
+  } else if (logfile) {
     status = drain_logs(pid, outp[0], errp2[0], logfd);
   } else {
     for (;;) {

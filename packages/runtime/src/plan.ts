@@ -255,10 +255,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   steps.push(['mount', '', '/', '', String(MS.REC | MS.SLAVE), '']);
   steps.push(['mount', rootfs, rootfs, '', String(MS.BIND | MS.REC), '']);
   if (opts.execFifo !== undefined) steps.push(['fifo_open', opts.execFifo]);
-  if (proc.terminal === true) {
-    if (opts.consoleSocket === undefined) throw invalidArgument('process.terminal is set: pass --console-socket to receive the pty');
-    steps.push(['console_connect', opts.consoleSocket]);
-  }
+  if (proc.terminal === true) steps.push(consoleHeader(opts.mode, opts.consoleSocket));
 
   let devMounted = false;
   let devptsMounted = false;
@@ -348,11 +345,8 @@ export function mountSteps(m: OciMount, ctx: MountContext): Step[] {
 /** Compiles the plan of `exec`: join the container's namespaces, then run `proc`. */
 export function compileExecPlan(proc: OciProcess, opts: ExecPlanOptions): Step[] {
   const steps: Step[] = [['mode', opts.mode]];
-  if (proc.terminal === true) {
-    if (opts.consoleSocket === undefined) throw invalidArgument('process.terminal is set: pass --console-socket to receive the pty');
-    // The shim connects before joining the container's mount namespace: the path is the caller's.
-    steps.push(['console_connect', opts.consoleSocket]);
-  }
+  // The shim connects before joining the container's mount namespace: the path is the caller's.
+  if (proc.terminal === true) steps.push(consoleHeader(opts.mode, opts.consoleSocket));
   const order: OciNamespace['type'][] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
   for (const t of order) {
     if (!opts.namespaces.includes(t)) continue;
@@ -363,6 +357,16 @@ export function compileExecPlan(proc: OciProcess, opts: ExecPlanOptions): Step[]
   if (proc.terminal === true) steps.push(['console', String(proc.consoleSize?.height ?? 0), String(proc.consoleSize?.width ?? 0)]);
   steps.push(...processSteps(proc, { waitStart: false, seccomp: opts.seccomp !== undefined }));
   return steps;
+}
+
+/**
+ * Where a terminal's pty master goes: to the console socket when one is given; in the
+ * foreground without one, to the shim itself, which proxies its own stdio (as `runc run -t`).
+ */
+function consoleHeader(mode: ShimMode, consoleSocket: string | undefined): Step {
+  if (consoleSocket !== undefined) return ['console_connect', consoleSocket];
+  if (mode === 'foreground') return ['console_self'];
+  throw invalidArgument('process.terminal is set: pass --console-socket to receive the pty');
 }
 
 /** The plan on the wire: u32 LE length, then per step its token count and its tokens, each NUL-terminated. */

@@ -112,6 +112,17 @@ test('run forwards stdio and exits with the container status; exec runs in it', 
   assert.equal(br('delete', '-f', c).status, 0, 'runc\'s short -f is --force');
 });
 
+test('run with a terminal and no console socket proxies its own stdio to the pty (runc run -t)', () => {
+  const b = bundle(['sh', '-c', 'tty; read x; echo got=$x; exit 6']);
+  const cfg = JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as { process: { terminal: boolean } };
+  cfg.process.terminal = true;
+  writeFileSync(join(b.dir, 'config.json'), JSON.stringify(cfg));
+  const r = spawnSync(process.execPath, [bin, '--root', root, 'run', '--bundle', b.dir, id('tty')], { env, input: 'hello\n', encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 6, r.stderr);
+  assert.match(r.stdout, /^\/dev\/pts\/\d+\r$/m);
+  assert.match(r.stdout, /got=hello\r\n/);
+});
+
 test('pause, resume and update --resources - change a running container', () => {
   const c = id('pause');
   const b = bundle(['sleep', '1000']);
