@@ -16,3 +16,4 @@ export {
   pullImage, parsePullRef, fetchManifest, pullSummary, withRetries, maxManifestBytes,
   type PullOptions, type PullResult, type PullEvent, type PullRef,
 } from './pull.js';
+export { pushImage, pushBlob, type PushOptions, type PushResult, type PushEvent } from './push.js';
