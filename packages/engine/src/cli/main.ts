@@ -7,6 +7,7 @@ import * as infoCommand from './commands/info.js';
 import * as containersCommand from './commands/containers.js';
 import * as imagesCommand from './commands/images.js';
 import * as systemCommand from './commands/system.js';
+import * as volumesCommand from './commands/volumes.js';
 
 /**
  * Every command group registers itself here, one module each under commands/:
@@ -19,6 +20,7 @@ const commandModules: ReadonlyArray<{ register(cmd: Command, ctx: () => Context)
   containersCommand,
   imagesCommand,
   systemCommand,
+  volumesCommand,
 ];
 
 /** Builds the `berth` command tree. Exported for tests that parse without running. */
