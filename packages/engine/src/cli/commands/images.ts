@@ -187,7 +187,13 @@ async function save(ctx: Context, refs: string[], o: { output?: string; format?:
     }
     if (o.output === undefined) {
       if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
-      await saveArchive(store, refs, process.stdout, format);
+      try {
+        await saveArchive(store, refs, process.stdout, format);
+      } catch (e) {
+        // The reader went away (`berth save x | head`): not an engine error.
+        if (toBerthError(e).errno === 'EPIPE') return;
+        throw e;
+      }
       return;
     }
     const tmp = join(dirname(o.output), `.${basename(o.output)}.tmp-${process.pid}`);
