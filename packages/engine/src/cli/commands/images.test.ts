@@ -1,0 +1,35 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ImageRecord } from '@berth/layer-store';
+import { humanSize, imageRows } from './images.js';
+
+test('sizes read like Docker (decimal units, 3 significant digits)', () => {
+  assert.equal([0, 999, 1000, 4_261_567, 12_345_678, 1_500_000_000].map(humanSize), ['0B', '999B', '1kB', '4.26MB', '12.3MB', '1.5GB']);
+});
+
+const img = (id: string, tags: string[], created: string): ImageRecord => ({
+  id: `sha256:${id.repeat(64 / id.length)}` as ImageRecord['id'], created, architecture: 'amd64', os: 'linux', variant: undefined,
+  size: 4_261_567, addedAt: 0, tags, repoDigests: [], layers: [], manifests: [],
+});
+
+test('images rows: one per tag, <none> for dangling, newest first, filters by reference glob and dangling', () => {
+  const now = Date.parse('2026-01-15T00:00:00Z');
+  const list = [
+    img('a', ['docker.io/library/busybox:latest', 'localhost:5000/bb:v1'], '2026-01-01T00:00:00Z'),
+    img('b', [], '2026-01-14T00:00:00Z'),
+  ];
+  const rows = imageRows(list, { now });
+  assert.equal(rows.map((r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size]), [
+    ['<none>', '<none>', 'bbbbbbbbbbbb', '24 hours ago', '4.26MB'],
+    ['busybox', 'latest', 'aaaaaaaaaaaa', '2 weeks ago', '4.26MB'],
+    ['localhost:5000/bb', 'v1', 'aaaaaaaaaaaa', '2 weeks ago', '4.26MB'],
+  ]);
+  assert.equal(imageRows(list, { now, filters: ['reference=busy*'] }).map((r) => r.Repository), ['busybox']);
+  assert.equal(imageRows(list, { now, filters: ['reference=localhost:5000/*:v1'] }).map((r) => r.Tag), ['v1']);
+  assert.equal(imageRows(list, { now, filters: ['dangling=true'] }).map((r) => r.ID), ['bbbbbbbbbbbb']);
+  assert.equal(imageRows(list, { now, repo: 'busybox' }).length, 1);
+  assert.is(imageRows(list, { now, trunc: false })[0]?.ID, `sha256:${'b'.repeat(64)}`);
+  assert.throws(() => imageRows(list, { filters: ['label=x'] }), /invalid filter "label=x"/);
+});
+
+test.run();
