@@ -13,7 +13,7 @@ export {
 export { RegistryClient, parseChallenge, repoScope, isTransient, type Response, type RequestOptions, type Body } from './client.js';
 export { Registries } from './registries.js';
 export {
-  pullImage, parsePullRef, fetchManifest, pullSummary, withRetries, maxManifestBytes,
+  pullImage, parsePullRef, fetchManifest, pullSummary, listTags, withRetries, maxManifestBytes,
   type PullOptions, type PullResult, type PullEvent, type PullRef,
 } from './pull.js';
 export { pushImage, pushBlob, type PushOptions, type PushResult, type PushEvent } from './push.js';

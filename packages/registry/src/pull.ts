@@ -399,3 +399,19 @@ export function pullSummary(r: PullResult): string[] {
     r.name,
   ];
 }
+
+/** Every tag of a repository (`GET /v2/<repo>/tags/list`, following `Link` pages). */
+export async function listTags(client: RegistryClient, repo: string, signal?: AbortSignal): Promise<string[]> {
+  const tags: string[] = [];
+  let path: string | undefined = `/v2/${repo}/tags/list`;
+  for (let pages = 0; path !== undefined && pages < 1000; pages++) {
+    const r = await client.request('GET', path, { scope: [repoScope(repo, 'pull')], ...(signal ? { signal } : {}) });
+    if (r.status !== 200) await client.fail(r, `list tags of ${client.host}/${repo}`, repo);
+    const j = JSON.parse((await readBody(r, 16 << 20, `tag list of ${repo}`)).toString('utf8')) as { tags?: unknown };
+    if (Array.isArray(j.tags)) tags.push(...j.tags.filter((t): t is string => typeof t === 'string'));
+    const link = r.headers['link'];
+    const m = typeof link === 'string' ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+    path = m?.[1];
+  }
+  return tags;
+}

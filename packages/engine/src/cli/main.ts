@@ -7,6 +7,7 @@ import * as infoCommand from './commands/info.js';
 import * as containersCommand from './commands/containers.js';
 import * as imagesCommand from './commands/images.js';
 import * as systemCommand from './commands/system.js';
+import * as registryCommand from './commands/registry.js';
 import * as volumesCommand from './commands/volumes.js';
 
 /**
@@ -20,6 +21,7 @@ const commandModules: ReadonlyArray<{ register(cmd: Command, ctx: () => Context)
   containersCommand,
   imagesCommand,
   systemCommand,
+  registryCommand,
   volumesCommand,
 ];
 
