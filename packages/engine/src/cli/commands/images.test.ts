@@ -28,6 +28,9 @@ test('images rows: one per tag, <none> for dangling, newest first, filters by re
   assert.equal(imageRows(list, { now, filters: ['reference=localhost:5000/*:v1'] }).map((r) => r.Tag), ['v1']);
   assert.equal(imageRows(list, { now, filters: ['dangling=true'] }).map((r) => r.ID), ['bbbbbbbbbbbb']);
   assert.equal(imageRows(list, { now, repo: 'busybox' }).length, 1);
+  assert.equal(imageRows(list, { now, repo: 'busybox:latest' }).length, 1);
+  assert.equal(imageRows(list, { now, repo: 'busybox:1' }).length, 0);
+  assert.equal(imageRows(list, { now, repo: 'localhost:5000/bb' }).map((r) => r.Tag), ['v1']);
   assert.is(imageRows(list, { now, trunc: false })[0]?.ID, `sha256:${'b'.repeat(64)}`);
   assert.throws(() => imageRows(list, { filters: ['label=x'] }), /invalid filter "label=x"/);
 });

@@ -72,6 +72,7 @@ export function imageRows(images: readonly ImageRecord[], options: { readonly tr
   for (const f of filters) {
     if (!/^(reference|dangling)=/.test(f)) throw invalidArgument(`invalid filter "${f}": use reference=<pattern> or dangling=true|false`);
   }
+  const wantName = options.repo === undefined ? undefined : parseName(options.repo);
   const sorted = [...images].sort((a, b) => (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0));
   for (const img of sorted) {
     const dangling = img.tags.length === 0;
@@ -92,10 +93,7 @@ export function imageRows(images: readonly ImageRecord[], options: { readonly tr
       const repo = familiar(n.repo);
       const tag = n.tag ?? '<none>';
       if (refs.length > 0 && !refs.some((p) => globMatch(p, repo) || globMatch(p, `${repo}:${tag}`))) continue;
-      if (options.repo !== undefined) {
-        const r = options.repo.includes(':') && !options.repo.endsWith(']') ? options.repo : `${options.repo}`;
-        if (!(r === repo || r === `${repo}:${tag}` || familiar(parseName(r).repo) === repo && (parseName(r).tag ?? tag) === tag)) continue;
-      }
+      if (wantName !== undefined && (wantName.repo !== n.repo || (wantName.tag !== undefined && wantName.tag !== tag))) continue;
       rows.push({ Repository: repo, Tag: tag, Digest: digestOf(n.repo), ...base });
     }
   }
