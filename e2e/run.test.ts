@@ -96,6 +96,22 @@ test('image env, -e, --env-file, -w, -u, --hostname and labels reach the contain
   assert.equal(out.trim().split('\n'), ['1 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '/tmp', '1000', 'box', 'box']);
 });
 
+test('limits, ulimits, read-only root, capabilities and seccomp are what the container sees', () => {
+  const out = ok(['run', '--rm', '-m', '64m', '--cpus', '0.5', '--pids-limit', '50', '--ulimit', 'nofile=512:1024',
+    '--read-only', '--tmpfs', '/scratch', '--cap-drop', 'ALL', '--cap-add', 'KILL', 'busybox', 'sh', '-c',
+    'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max; '
+    + 'ulimit -n; ulimit -Hn; touch /x 2>/dev/null || echo ro; touch /scratch/y && echo tmpfs; grep -E "^(CapEff|Seccomp):" /proc/self/status']).trim().split('\n');
+  assert.ok(out.includes('67108864') || out.includes('67108864'), out.join('|'));
+  assert.ok(out.includes('50000') || out.some((l) => l.startsWith('50000 ')), out.join('|'));
+  assert.ok(out.includes('50'));
+  assert.equal(out.slice(3), ['512', '1024', 'ro', 'tmpfs', 'CapEff:\t0000000000000020', 'Seccomp:\t2']);
+  const tooHigh = berth(['run', '--rm', '--ulimit', 'nofile=99999999:99999999', 'busybox', 'true']);
+  assert.is(tooHigh.status, 125);
+  assert.match(tooHigh.stderr, /exceeds this host's hard limit/);
+  const priv = ok(['run', '--rm', '--privileged', 'busybox', 'grep', 'Seccomp:', '/proc/self/status']);
+  assert.match(priv, /Seccomp:\s+0/);
+});
+
 test('echo hi | berth run -i busybox cat prints hi', () => {
   const r = berth(['run', '--rm', '-i', 'busybox', 'cat'], 'hi\n');
   assert.is(r.stdout, 'hi\n', r.stderr);
@@ -122,7 +138,7 @@ test('-d prints the ID; logs -f follows; stop and rm clean up', async () => {
   assert.is(berth(['rm', 'nope']).status, 125);
   ok(['rm', 'ticker']);
   const events = ok(['events', '--since', '5m', '--until', '0s', '--filter', `container=${id}`]);
-  assert.equal(events.trim().split('\n').map((l) => l.split(' ')[2]), ['create', 'start', 'die', 'destroy']);
+  assert.equal(events.trim().split('\n').map((l) => l.split(' ')[2]), ['create', 'start', 'die', 'stop', 'destroy']);
   assert.is(berth(['inspect', id]).status, 125);
 });
 

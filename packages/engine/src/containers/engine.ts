@@ -110,6 +110,15 @@ export function processStart(pid: number): string {
   }
 }
 
+/** True when `pid` is a detached `berth container monitor`, not a foreground CLI. */
+function isDetachedMonitor(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('container\0monitor\0');
+  } catch {
+    return false;
+  }
+}
+
 /** This process's start time, recorded beside its pid when it holds a container. */
 export const selfStart = (): string => processStart(process.pid);
 
@@ -360,13 +369,14 @@ export class ContainerEngine {
     const err = failure === undefined ? undefined : startError(failure);
     const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : status;
     try { writeFileSync(join(this.dir(id), 'exit'), `${code}\n`); } catch { /* removed meanwhile (rm -f) */ }
+    // The event first: whoever waits for the status (stop, wait) then sees die before its own.
+    const before = this.deps.store.find(id);
+    if (before) this.event('die', before, { exitCode: String(code) });
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
       error: err?.message ?? '',
     });
     if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
-    const c = this.deps.store.find(id);
-    if (c) this.event('die', c, { exitCode: String(code) });
     return err ? { code, error: err } : { code };
   }
 
@@ -406,6 +416,7 @@ export class ContainerEngine {
       try { this.deps.runtime.kill(c.id, 9, true); } catch { /* already gone */ }
       await this.#waitExit(c.id, 10_000, signal);
     }
+    this.event('stop', c);
     return this.get(c.id);
   }
 
@@ -444,8 +455,9 @@ export class ContainerEngine {
       return { status: 'removing', owner: process.pid, holderStart: selfStart() };
     });
     this.#killLeftovers(c.id);
-    if (running && monitorAlive(c.state.shimPid, c.state.holderStart)) {
-      // Let the monitor see the exit and stop; it would otherwise restart the container.
+    if (running && monitorAlive(c.state.shimPid, c.state.holderStart) && isDetachedMonitor(c.state.shimPid)) {
+      // A detached monitor has nothing left to do (the row says removing, so it would not
+      // restart); a foreground `berth run` is left to see the exit and report it to its user.
       try { process.kill(c.state.shimPid, 'SIGKILL'); } catch { /* gone */ }
     }
     await this.deps.snapshotter.remove(c.id);

@@ -141,10 +141,14 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   }
   const after = engine.deps.store.find(id);
   if (after && after.state.status === 'exited') {
-    await engine.release(id);
-    phase('rootfs unmount');
-    if (opts.autoRemove) await engine.remove(id, { force: true }).catch(() => undefined);
-    phase('remove');
+    if (opts.autoRemove) {
+      // remove unmounts too: one pass over the mounts instead of two.
+      await engine.remove(id, { force: true }).catch(() => undefined);
+      phase('remove (unmount, delete)');
+    } else {
+      await engine.release(id);
+      phase('rootfs unmount');
+    }
   }
   return result;
 }

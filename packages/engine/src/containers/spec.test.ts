@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { isBerthError } from '@berth/errors';
 import { parseRunFlags, parseVolume, parseMount, parseEnvFile, parseNetwork, type RawRunFlags } from './options.js';
 import {
-  buildSpec, capabilitySet, commandLine, mergeEnv, resolveUser, resolvConf, defaultCapabilities, type SpecInput,
+  buildSpec, capabilitySet, capsOfMask, commandLine, mergeEnv, resolveUser, resolvConf, defaultCapabilities, type SpecInput,
 } from './spec.js';
 import { parseBytes, parseCpus, parseDuration, parseProcLimits, parseRestart, parseSignal, parseUlimit } from './units.js';
 
@@ -153,6 +153,11 @@ test('capabilities: add, drop, ALL, privileged, unknown names refused', () => {
   assert.is(capabilitySet({ ...base, capAdd: ['ALL'] }, 40).length, 41);
   assert.is(capabilitySet({ ...base, privileged: true }, 37).length, 38);
   throwsCode(() => capabilitySet({ ...base, capAdd: ['FLY'] }, 40), 'InvalidArgument', /unknown capability/);
+  // Never more than berth holds: a host root without CAP_SYS_RESOURCE gives none to --privileged.
+  const bounding = capsOfMask('1fffeffffff');
+  assert.not.ok(bounding.includes('CAP_SYS_RESOURCE'));
+  assert.is(capabilitySet({ ...base, privileged: true }, 40, bounding).length, 40);
+  assert.not.ok(capabilitySet({ ...base, capAdd: ['ALL'] }, 40, bounding).includes('CAP_SYS_RESOURCE'));
   const p = buildSpec(input({ privileged: true }));
   assert.is(p.linux.seccomp, undefined);
   assert.is(p.linux.maskedPaths, undefined);

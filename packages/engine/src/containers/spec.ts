@@ -77,6 +77,17 @@ export interface HostFacts {
   readonly capLast: number;
   /** True on a cgroup v2-only host: containers get a private cgroup namespace there. */
   readonly cgroupV2: boolean;
+  /**
+   * The capabilities berth itself holds (its bounding set, /proc/self/status CapBnd): a container
+   * can never get more, so --privileged and --cap-add ALL stop there. Absent: every known one.
+   */
+  readonly boundingCaps?: readonly string[];
+}
+
+/** Capability names of a CapBnd-style hex mask. */
+export function capsOfMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex}`);
+  return allCapabilities.filter((_c, i) => (mask >> BigInt(i)) & 1n);
 }
 
 /** Everything {@link buildSpec} needs. */
@@ -148,8 +159,8 @@ export function normalizeCap(name: string, known: readonly string[] = allCapabil
 }
 
 /** The capability set from defaults, --cap-add, --cap-drop (drops first, as Docker; ALL expands). */
-export function capabilitySet(options: Pick<RunOptions, 'capAdd' | 'capDrop' | 'privileged'>, capLast: number): string[] {
-  const known = allCapabilities.slice(0, capLast + 1);
+export function capabilitySet(options: Pick<RunOptions, 'capAdd' | 'capDrop' | 'privileged'>, capLast: number, bounding?: readonly string[]): string[] {
+  const known = allCapabilities.slice(0, capLast + 1).filter((c) => bounding === undefined || bounding.includes(c));
   if (options.privileged) return [...known];
   const add = options.capAdd.map((c) => normalizeCap(c));
   const drop = options.capDrop.map((c) => normalizeCap(c));
@@ -314,7 +325,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   if (!keys.has('HOSTNAME')) env.push(`HOSTNAME=${hostname}`);
   if (o.tty && !keys.has('TERM')) env.push('TERM=xterm');
   if (!keys.has('HOME')) env.push(`HOME=${user.home}`);
-  const caps = capabilitySet(o, input.host.capLast);
+  const caps = capabilitySet(o, input.host.capLast, input.host.boundingCaps);
 
   const namespaces: { type: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (o.network !== 'host') namespaces.push({ type: 'network' });

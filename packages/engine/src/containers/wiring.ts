@@ -12,7 +12,7 @@ import type { Context } from '../cli/context.js';
 import { openDatabase } from '@berth/layer-store';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { OciCliRuntime } from './oci-runtime.js';
-import type { HostFacts } from './spec.js';
+import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
 import { openImages } from './images.js';
@@ -21,10 +21,12 @@ import { openImages } from './images.js';
 export function hostFacts(): HostFacts {
   let capLast = 40;
   try { capLast = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()); } catch { /* default */ }
+  const bnd = /^CapBnd:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return {
     hardLimits: parseProcLimits(readFileSync('/proc/self/limits', 'utf8')),
     capLast,
     cgroupV2: cgroupMode() === 'v2',
+    ...(bnd?.[1] === undefined ? {} : { boundingCaps: capsOfMask(bnd[1]) }),
   };
 }
 
