@@ -66,8 +66,14 @@ export class LayerStore {
     mkdirSync(tmp, 0o755);
     try {
       const r = await unpackLayer(this.sys, source, tmp, options);
-      if (this.has(chainID)) { rmSync(tmp, { recursive: true, force: true }); return r; }
-      renameSync(tmp, this.path(chainID));
+      try {
+        renameSync(tmp, this.path(chainID));
+      } catch (e) {
+        // Another process finished the same layer first (rename onto a non-empty dir fails): keep theirs.
+        if (!this.has(chainID)) throw e;
+        rmSync(tmp, { recursive: true, force: true });
+        return r;
+      }
       fsyncDir(this.dir);
       return r;
     } catch (e) {

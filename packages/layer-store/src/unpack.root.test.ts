@@ -87,6 +87,16 @@ test('a zstd-compressed layer unpacks (when the zstd tool is there to make one)'
   await rejects(store.unpack(cid('zbad'), from(Buffer.concat([zst.subarray(0, 20), Buffer.alloc(100, 7)]))), /zstd layer is corrupt|not a valid tar/);
 });
 
+test('two unpacks of one layer at once: one wins, the other keeps its result, no temp dir is left', async () => {
+  const { store } = setup();
+  const tar = await makeTar(Array.from({ length: 200 }, (_, i) => ({ name: `f${i}`, body: `file ${i}` })));
+  const [a, b] = await Promise.all([store.unpack(cid('race'), from(tar)), store.unpack(cid('race'), from(tar))]);
+  assert.is(a?.diffID, digestOf(tar));
+  assert.is(b?.diffID, digestOf(tar));
+  assert.equal(readdirSync(store.dir), [cid('race').slice(7)]);
+  assert.is(readdirSync(store.path(cid('race'))).length, 200);
+});
+
 test('a diffID mismatch fails and leaves no layer', async () => {
   const { store } = setup();
   const tar = await makeTar([{ name: 'a', body: 'a' }]);
