@@ -1,6 +1,6 @@
 // The store without a kernel door (no unpacking): loads verify layers by hashing, the database
 // and blobs stay consistent, and a layer that does not match its diffID is refused.
-import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract, pack } from 'tar-stream';
@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture } from '../../../tools/fixtures/index.js';
-import { Store, checkStore, loadArchive, loadMessages, openDatabase, migrate } from './index.js';
+import { Store, checkStore, loadArchive, loadMessages, openDatabase, migrate, type Digest } from './index.js';
 import { from, rejects } from './testing.js';
 
 const dirs: string[] = [];
@@ -27,6 +27,24 @@ test('without a kernel door, a load verifies layers by hashing and records the i
   const report = await checkStore(store);
   assert.equal(report.problems, []);
   assert.is(report.counts.images, 1);
+  store.close();
+});
+
+test('check finds a corrupt blob and a missing one', async () => {
+  const f = await fixture('busybox');
+  const store = open();
+  await loadArchive(store, createReadStream(f.dockerArchive ?? ''));
+  const img = store.images.resolve('busybox');
+  const layer = img.layers[0]?.blob as Digest;
+  const bytes = readFileSync(store.blobs.path(layer));
+  bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+  writeFileSync(store.blobs.path(layer), bytes);
+  rmSync(store.blobs.path(img.manifests[0]?.digest as Digest));
+  const r = await checkStore(store);
+  assert.is(r.problems.length, 2, r.problems.join('\n'));
+  assert.match(r.problems.join('\n'), new RegExp(`blob ${layer} is corrupt`));
+  assert.match(r.problems.join('\n'), /manifest blob sha256:[0-9a-f]{64} is missing/);
+  assert.equal((await checkStore(store, { quick: true })).problems.length, 1, 'quick does not re-hash');
   store.close();
 });
 
