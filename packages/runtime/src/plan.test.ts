@@ -70,6 +70,18 @@ test('bind mounts: relative sources resolve in the bundle, files are touched, ro
   assert.ok(find(steps, 'remount').some((m) => m[1] === '/b/rootfs/etc/hosts' && m[2] === String(0x1000 | 0x20 | 0x1)));
 });
 
+test('a cgroup mount shows the container\'s own cgroups read-only: v1 binds under a tmpfs, v2 one bind', () => {
+  const v1 = compilePlan(base(), { ...opts, cgroupViews: [{ name: 'memory', dir: '/sys/fs/cgroup/memory/berth/x' }, { name: 'pids', dir: '/sys/fs/cgroup/pids/berth/x' }] });
+  const at = '/b/rootfs/sys/fs/cgroup';
+  assert.ok(find(v1, 'mount').some((m) => m[2] === at && m[3] === 'tmpfs'));
+  assert.ok(find(v1, 'mount').some((m) => m[1] === '/sys/fs/cgroup/memory/berth/x' && m[2] === `${at}/memory`));
+  assert.ok(find(v1, 'remount').some((m) => m[1] === `${at}/pids` && (Number(m[2]) & 1) === 1));
+  assert.ok(find(v1, 'remount').some((m) => m[1] === at && (Number(m[2]) & 1) === 1));
+  const v2 = compilePlan(base(), { ...opts, cgroupViews: [{ name: '', dir: '/sys/fs/cgroup/berth/x' }] });
+  assert.not.ok(find(v2, 'mount').some((m) => m[2] === at && m[3] === 'tmpfs'));
+  assert.ok(find(v2, 'mount').some((m) => m[1] === '/sys/fs/cgroup/berth/x' && m[2] === at));
+});
+
 test('mount options split into flags, propagation and data', () => {
   const r = parseMountOptions(['nosuid', 'ro', 'rw', 'rprivate', 'size=1m', 'noexec']);
   assert.equal(r.flags, 0x2 | 0x8);

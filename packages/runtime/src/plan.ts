@@ -42,6 +42,12 @@ export interface PlanOptions {
   readonly logFile?: string;
   /** Cgroup directories the shim joins the init to before releasing it. */
   readonly cgroupDirs?: readonly string[];
+  /**
+   * What a `cgroup` mount shows: each of the container's cgroup directories and the name it
+   * gets below the mount point (`memory`, `cpu` … on v1; `''` for a v2 directory, bound at
+   * the mount point itself). Without it a cgroup mount is an empty read-only tmpfs.
+   */
+  readonly cgroupViews?: readonly { readonly name: string; readonly dir: string }[];
   /** Host path of a container path, resolved inside the rootfs (default: plain join, no symlinks followed). */
   readonly resolve?: (containerPath: string) => string;
 }
@@ -260,7 +266,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   let devMounted = false;
   let devptsMounted = false;
   for (const m of config.mounts ?? []) {
-    steps.push(...mountSteps(m, { rootfs, bundle: opts.bundle, isDir, netns: has('network'), userns, resolve: resolveDest }));
+    steps.push(...mountSteps(m, { rootfs, bundle: opts.bundle, isDir, netns: has('network'), userns, resolve: resolveDest, cgroupViews: opts.cgroupViews ?? [] }));
     if (posix.normalize(m.destination) === '/dev') devMounted = true;
     if (m.type === 'devpts') devptsMounted = true;
   }
@@ -305,6 +311,7 @@ interface MountContext {
   readonly netns: boolean;
   readonly userns: boolean;
   readonly resolve?: (containerPath: string) => string;
+  readonly cgroupViews?: readonly { readonly name: string; readonly dir: string }[];
 }
 
 /** The steps of one `mounts[]` entry. */
@@ -321,9 +328,21 @@ export function mountSteps(m: OciMount, ctx: MountContext): Step[] {
     source = '/sys';
     mflags |= MS.BIND | MS.REC;
   }
-  // A cgroup v1 tree cannot be mounted as one filesystem: give an empty read-only tmpfs.
+  // The container sees its own cgroups, read-only: on v1 a tmpfs holding one bind of each
+  // controller's directory (as Docker shows them), on v2 a bind of its one directory.
   if (type === 'cgroup' || type === 'cgroup2') {
-    return [['mkdirp', target], ['mount', 'tmpfs', target, 'tmpfs', String(MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=755']];
+    const safe = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+    const views = ctx.cgroupViews ?? [];
+    const binds: Step[] = views.flatMap((v) => {
+      const at = v.name === '' ? target : `${target}/${v.name}`;
+      return [['mkdirp', at], ['mount', v.dir, at, '', String(MS.BIND), ''], ['remount', at, String(MS.BIND | MS.REMOUNT | MS.RDONLY | safe)]] as Step[];
+    });
+    if (views.length === 1 && views[0]?.name === '') return binds;
+    return [
+      ['mkdirp', target], ['mount', 'tmpfs', target, 'tmpfs', String(safe), 'mode=755'],
+      ...binds,
+      ['remount', target, String(MS.REMOUNT | MS.RDONLY | safe)],
+    ];
   }
   const bind = (mflags & MS.BIND) !== 0 || type === 'bind';
   if (bind) {

@@ -68,8 +68,10 @@ test('isolation: pid 1, own hostname and ipc, masked and read-only /proc, no mou
     'touch /newfile 2>/dev/null && echo rootfs=rw || echo rootfs=ro',
     'ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1 && echo ping=ok || echo ping=denied',
     'grep ^Seccomp: /proc/self/status',
+    'echo pidsmax=$(cat /sys/fs/cgroup/pids/pids.max)',
+    'echo 5 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo cgroupfs=rw || echo cgroupfs=ro',
   ].join('; ');
-  const b = bundle(['sh', '-c', script], (c) => ({ ...c, hostname: 'boxy', linux: { ...c.linux, seccomp: profile } }));
+  const b = bundle(['sh', '-c', script], (c) => ({ ...c, hostname: 'boxy', linux: { ...c.linux, seccomp: profile, resources: { pids: { limit: 77 } } } }));
   const r = await runCaptured(b);
   assert.equal(r.exitCode, 0, r.out);
   const got = Object.fromEntries(r.out.trim().split('\n').map((l) => l.split(/[=:]\s*/) as [string, string]));
@@ -84,6 +86,8 @@ test('isolation: pid 1, own hostname and ipc, masked and read-only /proc, no mou
   assert.equal(got['rootfs'], 'ro');
   assert.equal(got['ping'], 'denied');
   assert.equal(got['Seccomp'], '2');
+  assert.equal(got['pidsmax'], '77', 'the container sees its own cgroup');
+  assert.equal(got['cgroupfs'], 'ro');
 });
 
 test('seccomp denies unshare even with CAP_SYS_ADMIN; without the filter the same unshare works', async () => {

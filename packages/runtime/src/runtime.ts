@@ -17,7 +17,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
-import { cgroupManager, cgroupManagerAt, defaultDeviceRules, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
+import { cgroupManager, cgroupManagerAt, defaultDeviceRules, readCgroupHost, type CgroupHost, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
 import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
 import { resolveInRoot, type InRootResolver } from './resolve.js';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
@@ -202,6 +202,20 @@ export function withDefaultDevices(resources: Readonly<Record<string, unknown>> 
 }
 
 /**
+ * The name each cgroup directory gets inside the container's /sys/fs/cgroup: its v1
+ * hierarchy's mount point name (`memory`, `cpu,cpuacct`), or `''` for the cgroup2 directory.
+ */
+export function cgroupViews(dirs: readonly string[], host: CgroupHost = readCgroupHost()): { name: string; dir: string }[] {
+  const mounts = [...new Set([...host.v1.values()].map((m) => m.mountpoint))];
+  return dirs.flatMap((dir) => {
+    const v1 = mounts.find((mp) => dir.startsWith(`${mp}/`));
+    if (v1 !== undefined) return [{ name: v1.slice(v1.lastIndexOf('/') + 1), dir }];
+    if (host.unified !== undefined && dir.startsWith(`${host.unified.mountpoint}/`)) return [{ name: '', dir }];
+    return [];
+  });
+}
+
+/**
  * A systemd-style `cgroupsPath` (`slice:prefix:name`, as containerd and podman pass with
  * systemd cgroups) as the cgroupfs path systemd would use: `machine-x.slice:libpod:abc` →
  * `/machine.slice/machine-x.slice/libpod-abc.scope`. berth drives cgroupfs itself (no D-Bus);
@@ -317,6 +331,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
         cgroupDirs: cgm.dirs,
+        cgroupViews: cgroupViews(cgm.dirs),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
