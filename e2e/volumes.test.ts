@@ -54,6 +54,8 @@ test('volume create, ls, inspect, rm: Docker output', () => {
     Mountpoint: join(root, 'volumes', 'web-data', '_data'), Name: 'web-data', Options: null, Scope: 'local',
   });
   assert.ok(statSync(join(root, 'volumes', 'web-data', '_data')).isDirectory());
+  assert.is(ok('volume', 'inspect', '-f', '{{.Mountpoint}} {{.Labels.app}} {{json .Options}}', 'web-data'), `${join(root, 'volumes', 'web-data', '_data')} web null\n`);
+  assert.is(ok('volume', 'ls', '--filter', 'name=web', '--format', '{{.Name}}\\t{{.Driver}}'), 'web-data\tlocal\n');
   assert.is(ok('volume', 'rm', 'web-data', anon), `web-data\n${anon}\n`);
   assert.not.ok(existsSync(join(root, 'volumes', 'web-data')));
 });

@@ -95,6 +95,17 @@ function table(rows: readonly string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('') + '\n').join('');
 }
 
+/** The small Go-template subset of `--format`: `{{.Name}}`, `{{.Labels.app}}`, `{{json .Labels}}`, `\t`, `\n`. */
+export function formatVolume(tpl: string, v: unknown): string {
+  return tpl.replace(/^table\s+/, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n').replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_m, json: string | undefined, path: string) => {
+    let cur: unknown = v;
+    for (const k of path.split('.').filter(Boolean)) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[k] : undefined;
+    if (json) return JSON.stringify(cur ?? null);
+    if (typeof cur === 'object' && cur !== null) return `map[${Object.entries(cur).map(([k, x]) => `${k}:${String(x)}`).join(' ')}]`;
+    return cur === undefined || cur === null ? '<no value>' : String(cur);
+  });
+}
+
 function withStore<T>(ctx: () => Context, fn: (s: VolumeStore) => T): T {
   const s = openVolumes(ctx());
   try { return fn(s); } finally { s.close(); }
@@ -134,7 +145,7 @@ export function register(cmd: Command, ctx: () => Context): void {
   volume.command('ls').alias('list').description('list volumes')
     .option('-q, --quiet', 'only display volume names')
     .option('-f, --filter <k=v>', 'filter: dangling=true|false, name=, label=k[=v], driver= (repeatable)', collect)
-    .option('--format <format>', "'json' for one JSON object per line")
+    .option('--format <format>', "'json' for one JSON object per line, or a template like '{{.Name}}'")
     .action((o: { quiet?: boolean; filter?: string[]; format?: string }) => {
       const filter = parseVolumeFilters(o.filter ?? []);
       const vols = withStore(ctx, (s) => s.list(filter));
@@ -146,16 +157,24 @@ export function register(cmd: Command, ctx: () => Context): void {
         }
         return;
       }
-      if (o.format !== undefined) throw invalidArgument(`unsupported --format "${o.format}": use json`);
+      if (o.format !== undefined) {
+        for (const v of vols) {
+          const labels = Object.entries(v.labels).map(([k, x]) => `${k}=${x}`).join(',');
+          process.stdout.write(formatVolume(o.format, { Driver: v.driver, Labels: labels, Mountpoint: v.mountpoint, Name: v.name, Scope: 'local' }) + '\n');
+        }
+        return;
+      }
       process.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...vols.map((v) => [v.driver, v.name])]));
     });
 
   volume.command('inspect').description('show volumes in detail (JSON)').argument('<name...>')
-    .option('-f, --format <format>', "'json' (the default)")
-    .action((names: string[]) => {
+    .option('-f, --format <format>', "a template like '{{.Mountpoint}}' or '{{json .Labels}}' (JSON when absent)")
+    .action((names: string[], o: { format?: string }) => {
       const out: unknown[] = [];
       withStore(ctx, (s) => eachName(names, (n) => { out.push(s.inspect(n)); }));
-      process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      const format = o.format;
+      if (format === undefined || format === 'json') process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      else for (const v of out) process.stdout.write(formatVolume(format, v) + '\n');
     });
 
   volume.command('rm').alias('remove').description('remove volumes (not while a container uses them)').argument('<name...>')
