@@ -128,7 +128,10 @@ interface LayerIn { blob: Digest; mediaType: string; blobSize: number; diffSize:
  * Verifies (and, when the store can, unpacks) an image's layers against its config's
  * diff_ids, filling in uncompressed sizes. Layers already present are trusted.
  */
-export async function prepareLayers(store: Store, config: Digest, layers: ReadonlyArray<Omit<LayerIn, 'diffSize'> & { diffSize?: number }>): Promise<LayerIn[]> {
+export async function prepareLayers(
+  store: Store, config: Digest, layers: ReadonlyArray<Omit<LayerIn, 'diffSize'> & { diffSize?: number }>,
+  hold: (d: Digest) => void = () => undefined,
+): Promise<LayerIn[]> {
   const cfg = store.images.config(config);
   const diffIDs = cfg.rootfs.diff_ids.map((d) => parseDigest(d));
   if (diffIDs.length !== layers.length) throw invalidArgument(`image ${config}: config lists ${diffIDs.length} layers, the archive ${layers.length}`);
@@ -139,6 +142,7 @@ export async function prepareLayers(store: Store, config: Digest, layers: Readon
     const diffID = diffIDs[i] as Digest;
     const chain = chains[i] as Digest;
     const have = known.get(chain);
+    hold(chain); // a layer unpacked before its image is recorded is a GC root through the lease
     if (store.layers.canUnpack && !store.layers.has(chain)) {
       const r = await store.layers.unpack(chain, store.blobs.open(l.blob), { expectedDiffID: diffID });
       if (r && have) store.images.setLayerSize(chain, r.size);
@@ -186,7 +190,7 @@ async function addLoaded(store: Store, config: Digest, layers: LayerIn[], manife
   return { id: img.id, tags: tags.map((t) => normalizeName(t)) };
 }
 
-async function loadDockerArchive(store: Store, files: ArchiveFiles): Promise<LoadResult> {
+async function loadDockerArchive(store: Store, files: ArchiveFiles, hold: (d: Digest) => void): Promise<LoadResult> {
   const raw = jsonOf(files, 'manifest.json', 'manifest.json');
   if (!Array.isArray(raw)) throw invalidArgument('manifest.json of the archive is not a list of images');
   const images: Array<{ id: Digest; tags: string[] }> = [];
@@ -203,8 +207,9 @@ async function loadDockerArchive(store: Store, files: ArchiveFiles): Promise<Loa
       const b = blobOf(files, l, 'layer');
       layersIn.push({ blob: b.digest, blobSize: b.size, mediaType: layerMediaType(await compressionOf(store, b.digest)) });
     }
-    const layers = await prepareLayers(store, config, layersIn);
+    const layers = await prepareLayers(store, config, layersIn, hold);
     const manifest = await synthesizeManifest(store, config, layers);
+    hold(manifest.digest);
     images.push(await addLoaded(store, config, layers, manifest, tags));
   }
   return { images };
@@ -223,7 +228,7 @@ function nameFromAnnotations(ann: Readonly<Record<string, string>> | undefined, 
   return [];
 }
 
-async function loadOciLayout(store: Store, files: ArchiveFiles, options: LoadOptions): Promise<LoadResult> {
+async function loadOciLayout(store: Store, files: ArchiveFiles, options: LoadOptions, hold: (d: Digest) => void): Promise<LoadResult> {
   parseOciLayout(jsonOf(files, 'oci-layout', 'oci-layout file'));
   const index = parseImageIndex(jsonOf(files, 'index.json', 'index.json'), 'index.json');
   const images: Array<{ id: Digest; tags: string[] }> = [];
@@ -250,7 +255,7 @@ async function loadOciLayout(store: Store, files: ArchiveFiles, options: LoadOpt
     const layers = await prepareLayers(store, config, man.layers.map((l) => {
       if (!store.blobs.has(parseDigest(l.digest))) throw invalidArgument(`the layout's layer blob ${l.digest} is missing`);
       return { blob: l.digest, mediaType: l.mediaType, blobSize: l.size };
-    }));
+    }), hold);
     images.push(await addLoaded(store, config, layers, { digest: parseDigest(desc.digest), mediaType: desc.mediaType, size: desc.size }, names));
   };
   for (const m of index.manifests) await visit(m, nameFromAnnotations(m.annotations, options.repo));
@@ -267,8 +272,8 @@ export interface LoadOptions {
 export async function loadArchive(store: Store, source: AsyncIterable<Uint8Array>, options: LoadOptions = {}): Promise<LoadResult> {
   return store.images.withLease(async (hold) => {
     const files = await readArchive(store, source, hold);
-    if (files.small.has('manifest.json')) return loadDockerArchive(store, files);
-    if (files.small.has('index.json')) return loadOciLayout(store, files, options);
+    if (files.small.has('manifest.json')) return loadDockerArchive(store, files, hold);
+    if (files.small.has('index.json')) return loadOciLayout(store, files, options, hold);
     throw invalidArgument('the archive has neither manifest.json (docker-archive) nor index.json (OCI layout): is it an image archive?');
   });
 }
@@ -288,7 +293,7 @@ export async function loadOciDir(store: Store, dir: string, options: LoadOptions
       hold(info.digest);
       files.blobs.set(`blobs/sha256/${hex}`, info);
     }
-    return loadOciLayout(store, files, options);
+    return loadOciLayout(store, files, options, hold);
   });
 }
 

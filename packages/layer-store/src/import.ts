@@ -123,12 +123,13 @@ export async function importTarball(store: Store, source: AsyncIterable<Uint8Arr
     const cfg = await store.blobs.write(JSON.stringify(config));
     hold(cfg.digest);
     const mediaType = compression === 'gzip' ? MediaType.OciLayerGzip : compression === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
-    const layers = await prepareLayers(store, cfg.digest, [{ blob: blob.digest, mediaType, blobSize: blob.size }]);
+    const layers = await prepareLayers(store, cfg.digest, [{ blob: blob.digest, mediaType, blobSize: blob.size }], hold);
     const manifest = await store.blobs.write(JSON.stringify({
       schemaVersion: 2, mediaType: MediaType.OciManifest,
       config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
       layers: [{ mediaType, digest: blob.digest, size: blob.size }],
     }));
+    hold(manifest.digest);
     const img = store.images.add({
       config: cfg.digest, layers, manifests: [{ digest: manifest.digest, mediaType: MediaType.OciManifest, size: manifest.size }],
       ...(options.tag === undefined ? {} : { tags: [options.tag] }),
