@@ -27,7 +27,8 @@ export interface OciMount {
   readonly destination: string;
   readonly type: string;
   readonly source: string;
-  readonly options: readonly string[];
+  /** Mutable on purpose: assignable to the runtime spec's `mounts[].options` as it is. */
+  readonly options: string[];
 }
 
 /** A mount as recorded for a container: the request with its volume resolved to a name. */

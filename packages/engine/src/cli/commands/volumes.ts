@@ -31,9 +31,11 @@ function configUsers(store: VolumeStore): (name: string) => string[] {
         if (!Array.isArray(mounts)) continue;
         for (const m of mounts as unknown[]) {
           if (typeof m !== 'object' || m === null) continue;
-          const { type, name: n } = m as { type?: unknown; name?: unknown };
-          if (type !== 'volume' || typeof n !== 'string') continue;
-          const vol = n === '' ? r.id.slice(0, 12) : n;
+          // The engine's own requests name the volume `name` ('' = the container's own); @berth/volume's use `source`.
+          const { type, name: n, source } = m as { type?: unknown; name?: unknown; source?: unknown };
+          if (type !== 'volume') continue;
+          const vol = typeof n === 'string' ? (n === '' ? r.id.slice(0, 12) : n) : typeof source === 'string' ? source : undefined;
+          if (vol === undefined) continue;
           index.set(vol, [...(index.get(vol) ?? []), r.id]);
         }
       }
