@@ -78,11 +78,12 @@ test("the container's exit code is berth's; a missing image is 125, a missing co
   assert.is(r.status, 3, r.stderr);
   assert.is(inspect('three', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 3');
   seen.push(inspect('three', '{{.Id}}'));
-  const nope = berth(['run', 'nope-image']);
+  // --pull never: a test reaches no registry but its own (the default policy would ask docker.io).
+  const nope = berth(['run', '--pull', 'never', 'nope-image']);
   assert.is(nope.status, 125);
   assert.is(nope.stdout, '');
   assert.is(nope.stderr.trim().split('\n').length, 1, nope.stderr);
-  assert.match(nope.stderr, /^berth: image "nope-image" not found/);
+  assert.match(nope.stderr, /^berth: image "nope-image" not found locally/);
   const cmd = berth(['run', '--rm', 'busybox', 'no-such-command']);
   assert.is(cmd.status, 127, cmd.stderr);
   assert.match(cmd.stderr, /no-such-command/);
@@ -274,6 +275,22 @@ test('nothing leaks: no mounts, cgroups or processes of ours after rm -f of ever
   const check = berth(['system', 'check']);
   assert.is(check.status, 0, check.stdout + check.stderr);
   assert.match(check.stdout, /store is clean/);
+});
+
+test('run pulls a missing image from a registry (a real one on 127.0.0.1)', async () => {
+  const { startRegistry, pushFixture } = await import('../tools/registry/index.js');
+  const reg = await startRegistry();
+  try {
+    await pushFixture(reg, 'busybox', 'library/pulled:1');
+    const r = berth(['run', '--rm', `${reg.host}/library/pulled:1`, 'echo', 'pulled-and-ran']);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, 'pulled-and-ran\n');
+    assert.match(r.stderr, /Unable to find image/);
+    const again = berth(['run', '--rm', `${reg.host}/library/pulled:1`, 'true']);
+    assert.is(again.stderr, '');
+  } finally {
+    await reg.stop();
+  }
 });
 
 test.after(() => {

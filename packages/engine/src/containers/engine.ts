@@ -19,7 +19,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
+import { BerthError, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
 import type { ContainerRuntime } from './oci-runtime.js';
 import { runtimeError, startError } from './oci-runtime.js';
 import type { RunOptions } from './options.js';
@@ -177,8 +177,13 @@ export class ContainerEngine {
       if (found) return found;
       if (pull === 'never') throw notFound(`image "${ref}" not found locally and --pull never was given: load or pull it first`);
     }
-    if (!this.deps.images.pull) throw notFound(`image "${ref}" not found: load it with berth load -i <archive> (pulling from registries is not wired yet)`);
-    return this.deps.images.pull(ref, signal);
+    if (!this.deps.images.pull) throw notFound(`image "${ref}" not found: load it with berth load -i <archive> or pull it`);
+    try {
+      return await this.deps.images.pull(ref, signal);
+    } catch (e) {
+      const err = toBerthError(e);
+      throw new BerthError(err.code, `image "${ref}" not found locally, and pulling it failed: ${err.message}`, { cause: e });
+    }
   }
 
   /** `berth create`: records the container, prepares and mounts its rootfs, writes its bundle. */

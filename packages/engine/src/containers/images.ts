@@ -4,6 +4,7 @@
  * (a store loaded without a kernel door) are unpacked on first use.
  */
 import { FileBlobStore, ImageStore, LayerStore, chainIDs, parseDigest, familiar, type DB, type Digest, type UnpackSys } from '@berth/layer-store';
+import { notFound } from '@berth/errors';
 import type { ImageResolver, RunnableImage } from './engine.js';
 import type { ImageRunConfig } from './spec.js';
 
@@ -12,9 +13,9 @@ export function openImageStore(root: string, db: DB): ImageStore {
   return new ImageStore(db, new FileBlobStore(root));
 }
 
-/** Opens the image resolver of a store. */
-export function openImages(root: string, db: DB, sys: () => UnpackSys, images: ImageStore = openImageStore(root, db)): ImageResolver {
-  return {
+/** Opens the image resolver of a store; `pull` (when given) fetches an image into the store. */
+export function openImages(root: string, db: DB, sys: () => UnpackSys, pull?: (ref: string, signal?: AbortSignal) => Promise<void>, images: ImageStore = openImageStore(root, db)): ImageResolver {
+  const resolver: ImageResolver = {
     async find(ref: string): Promise<RunnableImage | undefined> {
       const rec = images.find(ref);
       if (!rec) return undefined;
@@ -36,5 +37,14 @@ export function openImages(root: string, db: DB, sys: () => UnpackSys, images: I
         lowerDirs: chains.map((c) => layers.path(c)).reverse(),
       };
     },
+    ...(pull === undefined ? {} : {
+      pull: async (ref: string, signal?: AbortSignal): Promise<RunnableImage> => {
+        await pull(ref, signal);
+        const found = await resolver.find(ref);
+        if (!found) throw notFound(`image "${ref}" was pulled but is not in the store: run berth system check`);
+        return found;
+      },
+    }),
   };
+  return resolver;
 }

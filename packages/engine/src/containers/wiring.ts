@@ -9,7 +9,9 @@ import { LinuxSys } from '@berth/native';
 import { createSnapshotter } from '@berth/overlay';
 import { cgroupMode, defaultSeccompProfile } from '@berth/runtime';
 import type { Context } from '../cli/context.js';
-import { openDatabase } from '@berth/layer-store';
+import { openDatabase, Store } from '@berth/layer-store';
+import { pullImage } from '@berth/registry';
+import { ProgressPrinter, pullPrinter } from '../cli/commands/registry.js';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { OciCliRuntime } from './oci-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
@@ -72,7 +74,25 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     root: ctx.root,
     state: ctx.state,
     store: new ContainerStore<ContainerConfig>(db, parseContainerConfig),
-    images: images ?? openImages(ctx.root, db, getSys),
+    images: images ?? openImages(ctx.root, db, getSys, async (ref, signal) => {
+      // Progress in Docker's words, on stderr so that `run -d` still prints only the ID on
+      // stdout; the "Unable to find image" line only once the registry answered (a pull that
+      // fails outright is one line: the error).
+      const store = Store.open(ctx.root, { sys: getSys() });
+      const print = pullPrinter(new ProgressPrinter(process.stderr));
+      let announced = false;
+      try {
+        await pullImage(store, ref, {
+          onProgress: (e) => {
+            if (!announced) { announced = true; process.stderr.write(`Unable to find image '${ref}' locally\n`); }
+            print(e);
+          },
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } finally {
+        store.close();
+      }
+    }),
     snapshotter: lazySnapshotter(ctx.root),
     runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
     get host() { return (facts ??= hostFacts()); },
