@@ -110,6 +110,7 @@ export class RegistryClient {
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private readonly fetching = new Map<string, Promise<string>>();
   private creds: Credentials | undefined;
 
   constructor(host: string, readonly config: RegistryConfig, options: { readonly credentials?: Credentials; readonly apiHost?: string } = {}) {
@@ -214,10 +215,21 @@ export class RegistryClient {
     return this.creds ? `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64')}` : undefined;
   }
 
-  private async token(ch: Challenge, scope: readonly string[], signal: AbortSignal | undefined): Promise<string> {
+  /** Concurrent requests of one scope share one token fetch. */
+  private token(ch: Challenge, scope: readonly string[], signal: AbortSignal | undefined): Promise<string> {
     const key = [ch.params['realm'], ch.params['service'], ...scope].join('|');
     const hit = this.tokens.get(key);
-    if (hit && hit.expires > Date.now()) return hit.token;
+    if (hit && hit.expires > Date.now()) return Promise.resolve(hit.token);
+    const running = this.fetching.get(key);
+    if (running) return running;
+    const p = this.fetchToken(ch, scope, key, signal);
+    this.fetching.set(key, p);
+    const clear = (): void => { this.fetching.delete(key); };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private async fetchToken(ch: Challenge, scope: readonly string[], key: string, signal: AbortSignal | undefined): Promise<string> {
     const realm = ch.params['realm'];
     if (!realm) throw invalidArgument(`registry ${this.host} asked for a bearer token without a realm`);
     const u = new URL(realm);
