@@ -10,6 +10,9 @@ import { digestOf, type Digest } from './digest.js';
 import { LayerStore } from './layers.js';
 import { entryPath } from './unpack.js';
 import { from, getXattr, makeTar, rejects, testSys, type Entry } from './testing.js';
+import { LinuxSys } from '@berth/native';
+
+const linux = new LinuxSys();
 
 
 const dirs: string[] = [];
@@ -95,6 +98,25 @@ test('two unpacks of one layer at once: one wins, the other keeps its result, no
   assert.is(b?.diffID, digestOf(tar));
   assert.equal(readdirSync(store.dir), [cid('race').slice(7)]);
   assert.is(readdirSync(store.path(cid('race'))).length, 200);
+});
+
+test('binary xattrs (security.capability, user.*) survive byte for byte (GNU tar --xattrs layer)', async () => {
+  const { store, base } = setup();
+  const src = join(base, 'src');
+  mkdirSync(join(src, 'bin'), { recursive: true });
+  writeFileSync(join(src, 'bin/ping'), 'ELF?');
+  const cap = Buffer.from('0100000280200000000000000000000000000000', 'hex'); // v2, effective, cap_setuid|cap_net_raw
+  const bin = Buffer.from([0xff, 0xfe, 0x80, 0x00, 0x01, 0xc3]);
+  testSys.lsetxattr(join(src, 'bin/ping'), 'security.capability', cap);
+  testSys.lsetxattr(join(src, 'bin/ping'), 'user.bin', bin);
+  const t = spawnSync('tar', ['--xattrs', '--xattrs-include=*', '-C', src, '-cf', join(base, 'x.tar'), 'bin'], { encoding: 'utf8' });
+  assert.is(t.status, 0, t.stderr);
+  const tar = readFileSync(join(base, 'x.tar'));
+  assert.ok(tar.includes(Buffer.from('SCHILY.xattr.user.bin=')), 'GNU tar wrote the xattr as PAX');
+  await store.unpack(cid('caps'), from(tar));
+  const p = join(store.path(cid('caps')), 'bin/ping');
+  assert.equal(linux.lgetxattr(p, 'security.capability'), cap);
+  assert.equal(linux.lgetxattr(p, 'user.bin'), bin);
 });
 
 test('a diffID mismatch fails and leaves no layer', async () => {

@@ -23,6 +23,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { BerthError, invalidArgument, isBerthError, toBerthError } from '@berth/errors';
 import type { ResolveOptions } from '@berth/native';
 import type { Digest } from './digest.js';
+import { PaxXattrScanner } from './paxscan.js';
 
 /** The narrow part of the kernel door that unpacking needs (a `Sys` from @berth/native fits). */
 export interface UnpackSys {
@@ -70,10 +71,11 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
-async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash, count: { n: number }): AsyncGenerator<Uint8Array> {
+async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash, count: { n: number }, observe?: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
   for await (const c of src) {
     hash.update(c);
     count.n += c.length;
+    observe?.(c);
     yield c;
   }
 }
@@ -82,7 +84,7 @@ async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash, count: { n: 
  * Decompresses a layer stream (by magic), hashing both sides: yields the tar bytes. After the
  * iterator ends, `digest()` and `diffID()` give the results.
  */
-export function decompressing(source: AsyncIterable<Uint8Array>): { tar: AsyncIterable<Uint8Array>; digest(): Digest; diffID(): Digest; diffSize(): number } {
+export function decompressing(source: AsyncIterable<Uint8Array>, observeTar?: (chunk: Uint8Array) => void): { tar: AsyncIterable<Uint8Array>; digest(): Digest; diffID(): Digest; diffSize(): number } {
   const blobHash = createHash('sha256');
   const tarHash = createHash('sha256');
   const blobCount = { n: 0 };
@@ -116,7 +118,7 @@ export function decompressing(source: AsyncIterable<Uint8Array>): { tar: AsyncIt
     } else {
       plain = rest();
     }
-    yield* hashing(plain, tarHash, tarCount);
+    yield* hashing(plain, tarHash, tarCount, observeTar);
     d1 = `sha256:${blobHash.digest('hex')}` as Digest;
     d2 = `sha256:${tarHash.digest('hex')}` as Digest;
   }
@@ -164,7 +166,8 @@ export function entryPath(name: string): string {
  * removes `dir` then (see `LayerStore.unpack`, which unpacks into a temp dir and renames).
  */
 export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
-  const streams = decompressing(source);
+  const scanner = new PaxXattrScanner();
+  const streams = decompressing(source, (c) => scanner.push(c));
   const extract = tarExtract();
   const feeding = pipeline(Readable.from(streams.tar), extract);
   feeding.catch(() => undefined);
@@ -200,10 +203,11 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
     for await (const entry of extract) {
       if (options.signal?.aborted) throw new BerthError('Canceled', 'layer unpack canceled');
       const h: Header = entry.header;
+      const rawXattrs = scanner.xattrs(entries);
       entries++;
       const rel = entryPath(h.name);
       if (rel === '.') {
-        if (h.type === 'directory') applyAttrs(sys, dir, h, dirTimes, true);
+        if (h.type === 'directory') applyAttrs(sys, dir, h, dirTimes, true, rawXattrs);
         entry.resume();
         continue;
       }
@@ -237,7 +241,7 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
       switch (h.type) {
         case 'directory':
           if (!existing?.isDirectory()) mkdirSync(target, 0o700);
-          applyAttrs(sys, target, h, dirTimes, true);
+          applyAttrs(sys, target, h, dirTimes, true, rawXattrs);
           break;
         case 'file':
         case 'contiguous-file': {
@@ -253,7 +257,7 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
             }
             fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
             fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
-            setXattrs(sys, target, h);
+            setXattrs(sys, target, h, rawXattrs);
             const mtime = paxMtime(h);
             futimesSync(fd, mtime, mtime);
           } finally {
@@ -263,7 +267,7 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
         }
         case 'symlink':
           symlinkSync(h.linkname ?? '', target);
-          applyAttrs(sys, target, h, dirTimes, false);
+          applyAttrs(sys, target, h, dirTimes, false, rawXattrs);
           break;
         case 'link': {
           const linkRel = entryPath(h.linkname ?? '');
@@ -284,7 +288,7 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
         case 'fifo': {
           const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
           sys.mknod(target, kind | ((h.mode ?? 0o644) & 0o7777), h.devmajor ?? 0, h.devminor ?? 0);
-          applyAttrs(sys, target, h, dirTimes, false);
+          applyAttrs(sys, target, h, dirTimes, false, rawXattrs);
           break;
         }
         default:
@@ -316,10 +320,15 @@ function paxOf(h: Header): Record<string, string> {
   return out;
 }
 
-function setXattrs(sys: UnpackSys, path: string, h: Header): void {
+function setXattrs(sys: UnpackSys, path: string, h: Header, raw: Map<string, Buffer> | undefined): void {
+  // The scanner's raw bytes, not tar-stream's UTF-8 decoding, so binary values
+  // (security.capability) survive; tar-stream's view is the fallback.
+  if (raw) {
+    for (const [k, v] of raw) sys.lsetxattr(path, k, v);
+    return;
+  }
   if ((h as { pax?: unknown }).pax == null) return;
   for (const [k, v] of Object.entries(paxOf(h))) {
-    // tar-stream decodes PAX values as UTF-8: textual xattrs survive, binary ones may not.
     if (k.startsWith('SCHILY.xattr.')) sys.lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v));
   }
 }
@@ -330,10 +339,10 @@ function paxMtime(h: Header): Date {
   return h.mtime ?? new Date(0);
 }
 
-function applyAttrs(sys: UnpackSys, path: string, h: Header, dirTimes: Array<{ path: string; mtime: Date }>, isDir: boolean): void {
+function applyAttrs(sys: UnpackSys, path: string, h: Header, dirTimes: Array<{ path: string; mtime: Date }>, isDir: boolean, raw: Map<string, Buffer> | undefined): void {
   lchownSync(path, h.uid ?? 0, h.gid ?? 0);
   if (h.type !== 'symlink') chmodSync(path, (h.mode ?? (isDir ? 0o755 : 0o644)) & 0o7777);
-  setXattrs(sys, path, h);
+  setXattrs(sys, path, h, raw);
   const mtime = paxMtime(h);
   if (isDir) dirTimes.push({ path, mtime });
   else lutimesSync(path, mtime, mtime);
