@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBerthError } from '@berth/errors';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './parse.js';
-import { prepareMounts, recordedMounts, releaseMounts, resolveInRoot } from './prepare.js';
+import { copyUp, prepareMounts, recordedMounts, releaseMounts, resolveInRoot } from './prepare.js';
 import { VolumeStore } from './store.js';
 
 const cid = (c: string) => c.repeat(64);
@@ -192,6 +192,35 @@ test('copy-up resolves the target inside the image: a symlink to / never reaches
   assert.equal(readdirSync(store.get('v1').mountpoint), ['inside']);
   assert.not.ok(readdirSync(store.get('w1').mountpoint).includes('host-file'), 'copied from outside the image');
   assert.equal([...r.copiedUp].sort(), ['v1', 'w1']);
+}));
+
+test('copy-up is all or nothing: it lands by rename, a crashed copy\'s leftover is ignored, a second copier loses whole', withEnv(({ rootfs, store }) => {
+  imageTree(rootfs);
+  const v = store.create({ name: 'v1' });
+  mkdirSync(`${v.mountpoint}.copyup-999-dead`);
+  writeFileSync(join(`${v.mountpoint}.copyup-999-dead`, 'half'), 'x');
+  const before = statSync(v.mountpoint).ino;
+  const r = prepareMounts(store, cid('a'), [parseVolumeFlag('v1:/srv/app')], { imageRootfs: rootfs });
+  assert.equal(r.copiedUp, ['v1']);
+  assert.ok(statSync(v.mountpoint).ino !== before, 'not renamed into place');
+  assert.not.ok(existsSync(join(v.mountpoint, 'half')));
+  assert.is(copyUp(rootfs, '/srv/app', v.mountpoint), false, 'copied into a volume with content');
+  assert.equal(readdirSync(join(v.mountpoint, '..')).filter((n) => n.includes('copyup') && !n.includes('dead')), [], 'staging left behind');
+  releaseMounts(store, cid('a'));
+  store.remove('v1');
+  assert.not.ok(existsSync(`${v.mountpoint}.copyup-999-dead`), 'volume rm leaves the leftover');
+}));
+
+test('copy-up into a volume another container has mounted fills the same directory in place', withEnv(({ rootfs, store }) => {
+  imageTree(rootfs);
+  prepareMounts(store, cid('a'), [parseVolumeFlag('shared:/srv/app:nocopy')], { imageRootfs: rootfs });
+  const data = store.get('shared').mountpoint;
+  const ino = statSync(data).ino;
+  const r = prepareMounts(store, cid('b'), [parseVolumeFlag('shared:/srv/app')], { imageRootfs: rootfs });
+  assert.equal(r.copiedUp, ['shared']);
+  assert.is(statSync(data).ino, ino, 'the first container would lose sight of the content');
+  assert.ok(existsSync(join(data, 'conf', 'app.ini')));
+  assert.is(statSync(data).uid, 1000);
 }));
 
 test.run();

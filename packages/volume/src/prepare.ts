@@ -14,8 +14,9 @@
  */
 import {
   chownSync, copyFileSync, existsSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync,
-  readdirSync, readlinkSync, chmodSync, statSync, symlinkSync, utimesSync, constants,
+  readdirSync, readlinkSync, chmodSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, constants,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidArgument, toBerthError } from '@berth/errors';
 import { write } from '@berth/layer-store';
@@ -156,7 +157,9 @@ export function prepareMounts(store: VolumeStore, containerId: string, requests:
       if (rec.type !== 'volume' || rec.nocopy) continue;
       const vol = volumes.get(rec.name);
       if (vol === undefined || Object.keys(vol.options).length > 0) continue; // a tmpfs/bind/device volume has no _data to fill
-      if (copyUp(options.imageRootfs, rec.target, vol.mountpoint)) copiedUp.push(vol.name);
+      // Someone else has the (empty) _data mounted: fill it in place so they see the content too.
+      const inPlace = store.users(vol.name).some((u) => u !== containerId);
+      if (copyUp(options.imageRootfs, rec.target, vol.mountpoint, { inPlace })) copiedUp.push(vol.name);
     }
   }
 
@@ -257,21 +260,38 @@ function isEmptyDir(dir: string): boolean {
  * Docker's copy-up: when `volumeData` is empty and the image has a directory at `target`, copies
  * its content (owners, modes, times, symlinks, hard links kept) and gives `volumeData` the
  * directory's owner and mode. Returns true when it copied.
+ *
+ * The copy is built beside `volumeData` and renamed over it (rename(2) replaces an empty
+ * directory atomically): a crash mid-copy leaves `_data` empty, so the next use copies again,
+ * and of two containers copying at once one wins whole. With `inPlace` (another container
+ * already has `volumeData` mounted, so its inode must stay) the copy goes straight into it.
  */
-export function copyUp(imageRootfs: string, target: string, volumeData: string): boolean {
+export function copyUp(imageRootfs: string, target: string, volumeData: string, options: { readonly inPlace?: boolean } = {}): boolean {
   if (!isEmptyDir(volumeData)) return false;
   const src = resolveInRoot(imageRootfs, target);
   if (src === undefined) return false;
   const st = statSync(src);
   if (!st.isDirectory()) return false;
+  const dst = options.inPlace ? volumeData : `${volumeData}.copyup-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    copyTree(src, volumeData, new Map());
-    chownSync(volumeData, st.uid, st.gid);
-    chmodSync(volumeData, st.mode & 0o7777);
+    if (!options.inPlace) mkdirSync(dst, { mode: 0o700 });
+    copyTree(src, dst, new Map());
+    chownSync(dst, st.uid, st.gid);
+    chmodSync(dst, st.mode & 0o7777);
+    if (options.inPlace) return true;
+    try {
+      renameSync(dst, volumeData);
+    } catch (e) {
+      // Another copy-up won the race (or the volume was written meanwhile): keep what is there.
+      const code = (e as { code?: unknown }).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') { rmSync(dst, { recursive: true, force: true }); return false; }
+      throw e;
+    }
+    return true;
   } catch (e) {
+    if (!options.inPlace) rmSync(dst, { recursive: true, force: true });
     throw toBerthError(e, `copy the image's ${target} into the volume at ${volumeData}`);
   }
-  return true;
 }
 
 function copyTree(src: string, dst: string, links: Map<string, string>): void {
