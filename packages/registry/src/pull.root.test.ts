@@ -91,6 +91,15 @@ test('pull by digest records no tag; an unknown tag is "manifest unknown"', asyn
   store.close();
 });
 
+test('docker.io images come through a configured mirror, named as docker.io', async () => {
+  const store = openStore();
+  const r = await pullImage(store, 'busybox', { config: isolated({ mirrors: [`http://${plain.host}`] }) });
+  assert.is(r.id, (await fixture('busybox')).imageId);
+  assert.is(r.name, 'docker.io/library/busybox:latest');
+  assert.is(store.images.resolve('busybox:latest').id, r.id);
+  store.close();
+});
+
 test('htpasswd: pull fails with a login hint; with saved credentials it works', async () => {
   const reg = await start({ auth: 'htpasswd' });
   await pushFixture(reg, 'busybox', 'private/busybox:latest');

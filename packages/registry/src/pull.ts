@@ -27,7 +27,7 @@ import {
 } from '@berth/oci-spec';
 import { parseDockerRef } from '@berth/reference';
 import { isTransient, readBody, repoScope, type RegistryClient, type Response } from './client.js';
-import { loadRegistryConfig, type RegistryConfig } from './config.js';
+import { dockerHub, loadRegistryConfig, type RegistryConfig } from './config.js';
 import { Registries } from './registries.js';
 
 /** The largest manifest or index accepted (the distribution spec's SHOULD-accept size). */
@@ -40,6 +40,11 @@ export type PullEvent =
   | { readonly kind: 'resolved'; readonly ref: string; readonly repo: string; readonly tag: string | undefined; readonly digest: Digest; readonly platform: string }
   | { readonly kind: 'layer'; readonly id: string; readonly status: 'waiting' | 'exists' | 'downloading' | 'retrying' | 'verifying' | 'extracting' | 'complete'; readonly current: number; readonly total: number }
   | { readonly kind: 'done'; readonly ref: string; readonly id: Digest; readonly digest: Digest; readonly upToDate: boolean };
+
+/** `https://mirror.example:5000/` → `mirror.example:5000`. */
+function mirrorHost(url: string): string {
+  return url.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+}
 
 /** Options of {@link pullImage}. */
 export interface PullOptions {
@@ -178,18 +183,28 @@ export async function pullImage(store: Store, ref: string, options: PullOptions 
   const own = options.registries === undefined;
   const registries = options.registries ?? new Registries(config);
   try {
-    return await pullWith(store, ref, options, registries);
+    // docker.io goes through its mirrors first, in order; the last word is docker.io's own.
+    const pr = parsePullRef(ref);
+    const via = pr.host === dockerHub.domain ? [...config.mirrors.map(mirrorHost), pr.host] : [pr.host];
+    for (const [i, host] of via.entries()) {
+      try {
+        return await pullWith(store, ref, options, registries, host);
+      } catch (e) {
+        if (i === via.length - 1 || !(e instanceof BerthError) || isVerification(e)) throw e;
+      }
+    }
+    throw notFound(`image ${ref}: no registry to pull from`);
   } finally {
     if (own) registries.close();
   }
 }
 
-async function pullWith(store: Store, ref: string, options: PullOptions, registries: Registries): Promise<PullResult> {
+async function pullWith(store: Store, ref: string, options: PullOptions, registries: Registries, via: string): Promise<PullResult> {
   const emit = options.onProgress ?? ((): void => undefined);
   const signal = options.signal;
   const retries = options.retries ?? 5;
   const pr = parsePullRef(ref);
-  const client = registries.client(pr.host);
+  const client = registries.client(via);
   emit({ kind: 'resolving', ref });
   const top = await fetchManifest(client, pr.repo, pr.digest ?? pr.tag ?? 'latest', { retries, ...(signal ? { signal } : {}) });
   let doc = parseManifestDocument(JSON.parse(top.bytes.toString('utf8')) as unknown, top.mediaType, `manifest of ${ref}`);
