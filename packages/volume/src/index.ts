@@ -13,7 +13,8 @@ export {
   type Volume, type NewVolume, type VolumeFilter, type VolumeInspect, type VolumeStoreOptions, type ExtraUsers,
 } from './store.js';
 export {
-  parseVolumeFlag, parseMountFlag, parseTmpfsFlag, parseVolumesFromFlag, parseSize, cleanPath,
+  parseVolumeFlag, parseMountFlag, parseTmpfsFlag, parseVolumesFromFlag, parseMountFlags, parseSize, cleanPath,
+  type MountFlags,
   type MountRequest, type VolumeMountRequest, type BindMountRequest, type TmpfsMountRequest,
   type VolumesFromRequest, type Propagation,
 } from './parse.js';

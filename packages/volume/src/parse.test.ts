@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBerthError } from '@berth/errors';
-import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFromFlag, parseSize } from './parse.js';
+import { parseMountFlag, parseMountFlags, parseTmpfsFlag, parseVolumeFlag, parseVolumesFromFlag, parseSize } from './parse.js';
 
 function throwsInvalid(fn: () => unknown, message: RegExp): void {
   try { fn(); } catch (e) {
@@ -87,6 +87,12 @@ test('--volumes-from and sizes', () => {
   assert.is(parseSize('s', '512k'), 512 * 1024);
   assert.is(parseSize('s', '100'), 100);
   assert.is(parseSize('s', '1.5MiB'), 1.5 * 1024 * 1024);
+});
+
+test('all mount flags of a container at once: in flag order, two mounts at one target refused', () => {
+  const all = parseMountFlags({ volume: ['v1:/a'], mount: ['type=bind,source=/h,target=/b'], tmpfs: ['/c'] });
+  assert.equal(all.map((m) => `${m.type}:${m.target}`), ['volume:/a', 'bind:/b', 'tmpfs:/c']);
+  throwsInvalid(() => parseMountFlags({ volume: ['v1:/a/'], tmpfs: ['/a'] }), /duplicate mount point "\/a"/);
 });
 
 test.run();

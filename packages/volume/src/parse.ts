@@ -293,3 +293,28 @@ export function parseVolumesFromFlag(value: string): VolumesFromRequest {
   if (mode !== 'ro' && mode !== 'rw') throw invalidArgument(`invalid --volumes-from "${value}": mode "${mode}" is not ro or rw`);
   return { container, readonly: mode === 'ro' };
 }
+
+/** The mount flags of `run`/`create`, as the CLI collects them. */
+export interface MountFlags {
+  readonly volume?: readonly string[];
+  readonly mount?: readonly string[];
+  readonly tmpfs?: readonly string[];
+}
+
+/**
+ * Parses all mount flags of one container (`-v`, then `--mount`, then `--tmpfs`) and refuses two
+ * mounts at one target, so every error shows before anything is created.
+ */
+export function parseMountFlags(flags: MountFlags): MountRequest[] {
+  const all: MountRequest[] = [
+    ...(flags.volume ?? []).map(parseVolumeFlag),
+    ...(flags.mount ?? []).map(parseMountFlag),
+    ...(flags.tmpfs ?? []).map(parseTmpfsFlag),
+  ];
+  const seen = new Set<string>();
+  for (const m of all) {
+    if (seen.has(m.target)) throw invalidArgument(`duplicate mount point "${m.target}": mount one thing there`);
+    seen.add(m.target);
+  }
+  return all;
+}

@@ -110,6 +110,7 @@ test('prune removes unused anonymous volumes, or all unused with all', withStore
   const r = s.prune();
   assert.equal(r.removed, [anon.name]);
   assert.is(r.reclaimed, 1000);
+  assert.equal(s.diskUsage().map((u) => [u.name === kept.name ? 'kept' : u.name, u.size, u.users]).sort(), [['kept', 0, 1], ['named', 0, 0]]);
   assert.equal(s.prune({ all: true }).removed, ['named']);
   assert.equal(s.list().map((v) => v.name), [kept.name]);
 }));

@@ -255,6 +255,11 @@ export class VolumeStore {
     return { removed, reclaimed };
   }
 
+  /** Size and users of every volume, for `system df` (Docker's "Local Volumes": active = used by a container). */
+  diskUsage(): { readonly name: string; readonly size: number; readonly users: number }[] {
+    return this.list().map((v) => ({ name: v.name, size: duBytes(join(this.root, 'volumes', v.name)), users: this.users(v.name).length }));
+  }
+
   /** The Docker-shaped JSON of a volume. */
   inspect(name: string): VolumeInspect {
     const v = this.get(name);
