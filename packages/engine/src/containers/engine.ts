@@ -55,6 +55,14 @@ export interface RootfsSnapshotter {
   remove(key: string): Promise<void>;
 }
 
+/** Named and anonymous volumes (@berth/volume's VolumeStore). */
+export interface VolumeProvider {
+  /** Creates the volume, or returns the existing one; no name = a new anonymous volume. */
+  create(name: string | undefined): { readonly name: string; readonly mountpoint: string };
+  /** Removes a volume no other container uses. */
+  remove(name: string): void;
+}
+
 /** What the engine keeps about a container, fixed at create. */
 export interface ContainerConfig {
   readonly options: RunOptions;
@@ -95,6 +103,8 @@ export interface EngineDeps {
   readonly callerEnv: Readonly<Record<string, string | undefined>>;
   /** Reads a host file named by the user (--env-file is read earlier; seccomp profiles here). */
   readonly readFile: (path: string) => string;
+  /** Volumes; without it, volumes are plain directories under $root/volumes. */
+  readonly volumes?: VolumeProvider;
 }
 
 /** `--pull` policies. */
@@ -188,8 +198,8 @@ export class ContainerEngine {
 
   /** `berth create`: records the container, prepares and mounts its rootfs, writes its bundle. */
   async create(ref: string, requested: RunOptions, pull: PullPolicy = 'missing'): Promise<Container> {
-    const options = this.#withVolumesFrom(requested);
     const image = await this.image(ref, pull);
+    const options = this.#withVolumes(this.#withVolumesFrom(requested));
     phase('image resolve');
     const id = newContainerId();
     const hostname = containerHostname(id, options);
@@ -229,6 +239,20 @@ export class ContainerEngine {
       }
     }
     return { ...o, mounts, volumesFrom: [] };
+  }
+
+  /** Creates the volumes the mounts name (anonymous ones get their 64-hex name here). */
+  #withVolumes(o: RunOptions): RunOptions {
+    const v = this.deps.volumes;
+    if (v === undefined || !o.mounts.some((m) => m.type === 'volume')) return o;
+    return {
+      ...o,
+      mounts: o.mounts.map((m) => {
+        if (m.type !== 'volume') return m;
+        const vol = v.create(m.name === '' ? undefined : m.name);
+        return m.name === '' ? { ...m, name: vol.name, anonymous: true } : m;
+      }),
+    };
   }
 
   #spec(id: string, cfg: ContainerConfig, passwd: string | undefined, group: string | undefined): RuntimeSpec {
@@ -466,14 +490,20 @@ export class ContainerEngine {
       try { process.kill(c.state.shimPid, 'SIGKILL'); } catch { /* gone */ }
     }
     await this.deps.snapshotter.remove(c.id);
-    if (o.volumes) {
-      for (const m of c.config.options.mounts) {
-        if (m.type === 'volume' && m.name === '') rmSync(join(this.deps.root, 'volumes', c.id.slice(0, 12)), { recursive: true, force: true });
-      }
-    }
     rmSync(this.dir(c.id), { recursive: true, force: true });
     rmSync(this.stateDir(c.id), { recursive: true, force: true });
     this.deps.store.delete(c.id);
+    if (o.volumes) {
+      // After the row is gone, so the volume store no longer counts this container as a user.
+      for (const m of c.config.options.mounts) {
+        if (m.type !== 'volume' || !(m.anonymous === true || m.name === '')) continue;
+        if (this.deps.volumes && m.name !== '') {
+          try { this.deps.volumes.remove(m.name); } catch { /* another container uses it (--volumes-from) */ }
+        } else {
+          rmSync(join(this.deps.root, 'volumes', m.name || c.id.slice(0, 12)), { recursive: true, force: true });
+        }
+      }
+    }
     this.event('destroy', c);
     return c;
   }

@@ -12,7 +12,7 @@ import {
 /** A mount the user asked for (`-v`, `--mount`, `--tmpfs`). */
 export type MountRequest =
   | { readonly type: 'bind'; readonly source: string; readonly target: string; readonly readonly: boolean }
-  | { readonly type: 'volume'; readonly name: string; readonly target: string; readonly readonly: boolean }
+  | { readonly type: 'volume'; readonly name: string; readonly target: string; readonly readonly: boolean; readonly anonymous?: boolean }
   | { readonly type: 'tmpfs'; readonly target: string; readonly options: readonly string[] };
 
 /** `--security-opt` values berth understands. */

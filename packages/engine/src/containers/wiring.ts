@@ -12,7 +12,8 @@ import type { Context } from '../cli/context.js';
 import { openDatabase, Store } from '@berth/layer-store';
 import { pullImage } from '@berth/registry';
 import { ProgressPrinter, pullPrinter } from '../cli/commands/registry.js';
-import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
+import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter, type VolumeProvider } from './engine.js';
+import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
@@ -69,11 +70,13 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
   const getSys = () => (sys ??= new LinuxSys());
   // Host facts and the init are looked up only by commands that build a spec (not by ps).
   let facts: HostFacts | undefined;
+  let volumes: VolumeProvider | undefined;
   let init: string | undefined | null = null;
+  const store = new ContainerStore<ContainerConfig>(db, parseContainerConfig);
   return new ContainerEngine({
     root: ctx.root,
     state: ctx.state,
-    store: new ContainerStore<ContainerConfig>(db, parseContainerConfig),
+    store,
     images: images ?? openImages(ctx.root, db, getSys, async (ref, signal) => {
       // Progress in Docker's words, on stderr so that `run -d` still prints only the ID on
       // stdout; the "Unable to find image" line only once the registry answered (a pull that
@@ -100,5 +103,16 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     get initPath() { return init === null ? (init = findInit()) : init; },
     callerEnv: process.env,
     readFile: (p) => readFileSync(p, 'utf8'),
+    get volumes() {
+      return (volumes ??= (() => {
+        const vs = new VolumeStore(db, ctx.root, {
+          extraUsers: (n) => store.list().filter((c) => c.config.options.mounts.some((m) => m.type === 'volume' && m.name === n)).map((c) => c.id.slice(0, 12)),
+        });
+        return {
+          create: (name: string | undefined) => vs.create(name === undefined ? {} : { name }),
+          remove: (name: string) => { vs.remove(name); },
+        };
+      })());
+    },
   });
 }
