@@ -28,14 +28,19 @@ const names = (...filters: string[]): string[] => ok('volume', 'ls', '-q', ...fi
 
 /** Does `berth run` create its volumes through @berth/volume (so they show in `volume ls`)? */
 let wired = false;
+/** Does `berth run` prepare its mounts with @berth/volume's prepareMounts (copy-up, bind source checks)? */
+let prepared = false;
 
 test.before(async () => {
   assert.ok(existsSync(bin), `build the bundle first: npx nx run @berth/engine:build (${bin})`);
   await loadBusybox(root, bin);
   const r = berth('run', '--rm', '-v', 'probe-wiring:/probe', 'busybox', 'true');
   wired = r.status === 0 && names().includes('probe-wiring');
-  if (!wired) console.log('# skip: berth run does not create volumes through @berth/volume yet: copy-up, nocopy, anonymous and rm -v tests skipped');
-  berth('volume', 'rm', '-f', 'probe-wiring');
+  if (!wired) console.log('# skip: berth run does not create volumes through @berth/volume yet: anonymous and rm -v tests skipped');
+  const c = berth('run', '--rm', '-v', 'probe-copyup:/etc', 'busybox', 'cat', '/etc/passwd');
+  prepared = c.status === 0 && c.stdout.startsWith('root:');
+  if (!prepared) console.log('# skip: berth run does not use prepareMounts yet: copy-up, nocopy and --mount bind source tests skipped');
+  berth('volume', 'rm', '-f', 'probe-wiring', 'probe-copyup');
 });
 
 test('volume create, ls, inspect, rm: Docker output', () => {
@@ -120,7 +125,7 @@ test('in use: rm of a volume a container uses is refused, even with -f; after th
 });
 
 test('copy-up: an empty named volume at /etc gets the image\'s /etc, owners and modes kept; nocopy keeps it empty', () => {
-  if (!wired) return;
+  if (!prepared) return;
   ok('volume', 'create', 'etc');
   const out = ok('run', '--rm', '-v', 'etc:/etc', 'busybox', 'sh', '-c', 'head -1 /etc/passwd; stat -c "%a %u" /etc');
   assert.match(out, /^root:x:0:0:/);
@@ -149,7 +154,7 @@ test('bad -v and --mount specs are refused before anything runs', () => {
   assert.match(rel.stderr, /rel/);
   const missing = berth('run', '--rm', '--mount', `type=bind,source=${join(dir, 'absent')},target=/x`, 'busybox', 'true');
   assert.ok(missing.status !== 0, 'a --mount bind of a missing host path ran');
-  if (wired) assert.match(missing.stderr, /bind source path does not exist/);
+  if (prepared) assert.match(missing.stderr, /bind source path does not exist/);
   assert.not.ok(existsSync(join(dir, 'absent')), '--mount must not create a missing bind source');
 });
 
