@@ -202,6 +202,21 @@ test('pause, unpause, rename, kill -s, restart, top, stats, attach, container pr
   assert.is(berth(['inspect', id]).status, 125);
 });
 
+test('named volumes outlive containers; rm -v removes the anonymous ones', () => {
+  const a = ok(['run', '-d', '--name', 'vols', '-v', 'keep:/keep', '-v', '/scratch', 'busybox', 'sh', '-c', 'echo kept > /keep/f; echo tmp > /scratch/f; sleep 60']).trim();
+  seen.push(a);
+  assert.is(ok(['run', '--rm', '--volumes-from', 'vols', 'busybox', 'cat', '/keep/f', '/scratch/f']), 'kept\ntmp\n');
+  const anon = JSON.parse(ok(['inspect', 'vols'])) as [{ Mounts: { Name: string; Destination: string }[] }];
+  const scratch = anon[0].Mounts.find((m) => m.Destination === '/scratch')?.Name ?? '';
+  assert.match(scratch, /^[0-9a-f]{64}$/);
+  ok(['rm', '-f', '-v', 'vols']);
+  const vols = ok(['volume', 'ls', '-q']);
+  assert.match(vols, /^keep$/m);
+  assert.not.match(vols, new RegExp(scratch));
+  assert.is(ok(['run', '--rm', '-v', 'keep:/k', 'busybox', 'cat', '/k/f']), 'kept\n');
+  ok(['volume', 'rm', 'keep']);
+});
+
 test('--restart on-failure:2 restarts twice, then stays exited', async () => {
   const id = ok(['run', '-d', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1']).trim();
   seen.push(id);
