@@ -120,7 +120,7 @@ function stringRecord(json: string, what: string): Record<string, string> {
   return out;
 }
 
-/** Everything a container holds through `volume_mounts`, for the engine's extra users (see `VolumeStore` options). */
+/** Container ids that use a volume beyond what `volume_mounts` records (see {@link VolumeStoreOptions.extraUsers}). */
 export type ExtraUsers = (name: string) => readonly string[];
 
 /** Options of {@link VolumeStore}. */
