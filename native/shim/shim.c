@@ -307,6 +307,51 @@ static void do_capset(const char *eff, const char *perm, const char *inh) {
   if (syscall(SYS_capset, &h, d) < 0) fail("process", "capset", NULL);
 }
 
+static int state_dirfd = -1;
+
+/* hook <kind> <timeout s> <path> <nargs> <args...> <env...>: runs an OCI hook with the
+ * container's state (hookstate.json in the state dir, opened before pivot_root) on stdin. */
+static void run_hook(struct rec *r) {
+  if (r->n < 5) { errno = EINVAL; fail("hook", "hook step", NULL); }
+  const char *kind = r->tok[1];
+  int timeout = (int)num(r->tok[2]);
+  const char *path = r->tok[3];
+  int nargs = (int)num(r->tok[4]);
+  if (nargs < 0 || 5 + nargs > r->n) { errno = EINVAL; fail("hook", kind, path); }
+  char **args = calloc((size_t)nargs + 2, sizeof(char *));
+  for (int i = 0; i < nargs; i++) args[i] = r->tok[5 + i];
+  if (nargs == 0) args[0] = (char *)path;
+  char **env = &r->tok[5 + nargs]; /* the record's token array is NULL-terminated */
+  int in = state_dirfd >= 0 ? openat(state_dirfd, "hookstate.json", O_RDONLY | O_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in < 0) fail("hook", "open container state for hook", path);
+  pid_t pid = fork();
+  if (pid < 0) fail("hook", "fork", path);
+  if (pid == 0) {
+    dup2(in, 0);
+    signal(SIGPIPE, SIG_DFL);
+    execve(path, args, env);
+    _exit(127);
+  }
+  close(in);
+  int st = 0;
+  for (int waited = 0;; waited += 10) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid) break;
+    if (timeout > 0 && waited >= timeout * 1000) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      errno = ETIMEDOUT;
+      fail("hook", kind, path);
+    }
+    usleep(10000);
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    errno = WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ENOENT : ECANCELED;
+    fail("hook", kind, path);
+  }
+  free(args);
+}
+
 static void run_step(struct rec *r) {
   const char *op = r->tok[0];
   const char *a1 = r->n > 1 ? r->tok[1] : "";
@@ -357,6 +402,11 @@ static void run_step(struct rec *r) {
     if (sethostname(a1, strlen(a1)) < 0) fail("rootfs", "sethostname", a1);
   } else if (!strcmp(op, "domainname")) {
     if (setdomainname(a1, strlen(a1)) < 0) fail("rootfs", "setdomainname", a1);
+  } else if (!strcmp(op, "state_dir")) {
+    state_dirfd = open(a1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (state_dirfd < 0) fail("create", "open state dir", a1);
+  } else if (!strcmp(op, "hook")) {
+    run_hook(r);
   } else if (!strcmp(op, "fifo_open")) {
     fifo_fd = open(a1, O_PATH | O_CLOEXEC);
     if (fifo_fd < 0) fail("create", "open exec fifo", a1);

@@ -15,7 +15,7 @@ import { constants } from 'node:os';
 import { posix } from 'node:path';
 import { invalidArgument } from '@berth/errors';
 import { capNumber } from './caps/index.js';
-import type { OciConfig, OciDevice, OciMount, OciNamespace, OciProcess, OciSeccomp } from './spec.js';
+import type { OciConfig, OciDevice, OciHook, OciMount, OciNamespace, OciProcess, OciSeccomp } from './spec.js';
 
 /** One step: an op and its string arguments. */
 export type Step = readonly [op: string, ...args: string[]];
@@ -38,6 +38,8 @@ export interface PlanOptions {
   readonly exitFile?: string;
   /** True when a host path is a directory (decides mkdir or touch for bind targets). */
   readonly isDir?: (hostPath: string) => boolean;
+  /** The container's state dir: createContainer/startContainer hooks read hookstate.json there. */
+  readonly stateDir?: string;
   /** Monitor mode: the process's stdout/stderr go to this file as Docker json-file lines. */
   readonly logFile?: string;
   /** Cgroup directories the shim joins the init to before releasing it. */
@@ -261,6 +263,9 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   steps.push(['mount', '', '/', '', String(MS.REC | MS.SLAVE), '']);
   steps.push(['mount', rootfs, rootfs, '', String(MS.BIND | MS.REC), '']);
   if (opts.execFifo !== undefined) steps.push(['fifo_open', opts.execFifo]);
+  const createHooks = config.hooks?.['createContainer'] ?? [];
+  const startHooks = config.hooks?.['startContainer'] ?? [];
+  if ((createHooks.length > 0 || startHooks.length > 0) && opts.stateDir !== undefined) steps.push(['state_dir', opts.stateDir]);
   if (proc.terminal === true) steps.push(consoleHeader(opts.mode, opts.consoleSocket));
 
   let devMounted = false;
@@ -286,6 +291,8 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
     if (devptsMounted) links.push(['pts/ptmx', 'ptmx']);
     for (const [target, name] of links) steps.push(['symlink', target, `${rootfs}/dev/${name}`]);
   }
+  // createContainer: in the container's namespaces, its path resolved in the runtime's (before pivot_root).
+  for (const h of createHooks) steps.push(hookStep('createContainer', h));
   steps.push(['pivot_root', rootfs]);
   // After pivot_root the old root is gone; give "/" the asked-for propagation.
   steps.push(['mount', '', '/', '', String(rootProp), '']);
@@ -300,7 +307,11 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
     steps.push(['hostname', config.hostname]);
   }
   if (config.domainname !== undefined && config.domainname !== '') steps.push(['domainname', config.domainname]);
-  steps.push(...processSteps(proc, { waitStart: opts.execFifo !== undefined, seccomp }));
+  const procSteps = processSteps(proc, { waitStart: opts.execFifo !== undefined, seccomp });
+  // startContainer: as part of start, in the container (path resolved there), before the process.
+  const at = procSteps.findIndex((st) => st[0] === (opts.execFifo !== undefined ? 'wait_start' : 'ready')) + 1;
+  procSteps.splice(at, 0, ...startHooks.map((h) => hookStep('startContainer', h)));
+  steps.push(...procSteps);
   return steps;
 }
 
@@ -376,6 +387,12 @@ export function compileExecPlan(proc: OciProcess, opts: ExecPlanOptions): Step[]
   if (proc.terminal === true) steps.push(['console', String(proc.consoleSize?.height ?? 0), String(proc.consoleSize?.width ?? 0)]);
   steps.push(...processSteps(proc, { waitStart: false, seccomp: opts.seccomp !== undefined }));
   return steps;
+}
+
+/** A hook the init runs: `hook <kind> <timeout> <path> <nargs> <args…> <env…>`. */
+function hookStep(kind: string, h: OciHook): Step {
+  const args = h.args ?? [];
+  return ['hook', kind, String(h.timeout ?? 0), h.path, String(args.length), ...args, ...(h.env ?? [])];
 }
 
 /**

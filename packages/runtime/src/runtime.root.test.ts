@@ -286,12 +286,15 @@ test('terminal: the pty master goes to the console socket (runc protocol) and th
   assert.match(text, /\/dev\/pts\/\d+\r\nhello-tty\r\n/, 'the process wrote to the pty slave as its tty');
 });
 
-test('hooks: prestart, createRuntime, poststart and poststop run with the state on stdin', async () => {
+test('hooks: all six kinds run in order with the state on stdin, container hooks in its namespaces', async () => {
   const b = bundle(['true']);
   const out = join(b.dir, 'hooks.log');
   const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `read -r s; echo "${name} $s" >> ${out}`] });
-  b.writeConfig({ ...JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as OciConfig, hooks: {
-    prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')],
+  // startContainer runs inside the container (after pivot_root): its path and output are the container's.
+  const inside = { path: '/bin/sh', args: ['sh', '-c', 'read -r s; echo "startContainer $(hostname) $s" >> /tmp/start.log'] };
+  b.writeConfig({ ...JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as OciConfig, hostname: 'hooked', root: { path: 'rootfs', readonly: false }, hooks: {
+    prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], createContainer: [hook('createContainer')],
+    startContainer: [inside], poststart: [hook('poststart')], poststop: [hook('poststop')],
   } });
   const id = newId();
   await rt.create(id, { bundle: b.dir, stdio: 'ignore' });
@@ -299,7 +302,9 @@ test('hooks: prestart, createRuntime, poststart and poststop run with the state 
   await rt.wait(id);
   await rt.delete(id);
   const lines = readFileSync(out, 'utf8').trim().split('\n');
-  assert.equal(lines.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'poststart', 'poststop']);
+  assert.equal(lines.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']);
+  const start = readFileSync(join(b.rootfs, 'tmp/start.log'), 'utf8');
+  assert.match(start, /^startContainer hooked \{.*"id":"rt-test-/, 'startContainer ran in the container with the state');
   const state = JSON.parse(lines[0]?.slice('prestart '.length) ?? '{}') as { id: string; pid: number; bundle: string };
   assert.equal(state.id, id);
   assert.equal(state.bundle, b.dir);

@@ -330,6 +330,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         ...(shimMode === 'monitor' ? { exitFile: join(dir(id), 'exit.json') } : {}),
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
+        stateDir: dir(id),
         cgroupDirs: cgm.dirs,
         cgroupViews: cgroupViews(cgm.dirs),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
@@ -346,6 +347,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
           await cgReady; // the shim joins the init to it after "go"
           const st = stateFor(pid);
+          // What createContainer/startContainer hooks get on stdin (the init reads it through the state dir).
+          writeAtomic(join(dir(id), 'hookstate.json'), JSON.stringify(st));
           await runHooks('prestart', config.hooks?.['prestart'], st);
           await runHooks('createRuntime', config.hooks?.['createRuntime'], st);
         },
