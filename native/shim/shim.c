@@ -611,12 +611,12 @@ static int proxy_pty(pid_t pid, int master) {
     if (n > 0 && fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(0, buf, sizeof buf);
       if (r > 0) write_all(master, buf, (size_t)r);
-      else if (r == 0 || errno != EINTR) fds[0].fd = -1; /* stdin closed: stop reading it */
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) fds[0].fd = -1; /* stdin closed: stop reading it */
     }
     if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(master, buf, sizeof buf);
       if (r > 0) write_all(1, buf, (size_t)r);
-      else if (r == 0 || errno != EINTR) break; /* EIO: every slave fd is closed */
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) break; /* EIO: every slave fd is closed */
     }
     if (!exited) {
       int st;
