@@ -13,14 +13,16 @@ import { fixture } from '../tools/fixtures/index.js';
 /** Loads busybox:latest into `root`; `bin` is the bundled berth. */
 export async function loadBusybox(root: string, bin?: string): Promise<void> {
   const bb = await fixture('busybox');
+  const archive = bb.dockerArchive;
+  if (archive === undefined) throw new Error('the busybox fixture has no docker archive');
   if (bin !== undefined) {
-    const r = spawnSync(process.execPath, [bin, '--root', root, 'load', '-i', bb.dockerArchive], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [bin, '--root', root, 'load', '-i', archive], { encoding: 'utf8' });
     if (r.status === 0) return;
     if (!/unknown command/.test(r.stderr)) throw new Error(`berth load failed: ${r.stderr}`);
   }
   const store = Store.open(root, { sys: new LinuxSys() });
   try {
-    await loadArchive(store, createReadStream(bb.dockerArchive));
+    await loadArchive(store, createReadStream(archive));
   } finally {
     store.close();
   }
