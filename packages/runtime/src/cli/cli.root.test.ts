@@ -104,6 +104,8 @@ test('run forwards stdio and exits with the container status; exec runs in it', 
   const e = br('exec', c, 'sh', '-c', 'echo exec-$$; exit 4');
   assert.equal(e.status, 4);
   assert.match(e.stdout, /^exec-\d+\n$/);
+  const u = br('exec', '-u', '1000:1001', '--cwd', '/tmp', '-e', 'K=v', c, 'sh', '-c', 'echo $(id -u):$(id -g) $(pwd) $K');
+  assert.equal(u.stdout, '1000:1001 /tmp v\n', u.stderr);
   const proc = join(s.dir, 'process.json');
   writeFileSync(proc, JSON.stringify({ cwd: '/', args: ['hostname'], env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
   const p = br('exec', '--process', proc, c);

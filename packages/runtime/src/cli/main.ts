@@ -89,7 +89,7 @@ commands:
   state ID                                   print the state as JSON
   kill [--all] ID [SIGNAL]                   send a signal (default SIGTERM)
   delete [--force] ID                        remove a stopped container
-  exec [--process F | CMD...] [-d] [--pid-file F] [--console-socket S] ID
+  exec [--process F | [-u UID[:GID]] [--cwd D] [-e K=V] [--cap C] [-t] ID CMD...] [-d] [--pid-file F] [--console-socket S]
   ps [--format table|json] ID                list the container's processes
   pause ID / resume ID                       freeze and thaw every process of the container
   update --resources F|- ID                  change limits (linux.resources JSON)
@@ -205,7 +205,24 @@ async function dispatch(cmd: string, rawArgv: readonly string[], rt: () => Retur
         const base = cfg.process ?? defaultSpec().process;
         if (base === undefined || p.args.length < 2) throw invalidArgument('exec needs a command: berth-runtime exec <id> <command> [args...] or --process <file>');
         const env = [...(base.env ?? []), ...(p.flags.get('env') ?? []), ...(p.flags.get('e') ?? [])];
-        proc = { ...base, args: p.args.slice(1), env, terminal: bool(p, 'tty', 't'), cwd: flag(p, 'cwd') ?? base.cwd };
+        const userFlag = flag(p, 'user', 'u');
+        let user = base.user;
+        if (userFlag !== undefined) {
+          const [u = '', g] = userFlag.split(':');
+          if (!/^\d+$/.test(u) || (g !== undefined && !/^\d+$/.test(g))) throw invalidArgument(`exec --user "${userFlag}": give uid[:gid] as numbers`);
+          user = { uid: Number(u), gid: g === undefined ? Number(u) : Number(g) };
+        }
+        const extraCaps = [...(p.flags.get('cap') ?? []), ...(p.flags.get('c') ?? [])];
+        const caps = base.capabilities;
+        const withCaps = (set: readonly string[] | undefined) => [...new Set([...(set ?? []), ...extraCaps])];
+        const capabilities = extraCaps.length === 0 || caps === undefined ? caps : {
+          bounding: withCaps(caps.bounding), effective: withCaps(caps.effective), permitted: withCaps(caps.permitted),
+          ...(caps.inheritable ? { inheritable: caps.inheritable } : {}), ...(caps.ambient ? { ambient: caps.ambient } : {}),
+        };
+        proc = {
+          ...base, args: p.args.slice(1), env, terminal: bool(p, 'tty', 't'), cwd: flag(p, 'cwd') ?? base.cwd, user,
+          ...(capabilities ? { capabilities } : {}), ...(bool(p, 'no-new-privs') ? { noNewPrivileges: true } : {}),
+        };
       }
       const result = await r.exec(id, proc, {
         stdio: 'inherit', detach: bool(p, 'detach', 'd'),
