@@ -87,6 +87,18 @@ test('extra users (containers the engine knows) also hold a volume', () => {
   } finally { s.close(); rmSync(root, { recursive: true, force: true }); }
 });
 
+test('marks of containers that no longer exist do not hold a volume', () => {
+  const root = mkdtempSync(join(tmpdir(), 'berth-volume-'));
+  const live = new Set(['a'.repeat(64)]);
+  const s = VolumeStore.open(root, { containerExists: (id) => live.has(id) });
+  try {
+    prepareMounts(s, 'a'.repeat(64), [{ type: 'volume', source: 'live', target: '/d', readonly: false, nocopy: false }]);
+    prepareMounts(s, 'd'.repeat(64), [{ type: 'volume', source: 'stale', target: '/d', readonly: false, nocopy: false }]);
+    throwsCode(() => s.remove('live'), 'Conflict', /in use/);
+    assert.is(s.remove('stale'), true);
+  } finally { s.close(); rmSync(root, { recursive: true, force: true }); }
+});
+
 test('filters: dangling, name, label, driver', withStore((s) => {
   s.create({ name: 'web-data', labels: { app: 'web', tier: 'front' } });
   s.create({ name: 'db-data', labels: { app: 'db' } });

@@ -130,6 +130,11 @@ export interface VolumeStoreOptions {
    * before the engine recorded mounts here. A volume with any user is in use.
    */
   readonly extraUsers?: ExtraUsers;
+  /**
+   * Whether a container id still exists. Marks of containers it denies (a create that failed
+   * before `releaseMounts`, a crash) are stale: they do not hold a volume. Without it every mark holds.
+   */
+  readonly containerExists?: (id: string) => boolean;
 }
 
 /** The `local` volume driver's store: rows in berth.db, data under `$root/volumes`. */
@@ -137,6 +142,7 @@ export class VolumeStore {
   readonly db: DB;
   readonly root: string;
   readonly #extra: ExtraUsers;
+  readonly #exists: (id: string) => boolean;
   readonly #ownsDb: boolean;
 
   /** Wraps an open berth.db (applying this package's migrations). */
@@ -144,6 +150,7 @@ export class VolumeStore {
     this.db = db;
     this.root = root;
     this.#extra = options.extraUsers ?? (() => []);
+    this.#exists = options.containerExists ?? (() => true);
     this.#ownsDb = options.ownsDb === true;
     migrate(db, volumeStoreOwner, volumeMigrations);
   }
@@ -213,7 +220,7 @@ export class VolumeStore {
   /** Container ids using the volume (recorded mounts plus extra users), sorted, unique. */
   users(name: string): string[] {
     const rows = this.db.prepare('SELECT DISTINCT container_id AS id FROM volume_mounts WHERE volume = ?').all(name) as { id: string }[];
-    return [...new Set([...rows.map((r) => r.id), ...this.#extra(name)])].sort();
+    return [...new Set([...rows.map((r) => r.id).filter((id) => this.#exists(id)), ...this.#extra(name)])].sort();
   }
 
   /**

@@ -44,10 +44,18 @@ function configUsers(store: VolumeStore): (name: string) => string[] {
   };
 }
 
-/** Opens the volume store of this root, with the engine's containers as users. */
+/** Opens the volume store of this root, with the engine's containers as users (and the judges of stale marks). */
 export function openVolumes(ctx: Context): VolumeStore {
   let users: ((name: string) => string[]) | undefined;
-  const store: VolumeStore = VolumeStore.open(ctx.root, { extraUsers: (n) => (users ??= configUsers(store))(n) });
+  let ids: Set<string> | undefined;
+  const containerIds = (): Set<string> => {
+    const has = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'containers'").get();
+    return new Set(has === undefined ? [] : (store.db.prepare('SELECT id FROM containers').all() as { id: string }[]).map((r) => r.id));
+  };
+  const store: VolumeStore = VolumeStore.open(ctx.root, {
+    extraUsers: (n) => (users ??= configUsers(store))(n),
+    containerExists: (id) => (ids ??= containerIds()).has(id),
+  });
   return store;
 }
 
