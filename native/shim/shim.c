@@ -402,6 +402,8 @@ static void run_step(struct rec *r) {
     if (sethostname(a1, strlen(a1)) < 0) fail("rootfs", "sethostname", a1);
   } else if (!strcmp(op, "domainname")) {
     if (setdomainname(a1, strlen(a1)) < 0) fail("rootfs", "setdomainname", a1);
+  } else if (!strcmp(op, "unshare")) {
+    if (unshare((int)num(a1)) < 0) fail("namespaces", "unshare", a1);
   } else if (!strcmp(op, "state_dir")) {
     state_dirfd = open(a1, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (state_dirfd < 0) fail("create", "open state dir", a1);

@@ -15,6 +15,10 @@ test('clone flags are the new namespaces; a namespace with a path is joined with
   const steps = compilePlan(cfg, opts);
   assert.equal(find(steps, 'clone'), [['clone', String(0x20000000 | 0x20000 | 0x04000000)]]);
   assert.equal(find(steps, 'setns'), [['setns', String(0x40000000), '/run/netns/x']]);
+  const cg = compilePlan(base(), opts);
+  assert.equal(Number(find(cg, 'clone')[0]?.[1]) & 0x02000000, 0, 'no cgroup namespace at clone');
+  assert.equal(find(cg, 'unshare'), [['unshare', String(0x02000000)]], 'the init unshares it once in its cgroups');
+  assert.ok(ops(cg).indexOf('unshare') < ops(cg).indexOf('mount'));
 });
 
 test('rootfs is made private, bound, pivoted; masks, readonly paths and readonly root follow pivot_root', () => {

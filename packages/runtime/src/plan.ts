@@ -244,11 +244,16 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   let cloneFlags = 0;
   // Join the user namespace first: the others are owned by it.
   const ordered = [...nsList].sort((a, b) => (a.type === 'user' ? -1 : b.type === 'user' ? 1 : 0));
+  let cgroupns = false;
   for (const ns of ordered) {
     if (ns.path !== undefined && ns.path !== '') steps.push(['setns', String(namespaceFlags[ns.type]), ns.path]);
+    else if (ns.type === 'cgroup') cgroupns = true;
     else cloneFlags |= namespaceFlags[ns.type];
   }
   steps.push(['clone', String(cloneFlags)]);
+  // A cgroup namespace is rooted at the cgroup its creator is in: unshare it in the init,
+  // once the shim has put the init in the container's cgroups (as runc does).
+  if (cgroupns) steps.push(['unshare', String(namespaceFlags.cgroup)]);
   const seccomp = linux.seccomp !== undefined;
   if (linux.seccomp) steps.push(...seccompSteps(linux.seccomp));
 

@@ -69,6 +69,7 @@ test('isolation: pid 1, own hostname and ipc, masked and read-only /proc, no mou
     'ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1 && echo ping=ok || echo ping=denied',
     'grep ^Seccomp: /proc/self/status',
     'echo pidsmax=$(cat /sys/fs/cgroup/pids/pids.max)',
+    'echo cgroupns=$(grep :pids: /proc/self/cgroup | cut -d: -f3)',
     'echo 5 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo cgroupfs=rw || echo cgroupfs=ro',
   ].join('; ');
   const b = bundle(['sh', '-c', script], (c) => ({ ...c, hostname: 'boxy', linux: { ...c.linux, seccomp: profile, resources: { pids: { limit: 77 } } } }));
@@ -87,6 +88,7 @@ test('isolation: pid 1, own hostname and ipc, masked and read-only /proc, no mou
   assert.equal(got['ping'], 'denied');
   assert.equal(got['Seccomp'], '2');
   assert.equal(got['pidsmax'], '77', 'the container sees its own cgroup');
+  assert.equal(got['cgroupns'], '/', 'its cgroup namespace is rooted at its own cgroup');
   assert.equal(got['cgroupfs'], 'ro');
 });
 
