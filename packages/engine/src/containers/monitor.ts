@@ -24,7 +24,7 @@ export type MonitorIO =
   /** Foreground with -t: the runtime gets the terminal; it makes the pty and proxies it. */
   | { readonly kind: 'tty' }
   /** Foreground without -t: output to the terminal and the log; stdin piped with -i. */
-  | { readonly kind: 'attach'; readonly stdin: boolean; readonly sigProxy: boolean }
+  | { readonly kind: 'attach'; readonly stdin: boolean; readonly sigProxy: boolean; readonly stdout?: boolean; readonly stderr?: boolean }
   /** Detached: output to the log only. */
   | { readonly kind: 'detached' };
 
@@ -88,11 +88,11 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       });
       child.stdout?.on('data', (d: Buffer) => {
         log?.write('stdout', d);
-        if (io.kind === 'attach') process.stdout.write(d);
+        if (io.kind === 'attach' && io.stdout !== false) process.stdout.write(d);
       });
       child.stderr?.on('data', (d: Buffer) => {
         log?.write('stderr', d);
-        if (io.kind === 'attach') process.stderr.write(d);
+        if (io.kind === 'attach' && io.stderr !== false) process.stderr.write(d);
       });
       if (io.kind === 'attach' && io.stdin && child.stdin) {
         child.stdin.on('error', () => undefined);

@@ -120,14 +120,20 @@ async function startDetached(ctx: Context, engine: ContainerEngine, c: Container
 }
 
 /** Runs (foreground) or starts (detached) a created container; returns the CLI exit status. */
-async function runCreated(ctx: Context, engine: ContainerEngine, c: Container, flags: { detach?: boolean; interactive?: boolean; tty?: boolean; sigProxy?: boolean }): Promise<number> {
+async function runCreated(ctx: Context, engine: ContainerEngine, c: Container, flags: { detach?: boolean; interactive?: boolean; tty?: boolean; sigProxy?: boolean; attach?: readonly string[] }): Promise<number> {
   if (flags.detach) {
     await startDetached(ctx, engine, c);
     return 0;
   }
   const tty = c.config.options.tty;
   const r = await monitor(engine, c.id, {
-    io: tty ? { kind: 'tty' } : { kind: 'attach', stdin: flags.interactive === true || c.config.options.interactive, sigProxy: flags.sigProxy !== false },
+    io: tty ? { kind: 'tty' } : {
+      kind: 'attach',
+      stdin: flags.interactive === true || c.config.options.interactive || (flags.attach ?? []).includes('stdin'),
+      sigProxy: flags.sigProxy !== false,
+      // -a picks the streams shown (default all), as docker run -a does; the log keeps both.
+      ...(flags.attach === undefined || flags.attach.length === 0 ? {} : { stdout: flags.attach.includes('stdout'), stderr: flags.attach.includes('stderr') }),
+    },
   });
   if (r.error) {
     process.stderr.write(`berth: ${r.error.message}\n`);
@@ -408,7 +414,11 @@ export function register(cmd: Command, ctx: () => Context): void {
       const opts = toOptions(flags, command);
       const created = await engine.create(image, opts, flags.pull);
       try {
-        const code = await runCreated(c, engine, created, { detach: flags.detach === true, interactive: opts.interactive, sigProxy: flags.sigProxy !== false });
+        for (const s of flags.attach ?? []) {
+          if (!['stdin', 'stdout', 'stderr'].includes(s)) throw invalidArgument(`invalid -a "${s}": use stdin, stdout or stderr`);
+        }
+        if (flags.detach && (flags.attach ?? []).length > 0) throw invalidArgument('conflicting options: cannot specify both --attach and --detach');
+        const code = await runCreated(c, engine, created, { detach: flags.detach === true, interactive: opts.interactive, sigProxy: flags.sigProxy !== false, ...(flags.attach === undefined ? {} : { attach: flags.attach }) });
         if (flags.detach) process.stdout.write(`${created.id}\n`);
         process.exitCode = code;
       } catch (e) {
