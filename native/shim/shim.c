@@ -732,6 +732,9 @@ int main(void) {
     }
   }
 
+  /* Our caller may stop listening on fd 4 (a released monitor): a late report must not kill
+   * us. The init and hooks put every signal back to default before they exec. */
+  signal(SIGPIPE, SIG_IGN);
   int monitor = !strcmp(mode, "monitor");
   int foreground = !strcmp(mode, "foreground");
   if (monitor) {
