@@ -259,8 +259,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const root = options.root ?? '/run/berth-runtime';
   const shimPath = () => options.shimPath ?? findShim();
   const resolveIn = options.resolveInRoot ?? resolveInRoot;
-  const cgroupsOf = options.cgroups ?? ((p: string) => cgroupManager(p));
-  const cgroupsAt = options.cgroupsAt ?? ((dirs: readonly string[]) => cgroupManagerAt(dirs));
+  // The host's cgroup layout, read once per runtime (mountinfo can be long on a busy host).
+  let host: CgroupHost | undefined;
+  const hostInfo = (): CgroupHost => (host ??= readCgroupHost());
+  const cgroupsOf = options.cgroups ?? ((p: string) => cgroupManager(p, { host: hostInfo() }));
+  const cgroupsAt = options.cgroupsAt ?? ((dirs: readonly string[]) => cgroupManagerAt(dirs, { host: hostInfo() }));
   const cgOf = (s: StoredState): CgroupManager => (s.cgroupDirs && s.cgroupDirs.length > 0 ? cgroupsAt(s.cgroupDirs) : cgOf(s));
   const dir = (id: string) => join(root, id);
 
@@ -332,7 +335,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         resolve: (dest) => resolveIn(rootfs, dest),
         stateDir: dir(id),
         cgroupDirs: cgm.dirs,
-        cgroupViews: cgroupViews(cgm.dirs),
+        cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
