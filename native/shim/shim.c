@@ -18,6 +18,7 @@
  *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
+ *   cleanup_cgroups                (foreground: rmdir the cgroups once the init is reaped)
  *   console_self                   (foreground: the shim itself receives the pty master and
  *                                   proxies its stdin/stdout to it, host terminal in raw mode)
  *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
@@ -32,7 +33,7 @@
  *   shim --(sync pipe) 1 byte             --> init runs its steps
  *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start or execve)
  *   init --(err pipe)  "error\t<stage>\t<op>\t<errno>\t<path>\n" on failure, then _exit(1)
- *   monitor/foreground: shim --(fd 4) "exit <code> <signal>\n" when the init exits
+ *   monitor/foreground: shim --(fd 4) "exit <code> <signal> <oom killed 0|1>\n" when the init exits
  *
  * Modes: `exit` (runc-style create: the shim exits once the init is ready, the
  * init is reparented to the caller's subreaper); `foreground` (the shim waits
@@ -638,7 +639,8 @@ static int proxy_pty(pid_t pid, int master) {
 static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
-         !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self");
+         !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
+         !strcmp(op, "cleanup_cgroups");
 }
 
 int main(void) {
@@ -676,6 +678,7 @@ int main(void) {
 
   const char *mode = "exit";
   const char *logfile = NULL;
+  int cleanup = 0;
   const char *cgroups[64];
   int ncgroups = 0;
   const char *exitfile = NULL;
@@ -689,6 +692,7 @@ int main(void) {
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
     else if (!strcmp(op, "log")) logfile = r->tok[1];
+    else if (!strcmp(op, "cleanup_cgroups")) cleanup = 1;
     else if (!strcmp(op, "console_self")) {
       /* Foreground with a terminal and no console socket (plain `runc run -t`): the init sends
        * the pty master to us over a socketpair, and we copy between our stdio and the pty. */
@@ -869,6 +873,29 @@ int main(void) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  /* Did the OOM killer act in the container's cgroups (v1 memory.oom_control, v2 memory.events)? */
+  int oom = 0;
+  for (int i = 0; i < ncgroups && !oom; i++) {
+    static const char *files[] = {"memory.oom_control", "memory.events"};
+    for (int f = 0; f < 2 && !oom; f++) {
+      char path[4200], text[1024];
+      snprintf(path, sizeof path, "%s/%s", cgroups[i], files[f]);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, text, sizeof text - 1);
+      close(fd);
+      if (n <= 0) continue;
+      text[n] = 0;
+      char *k = strstr(text, "oom_kill ");
+      if (k && strtol(k + 9, NULL, 10) > 0) oom = 1;
+    }
+  }
+  if (cleanup) {
+    /* Foreground run: the container is over; remove its (now empty) cgroups here, synchronously,
+     * rather than from Node. A cgroup still busy is left for the caller's destroy. */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    for (int i = ncgroups - 1; i >= 0; i--) rmdir(cgroups[i]);
+  }
   if (exitfile) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", exitfile);
@@ -880,7 +907,7 @@ int main(void) {
       rename(tmp, exitfile);
     }
   }
-  say(CTL_OUT, "exit %d %d\n", code, sig);
+  say(CTL_OUT, "exit %d %d %d\n", code, sig, oom);
   /* Reap anything else left in our subtree (we are its subreaper) before going. */
   while (waitpid(-1, NULL, WNOHANG) > 0) {}
   return foreground ? code : 0;

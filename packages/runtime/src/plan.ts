@@ -237,6 +237,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   if (opts.exitFile !== undefined) steps.push(['exitfile', opts.exitFile]);
   if (opts.execFifo !== undefined) steps.push(['mkfifo', opts.execFifo]);
   for (const d of opts.cgroupDirs ?? []) steps.push(['cgroup', d]);
+  if (opts.mode === 'foreground' && (opts.cgroupDirs ?? []).length > 0) steps.push(['cleanup_cgroups']);
   if (opts.logFile !== undefined) {
     if (opts.mode !== 'monitor') throw invalidArgument('a log file needs the monitor: create with monitor (the default), not runc-style');
     steps.push(['log', opts.logFile]);

@@ -502,8 +502,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     for (const sg of sigs) process.on(sg, forward);
     try {
       const result = await shim.exited;
-      const s = load(id);
-      const oom = await cgOf(s).oomKilled().catch(() => false);
+      if (result.oomKilled !== undefined) return result; // the shim read it before removing the cgroup
+      const oom = await cgOf(load(id)).oomKilled().catch(() => false);
       return { ...result, oomKilled: oom };
     } finally {
       for (const sg of sigs) process.off(sg, forward);

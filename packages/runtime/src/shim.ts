@@ -144,9 +144,9 @@ export function startShim(opts: StartShimOptions): Promise<ShimHandle> {
       failure ??= shimError(line);
       if (!ready) onFail(failure);
     } else if (line.startsWith('exit ')) {
-      const [, code = '0', sig = '0'] = line.split(' ');
+      const [, code = '0', sig = '0', oom] = line.split(' ');
       const signal = signalNames.get(Number(sig));
-      exitLine = { exitCode: Number(code), ...(signal && Number(sig) !== 0 ? { signal } : {}) };
+      exitLine = { exitCode: Number(code), ...(signal && Number(sig) !== 0 ? { signal } : {}), ...(oom === undefined ? {} : { oomKilled: oom === '1' }) };
     }
   };
   ctlOut.setEncoding('utf8');
