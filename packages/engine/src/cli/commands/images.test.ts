@@ -32,7 +32,14 @@ test('images rows: one per tag, <none> for dangling, newest first, filters by re
   assert.equal(imageRows(list, { now, repo: 'busybox:1' }).length, 0);
   assert.equal(imageRows(list, { now, repo: 'localhost:5000/bb' }).map((r) => r.Tag), ['v1']);
   assert.is(imageRows(list, { now, trunc: false })[0]?.ID, `sha256:${'b'.repeat(64)}`);
-  assert.throws(() => imageRows(list, { filters: ['label=x'] }), /invalid filter "label=x"/);
+  assert.throws(() => imageRows(list, { filters: ['until=x'] }), /invalid filter "until=x"/);
+  const resolve = (ref: string) => list.find((i) => i.id.includes(ref)) ?? list[0] as ImageRecord;
+  assert.equal(imageRows(list, { now, filters: ['before=bbbb'], resolve }).map((r) => r.ID), ['aaaaaaaaaaaa', 'aaaaaaaaaaaa']);
+  assert.equal(imageRows(list, { now, filters: ['since=aaaa'], resolve }).map((r) => r.ID), ['bbbbbbbbbbbb']);
+  const labels = (i: ImageRecord) => (i.id.includes('aaaa') ? { tier: 'base' } : {});
+  assert.equal(imageRows(list, { now, filters: ['label=tier=base'], labels }).map((r) => r.Tag), ['latest', 'v1']);
+  assert.equal(imageRows(list, { now, filters: ['label=tier'], labels }).length, 2);
+  assert.equal(imageRows(list, { now, filters: ['label=tier=app'], labels }).length, 0);
 });
 
 test.run();

@@ -65,17 +65,41 @@ function since(created: string | undefined, now: number): string {
 }
 
 /** The rows of `berth images`: one per tag, `<none>` for an untagged image. */
-export function imageRows(images: readonly ImageRecord[], options: { readonly trunc?: boolean; readonly filters?: readonly string[]; readonly repo?: string; readonly now?: number }): ImageRow[] {
+export function imageRows(images: readonly ImageRecord[], options: {
+  readonly trunc?: boolean; readonly filters?: readonly string[]; readonly repo?: string; readonly now?: number;
+  /** For `before=`/`since=` filters: the image a reference names. */
+  readonly resolve?: (ref: string) => ImageRecord;
+  /** For `label=` filters: an image's config labels. */
+  readonly labels?: (img: ImageRecord) => Readonly<Record<string, string>>;
+}): ImageRow[] {
   const now = options.now ?? Date.now();
   const rows: ImageRow[] = [];
   const filters = options.filters ?? [];
   for (const f of filters) {
-    if (!/^(reference|dangling)=/.test(f)) throw invalidArgument(`invalid filter "${f}": use reference=<pattern> or dangling=true|false`);
+    if (!/^(reference|dangling|before|since|label)=/.test(f)) {
+      throw invalidArgument(`invalid filter "${f}": use reference=<pattern>, dangling=true|false, before=<image>, since=<image> or label=<key>[=<value>]`);
+    }
   }
+  const createdOf = (img: ImageRecord): number => Date.parse(img.created ?? '') || 0;
+  const bounds = filters.filter((f) => /^(before|since)=/.test(f)).map((f) => {
+    const [k, ref] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
+    if (!options.resolve) throw invalidArgument(`filter "${f}" needs the image store`);
+    const t = createdOf(options.resolve(ref));
+    return (img: ImageRecord) => (k === 'before' ? createdOf(img) < t : createdOf(img) > t);
+  });
+  const labelTests = filters.filter((f) => f.startsWith('label=')).map((f) => {
+    const spec = f.slice(6);
+    const eq = spec.indexOf('=');
+    return (img: ImageRecord) => {
+      const l = options.labels?.(img) ?? {};
+      return eq < 0 ? spec in l : l[spec.slice(0, eq)] === spec.slice(eq + 1);
+    };
+  });
   const wantName = options.repo === undefined ? undefined : parseName(options.repo);
   const sorted = [...images].sort((a, b) => (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0));
   for (const img of sorted) {
     const dangling = img.tags.length === 0;
+    if (!bounds.every((b) => b(img)) || !labelTests.every((t) => t(img))) continue;
     const want = filters.filter((f) => f.startsWith('dangling=')).map((f) => f.slice(9));
     if (want.includes('true') && !dangling) continue;
     if (want.includes('false') && dangling) continue;
@@ -103,7 +127,11 @@ export function imageRows(images: readonly ImageRecord[], options: { readonly tr
 function listImages(ctx: Context, repo: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc?: boolean; filter?: string[]; format?: string; all?: boolean }): void {
   const store = openStore(ctx);
   try {
-    const rows = imageRows(store.images.list(), { trunc: o.trunc !== false, filters: o.filter ?? [], ...(repo === undefined ? {} : { repo }) });
+    const rows = imageRows(store.images.list(), {
+      trunc: o.trunc !== false, filters: o.filter ?? [], ...(repo === undefined ? {} : { repo }),
+      resolve: (ref) => store.images.resolve(ref),
+      labels: (img) => { const l = store.images.config(img.id).config?.Labels; return l ?? {}; },
+    });
     if (o.quiet) {
       const seen = new Set<string>();
       for (const r of rows) if (!seen.has(r.ID)) { seen.add(r.ID); process.stdout.write(`${r.ID}\n`); }
@@ -294,7 +322,7 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('-q, --quiet', 'only image IDs')
     .option('--digests', 'show digests')
     .option('--no-trunc', 'do not truncate output')
-    .option('-f, --filter <filter>', 'reference=<pattern>, dangling=true|false (repeatable)', collect)
+    .option('-f, --filter <filter>', 'reference=<pattern>, dangling=true|false, before=<image>, since=<image>, label=<k>[=<v>] (repeatable)', collect)
     .option('--format <format>', "'json' or a template like '{{.Repository}}:{{.Tag}}'")
     .action((repo: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => listImages(ctx(), repo, o));
   const rm = (c: Command) => c
