@@ -1,7 +1,8 @@
 // Faults between berth and a real registry, through a loopback proxy that counts the bytes it
 // serves and can cut a blob download short: a truncated response is retried with a Range request,
 // and a registry killed mid-pull then restarted lets `pullImage` finish, fetching only the rest.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Store } from '@berth/layer-store';
 import { LinuxSys } from '@berth/native';
-import { fixture } from '../../../tools/fixtures/index.js';
+import { fixture, fixtureBlob } from '../../../tools/fixtures/index.js';
 import { pushFixture, startRegistry, type Registry } from '../../../tools/registry/index.js';
 import { loadRegistryConfig, pullImage, type RegistryConfig } from './index.js';
 
@@ -114,6 +115,33 @@ test('registry killed mid-pull, restarted: pull again finishes, downloading only
       const total = (first.get(`/v2/layered/blobs/${l}`) ?? 0) + (px.served.get(`/v2/layered/blobs/${l}`) ?? 0);
       assert.is(total, f.blobs[l], `layer ${l} crossed the wire exactly once`);
     }
+  } finally {
+    store.close();
+    px.server.close();
+    await reg.stop();
+  }
+});
+
+test('partial bytes a killed berth left are resumed by the next process; a live pull\'s are not touched', async () => {
+  const reg = await startRegistry();
+  const px = await proxy(() => reg.host);
+  const root = join(tmp(), 'root');
+  const store = Store.open(root, { sys });
+  try {
+    const f = await fixture('busybox');
+    await pushFixture(reg, 'busybox', 'library/busybox:latest');
+    const blob = f.layerDigests[0]!;
+    const bytes = await fixtureBlob('busybox', blob);
+    const dead = spawnSync('true').pid!;
+    mkdirSync(join(root, 'tmp'), { recursive: true });
+    const half = Math.floor(bytes.length / 2);
+    writeFileSync(join(root, 'tmp', `ingest-pull-${blob.slice(7)}-${dead}`), bytes.subarray(0, half));
+    const live = join(root, 'tmp', `ingest-pull-${blob.slice(7)}-1`);
+    writeFileSync(live, bytes.subarray(0, 10));
+    const r = await pullImage(store, `${px.host}/library/busybox:latest`, { config: isolated() });
+    assert.is(r.id, f.imageId);
+    assert.is(px.served.get(`/v2/library/busybox/blobs/${blob}`), bytes.length - half, 'only the missing half was fetched');
+    assert.ok(existsSync(live), 'the partial of a live process (pid 1) is left alone');
   } finally {
     store.close();
     px.server.close();

@@ -9,12 +9,12 @@
  *        └─► gunzip → tar → unpack into layers/<chainID>.tmp (diffID checked, renamed into place)
  *
  * One pass over the network bytes, no temp copy of the whole layer: the ingest's partial file in
- * `$root/tmp/ingest-pull-<hex>` is what makes a cut download resumable (`Range: bytes=<n>-`):
+ * `$root/tmp/ingest-pull-<hex>-<pid>` is what makes a cut download resumable (`Range: bytes=<n>-`):
  * the next try unpacks the partial bytes from disk followed by the rest from the network.
  * A layer that fails verification is removed again with every other layer this pull created,
  * and no image is recorded: nothing unverified stays in the store.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, invalidArgument, notFound } from '@berth/errors';
@@ -262,7 +262,7 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
 
     const runJob = async (j: LayerJob): Promise<void> => {
       const r = await withRetries(retries, () => downloadLayer(store, client, pr.repo, j, emit, signal, created, (n) => { downloaded += n; }), signal,
-        () => emit({ kind: 'layer', id: j.short, status: 'retrying', current: store.blobs.offset(ingestRef(j.blob)), total: j.desc.size }));
+        () => emit({ kind: 'layer', id: j.short, status: 'retrying', current: store.blobs.offset(ingestRef(store, j.blob)), total: j.desc.size }));
       j.result = r;
       emit({ kind: 'layer', id: j.short, status: 'complete', current: j.desc.size, total: j.desc.size });
     };
@@ -308,8 +308,29 @@ async function pool<T>(items: readonly T[], limit: number, fn: (t: T) => Promise
   if (failure) throw failure.e;
 }
 
-function ingestRef(blob: Digest): string {
-  return `pull-${blob.slice(7)}`;
+/**
+ * The resumable ingest of a layer for this process: `pull-<hex>-<pid>`. Partial bytes a dead
+ * process left (a killed pull) are taken over by renaming them to this process's ref; those of
+ * a live one (a concurrent pull of the same layer) are left alone, so two pulls never append
+ * to one file.
+ */
+function ingestRef(store: Store, blob: Digest): string {
+  const hex = blob.slice(7);
+  const mine = `pull-${hex}-${process.pid}`;
+  if (store.blobs.offset(mine) > 0) return mine;
+  let names: string[];
+  try { names = readdirSync(store.blobs.tmpDir); } catch { return mine; }
+  for (const n of names) {
+    const m = new RegExp(`^ingest-pull-${hex}-(\\d+)$`).exec(n);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    try { renameSync(join(store.blobs.tmpDir, n), join(store.blobs.tmpDir, `ingest-${mine}`)); return mine; } catch { /* taken by another */ }
+  }
+  return mine;
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === 'EPERM'; }
 }
 
 /** Downloads one layer (resuming its partial ingest), storing the blob and unpacking it in the same pass. */
@@ -317,7 +338,7 @@ async function downloadLayer(
   store: Store, client: RegistryClient, repo: string, j: LayerJob, emit: (e: PullEvent) => void, signal: AbortSignal | undefined,
   created: { blobs: Digest[]; layers: Digest[] }, count: (n: number) => void,
 ): Promise<{ diffSize: number; size?: number }> {
-  const ref = ingestRef(j.blob);
+  const ref = ingestRef(store, j.blob);
   const haveBlob = store.blobs.has(j.blob);
   let offset = haveBlob ? 0 : store.blobs.offset(ref);
   if (offset > j.desc.size) { store.blobs.abort(ref); offset = 0; }
