@@ -2,7 +2,7 @@
 // (Debian's docker-registry on 127.0.0.1): pull of every fixture gives the image ID `berth load`
 // gives; login/logout with htpasswd; push and interop with skopeo and podman both ways.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -93,6 +93,32 @@ if (!isRoot) {
     const r = await cli(tmp())(['pull', `${reg.host}/library/nothing:1`]);
     assert.is(r.status, 125);
     assert.is(r.stderr, `berth: image ${reg.host}/library/nothing:1 not found in registry (manifest unknown): check the name and tag\n`);
+  });
+
+  test('berth pull -a pulls every tag; manifest inspect prints the index; a corrupt layer stores nothing', async () => {
+    await pushFixture(reg, 'busybox', 'tags/busybox:one');
+    await pushFixture(reg, 'busybox', 'tags/busybox:two');
+    const f = await fixture('busybox');
+    const dir = tmp();
+    const berth = cli(dir);
+    const all = await berth(['pull', '-a', '-q', `${reg.host}/tags/busybox`]);
+    assert.is(all.status, 0, all.stderr);
+    assert.is(all.stdout, `${reg.host}/tags/busybox:one\n${reg.host}/tags/busybox:two\n`);
+    const m = JSON.parse((await berth(['manifest', 'inspect', `${reg.host}/multiarch`])).stdout) as { manifests: Array<{ platform: { architecture: string } }> };
+    assert.equal(m.manifests.map((x) => x.platform.architecture), ['amd64', 'arm64']);
+    const bad = await startRegistry();
+    regs.push(bad);
+    await pushFixture(bad, 'busybox', 'library/busybox:latest');
+    const hex = f.layerDigests[0]!.slice(7);
+    const data = join(bad.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const bytes = readFileSync(data);
+    bytes[100] = (bytes[100] ?? 0) ^ 0x55;
+    writeFileSync(data, bytes);
+    const clean = cli(tmp());
+    const r = await clean(['pull', `${bad.host}/library/busybox`]);
+    assert.is(r.status, 125);
+    assert.match(r.stderr, `berth: layer sha256:${hex} failed verification: the registry served corrupted data; nothing was stored`);
+    assert.is((await clean(['images', '-q'])).stdout, '');
   });
 
   test('htpasswd: pull says to log in; berth login --password-stdin stores 0600 credentials; logout removes them', async () => {
