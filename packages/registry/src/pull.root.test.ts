@@ -73,6 +73,12 @@ test('multiarch: --platform linux/arm64 picks the arm64 manifest; the host gets 
   assert.is(store.images.resolve(arm.id).architecture, 'arm64');
   const amd = await pullImage(store, `${plain.host}/multi:latest`, { config: isolated(), platform: 'linux/amd64' });
   assert.is(amd.id, f.images[0]!.configDigest);
+  try {
+    await pullImage(store, `${plain.host}/library/busybox:latest`, { config: isolated(), platform: 'linux/s390x' });
+    assert.unreachable('a single-platform image of another platform was pulled');
+  } catch (e) {
+    assert.match((e as Error).message, /does not match the specified platform: wanted linux\/s390x, actual: linux\/amd64/);
+  }
   store.close();
 });
 

@@ -23,7 +23,7 @@ import {
 } from '@berth/layer-store';
 import {
   createDigester, hostPlatform, isIndexMediaType, manifestAcceptHeader, matchPlatform, parsePlatformSpecifier, parseManifestDocument,
-  formatPlatform, type Descriptor, type Platform,
+  formatPlatform, platformMatcher, type Descriptor, type Platform,
 } from '@berth/oci-spec';
 import { parseDockerRef } from '@berth/reference';
 import { isTransient, readBody, repoScope, type RegistryClient, type Response } from './client.js';
@@ -209,6 +209,7 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
   const top = await fetchManifest(client, pr.repo, pr.digest ?? pr.tag ?? 'latest', { retries, ...(signal ? { signal } : {}) });
   let doc = parseManifestDocument(JSON.parse(top.bytes.toString('utf8')) as unknown, top.mediaType, `manifest of ${ref}`);
   let manifest = top;
+  const fromIndex = doc.kind === 'index';
   const wanted: Platform = options.platform ? parsePlatformSpecifier(options.platform) : hostPlatform();
   if (doc.kind === 'index') {
     const pick = matchPlatform(doc.index.manifests, wanted);
@@ -234,6 +235,12 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
       await store.blobs.write(bytes, { digest: configDigest });
     }
     const cfg = store.images.config(configDigest);
+    if (options.platform && !fromIndex) {
+      const actual = { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant === undefined ? {} : { variant: cfg.variant }) };
+      if (!platformMatcher(wanted).match(actual)) {
+        throw notFound(`image ${ref} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${formatPlatform(actual)}`);
+      }
+    }
     const diffIDs = cfg.rootfs.diff_ids.map((d) => parseDigest(d));
     if (diffIDs.length !== man.layers.length) {
       throw invalidArgument(`image ${ref}: its config lists ${diffIDs.length} layers, its manifest ${man.layers.length}`);
