@@ -12,7 +12,6 @@
  * Status: stopped if exit.json exists or the init (pid + start time) is gone; created while
  * exec.fifo exists; else running.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, readdirSync, constants as fsc } from 'node:fs';
 import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -235,7 +234,9 @@ export function cgroupfsPath(path: string): string {
 
 /** Runs hooks in order with the state on stdin; the first failure throws. */
 export async function runHooks(kind: string, hooks: readonly OciHook[] | undefined, state: ContainerState): Promise<void> {
-  for (const h of hooks ?? []) {
+  if (hooks === undefined || hooks.length === 0) return;
+  const { spawn } = process.getBuiltinModule('node:child_process');
+  for (const h of hooks) {
     await new Promise<void>((res, rej) => {
       const [argv0, ...args] = h.args && h.args.length > 0 ? h.args : [h.path];
       const child = spawn(h.path, args, { argv0: argv0 ?? h.path, env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), stdio: ['pipe', 'ignore', 'pipe'] });

@@ -3,7 +3,7 @@
  * write the plan on fd 3, read `pid N` on fd 4, let the caller prepare the child (uid/gid
  * maps, cgroups), answer `go`, then read `ready` or a structured error.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -101,7 +101,10 @@ export function findShim(): string {
 }
 
 /** Spawns the shim, runs the sync protocol and resolves once the init reported `ready`. */
-export function startShim(opts: StartShimOptions): Promise<ShimHandle> {
+export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
+  // Loaded here, not at the top: state/kill/delete never spawn, and node:child_process (with
+  // net and stream behind it) is a good part of a short CLI run's start-up.
+  const { spawn } = process.getBuiltinModule('node:child_process');
   const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe'];
   const child = spawn(opts.shimPath, [], { stdio });
   const ctlIn = child.stdio[3] as Writable;
