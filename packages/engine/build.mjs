@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const pkg = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
 await build({
-  entryPoints: { berth: 'src/bin.ts' },
+  // berth-runtime (our OCI runtime's runc-compatible CLI) ships beside berth: the engine drives
+  // containers through it by default (see src/containers/wiring.ts `runtimeBinary`).
+  entryPoints: { berth: 'src/bin.ts', 'berth-runtime': '../runtime/src/cli/bin.ts' },
   absWorkingDir: here('.'),
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
@@ -28,6 +30,8 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+chmodSync(here('./dist/berth-runtime.cjs'), 0o755);
 
 // The addon and berth-shim from native/build/Release (built by `npm ci` / `npm run build -w native`).
 mkdirSync(here('./dist'), { recursive: true });

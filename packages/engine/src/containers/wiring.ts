@@ -3,8 +3,9 @@
  * CLI context, wiring layer-store (images), overlay (rootfs), an OCI runtime and berth.db.
  * Nothing is opened until `openEngine` is called.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LinuxSys } from '@berth/native';
 import { createSnapshotter } from '@berth/overlay';
 import { cgroupMode, defaultSeccompProfile } from '@berth/runtime';
@@ -33,10 +34,15 @@ export function hostFacts(): HostFacts {
   };
 }
 
-/** The OCI runtime binary: $BERTH_RUNTIME, else runc. */
-export function runtimeBinary(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The OCI runtime binary: $BERTH_RUNTIME; else berth's own runtime, `berth-runtime.cjs`, shipped
+ * beside the running bundle; else runc from the PATH's usual places (when berth runs from sources).
+ */
+export function runtimeBinary(env: NodeJS.ProcessEnv = process.env, bundleDir: string = dirname(fileURLToPath(import.meta.url))): string {
   const wanted = env['BERTH_RUNTIME'];
   if (wanted !== undefined && wanted !== '') return wanted;
+  const ours = join(bundleDir, 'berth-runtime.cjs');
+  if (existsSync(ours)) return ours;
   for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) {
     try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
   }
