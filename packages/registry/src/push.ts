@@ -100,12 +100,18 @@ export async function pushBlob(
   }
   const put = await client.request('PUT', withDigest(loc, digest), {
     headers: { 'content-type': 'application/octet-stream' },
-    body: { length: size, open: () => store.blobs.open(digest) },
+    body: {
+      length: size,
+      open: () => {
+        const s = store.blobs.open(digest);
+        if (options.onBytes) s.on('data', (c) => options.onBytes?.(c.length));
+        return s;
+      },
+    },
     scope, ...sig,
   });
   if (put.status !== 201) await client.fail(put, `push blob ${digest} to ${client.host}/${repo}`, repo);
   put.body.resume();
-  options.onBytes?.(size);
   return 'pushed';
 }
 
@@ -148,9 +154,19 @@ export async function pushImage(store: Store, ref: string, options: PushOptions 
     await Promise.all(blobs.map(async (d) => {
       const id = d.slice(7, 19);
       const isLayer = d !== img.id;
-      const how = await withRetries(retries, () => pushBlob(client, store, pr.repo, d, {
-        ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), mountFrom: others, ...(options.signal ? { signal: options.signal } : {}),
-      }), options.signal);
+      const total = sizes.get(d) ?? 0;
+      let last = 0;
+      const how = await withRetries(retries, () => {
+        let current = 0;
+        return pushBlob(client, store, pr.repo, d, {
+          ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), mountFrom: others, ...(options.signal ? { signal: options.signal } : {}),
+          onBytes: (n) => {
+            current += n;
+            const now = Date.now();
+            if (isLayer && now - last > 100) { last = now; emit({ kind: 'layer', id, status: 'pushing', current, total }); }
+          },
+        });
+      }, options.signal);
       if (how === 'pushed') uploaded++;
       if (isLayer) emit({ kind: 'layer', id, status: how, current: sizes.get(d) ?? 0, total: sizes.get(d) ?? 0 });
     }));
