@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   g++ make python3 pkg-config libseccomp-dev
   busybox-static docker-registry apache2-utils openssl iproute2 iptables nftables
-  skopeo podman runc umoci containerd hyperfine tmux
+  skopeo podman runc umoci containerd hyperfine tmux zstd
 )
 missing=()
 for p in "${apt_packages[@]}"; do
