@@ -23,12 +23,14 @@ const isolated = (): RegistryConfig => {
 };
 
 /** A counting proxy to `upstream()`: `cut(path)` decides after how many body bytes a response is broken off. */
-interface Proxy { host: string; served: Map<string, number>; ranges: string[]; server: Server; cut: (path: string) => number | undefined; onCut: () => void }
+interface Proxy { host: string; served: Map<string, number>; ranges: string[]; server: Server; cut: (path: string) => number | undefined; onCut: () => void; fail: (path: string) => number | undefined }
 
 async function proxy(upstream: () => string): Promise<Proxy> {
-  const p: Proxy = { host: '', served: new Map(), ranges: [], server: createServer(), cut: () => undefined, onCut: () => undefined };
+  const p: Proxy = { host: '', served: new Map(), ranges: [], server: createServer(), cut: () => undefined, onCut: () => undefined, fail: () => undefined };
   p.server.on('request', (req, res) => {
     if (req.headers.range) p.ranges.push(`${req.url} ${req.headers.range}`);
+    const status = p.fail(req.url ?? '');
+    if (status !== undefined) { req.resume(); res.writeHead(status, { 'content-type': 'application/json' }); res.end('{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}'); return; }
     const up = request(`http://${upstream()}${req.url}`, { method: req.method, headers: req.headers }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       const limit = p.cut(req.url ?? '');
@@ -75,6 +77,31 @@ test('a response cut short is retried from where it stopped (Range), and the ima
     assert.ok(px.ranges.some((x) => x.includes(big) && x.endsWith(`bytes=${Math.floor(size / 3)}-`)), px.ranges.join('\n'));
     assert.is(px.served.get(`/v2/layered/blobs/${big}`), size, 'every byte served once');
     for (const l of store.images.get(r.id).layers) assert.ok(store.layers.has(l.chainID));
+    store.close();
+  } finally {
+    px.server.close();
+    await reg.stop();
+  }
+});
+
+test('5xx answers are retried with backoff; a registry that keeps failing gives up with its status', async () => {
+  const reg = await startRegistry();
+  const px = await proxy(() => reg.host);
+  try {
+    await pushFixture(reg, 'busybox', 'library/busybox:latest');
+    const f = await fixture('busybox');
+    let failures = 0;
+    px.fail = (path) => ((path.includes('/manifests/') || path.includes('/blobs/')) && failures++ < 2 ? 503 : undefined);
+    const store = Store.open(join(tmp(), 'root'), { sys });
+    assert.is((await pullImage(store, `${px.host}/library/busybox:latest`, { config: isolated() })).id, f.imageId);
+    assert.is(failures, 2 + 1 + 1 + 1, 'two 503s, then manifest, config and layer');
+    px.fail = () => 503;
+    try {
+      await pullImage(Store.open(join(tmp(), 'root'), { sys }), `${px.host}/library/busybox:latest`, { config: isolated(), retries: 3 });
+      assert.unreachable('pulled from a failing registry');
+    } catch (e) {
+      assert.match((e as Error).message, /answered 503 \(unavailable: try again\)/);
+    }
     store.close();
   } finally {
     px.server.close();

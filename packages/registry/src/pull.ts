@@ -380,16 +380,30 @@ async function downloadLayer(
     const now = Date.now();
     if (now - lastEmit > 100) { lastEmit = now; emit({ kind: 'layer', id: j.short, status: 'downloading', current, total: j.desc.size }); }
   });
-  r.body.on('error', (e) => { toStore.destroy(e); toUnpack.destroy(e); });
-  // A body that ends early (connection cut) ends without an error in some Node versions: the size check catches it.
-  r.body.on('aborted', () => { const e = Object.assign(new Error(`download of ${j.blob} aborted`), { code: 'ECONNRESET' }); toStore.destroy(e); toUnpack.destroy(e); });
+  // A cut connection: the blob store still gets every byte that arrived (so a resume asks only
+  // for the rest), then the error, which keeps the partial ingest; the unpack stops at once.
+  let cut: Error | undefined;
+  const onCut = (e: Error): void => {
+    if (cut) return;
+    cut = Object.assign(e, { code: (e as { code?: string }).code ?? 'ECONNRESET' });
+    r.body.unpipe(toStore);
+    toStore.end();
+    toUnpack.destroy(e);
+  };
+  r.body.on('error', onCut);
+  // A body that ends early ends without an error in some Node versions: the size check catches it.
+  r.body.on('aborted', () => onCut(new Error(`download of ${j.blob} aborted`)));
   r.body.pipe(toStore);
   r.body.pipe(toUnpack);
+  async function* received(): AsyncGenerator<Uint8Array> {
+    for await (const c of toStore) yield c as Uint8Array;
+    if (cut) throw cut;
+  }
 
   const unpackSource: AsyncIterable<Uint8Array> = offset > 0
     ? concat(createReadStream(join(store.blobs.tmpDir, `ingest-${ref}`), { start: 0, end: offset - 1 }), toUnpack)
     : toUnpack;
-  const ingesting = store.blobs.ingest(toStore, { digest: j.blob, size: j.desc.size, ref, ...(signal ? { signal } : {}) });
+  const ingesting = store.blobs.ingest(received(), { digest: j.blob, size: j.desc.size, ref, ...(signal ? { signal } : {}) });
   const unpacking = verifyOrUnpack(store, j, unpackSource, needUnpack, created);
   // Either side failing must not stall the other behind a full pipe: drop the failed branch.
   ingesting.catch((e: unknown) => { toUnpack.destroy(e instanceof Error ? e : undefined); r.body.destroy(); });
