@@ -1,45 +1,17 @@
 // The published form works: `npm pack` of @berth/errors and @berth/reference (built from
 // source into a scratch copy, so the repository's dist/ is left alone), installed into an
 // empty folder outside the monorepo, imported with plain node — no tsx, no source condition.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-
-const repo = resolve(process.env['BERTH_REPO'] ?? new URL('../../..', import.meta.url).pathname);
-const work = mkdtempSync(join(tmpdir(), 'berth-pack-reference-'));
-test.after(() => rmSync(work, { recursive: true, force: true }));
-
-const sh = (cwd: string, file: string, ...args: string[]): string =>
-  execFileSync(file, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
-
-/** Build `packages/<name>` into a scratch copy and pack it; returns the tarball's path. */
-function pack(name: string): string {
-  const src = join(repo, 'packages', name);
-  const dst = join(work, name);
-  mkdirSync(dst);
-  for (const f of ['package.json', 'README.md']) copyFileSync(join(src, f), join(dst, f));
-  sh(repo, process.execPath, join(repo, 'node_modules/typescript/bin/tsc'), '-p', join(src, 'tsconfig.build.json'), '--outDir', join(dst, 'dist'));
-  const out = sh(dst, 'npm', 'pack', '--silent', '--pack-destination', work).trim().split('\n').pop() ?? '';
-  return join(work, out);
-}
+import { packAndInstall, sh } from '../../../tools/test/pack.js';
 
 test('npm pack of @berth/reference installs and imports in an empty folder', () => {
-  const tarballs = ['errors', 'reference'].map(pack);
-  const files = sh(work, 'tar', '-tzf', tarballs[1]!).split('\n');
-  assert.ok(files.includes('package/dist/index.js') && files.includes('package/dist/index.d.ts') && files.includes('package/README.md'), files.join(' '));
-  assert.not.ok(files.some((f) => f.includes('.test.') || f.includes('/src/')), 'tests or sources packed');
-
-  const app = join(work, 'app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  sh(app, 'npm', 'install', '--no-audit', '--no-fund', '--silent', ...tarballs);
-  assert.ok(readdirSync(join(app, 'node_modules/@berth')).includes('reference'));
-  writeFileSync(
-    join(app, 'check.mjs'),
-    `import { parseDockerRef, familiar, parse, isReferenceError } from '@berth/reference';
+  const packed = packAndInstall(['errors', 'reference']);
+  try {
+    const files = sh(packed.app, 'tar', '-tzf', packed.tarballs[1]!).split('\n');
+    assert.ok(files.includes('package/dist/index.js') && files.includes('package/dist/index.d.ts') && files.includes('package/README.md'), files.join(' '));
+    assert.not.ok(files.some((f) => f.includes('.test.') || f.includes('/src/')), 'tests or sources packed');
+    const got: unknown = JSON.parse(packed.run(`import { parseDockerRef, familiar, parse, isReferenceError } from '@berth/reference';
 import { isBerthError } from '@berth/errors';
 const r = parseDockerRef('busybox');
 let kind;
@@ -47,10 +19,11 @@ try { parse('Upper:tag'); } catch (e) { kind = isReferenceError(e) && isBerthErr
 let deep = 'allowed';
 try { await import('@berth/reference/dist/grammar.js'); } catch (e) { deep = e.code; }
 console.log(JSON.stringify({ ref: String(r), familiar: familiar(r), kind, deep }));
-`,
-  );
-  const got: unknown = JSON.parse(sh(app, process.execPath, 'check.mjs'));
-  assert.equal(got, { ref: 'docker.io/library/busybox:latest', familiar: 'busybox:latest', kind: 'NameContainsUppercase', deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+`));
+    assert.equal(got, { ref: 'docker.io/library/busybox:latest', familiar: 'busybox:latest', kind: 'NameContainsUppercase', deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  } finally {
+    packed.remove();
+  }
 });
 
 test.run();
