@@ -26,21 +26,9 @@ function ok(...args: string[]): string {
 }
 const names = (...filters: string[]): string[] => ok('volume', 'ls', '-q', ...filters.flatMap((f) => ['--filter', f])).split('\n').filter((l) => l !== '');
 
-/** Does `berth run` create its volumes through @berth/volume (so they show in `volume ls`)? */
-let wired = false;
-/** Does `berth run` prepare its mounts with @berth/volume's prepareMounts (copy-up, bind source checks)? */
-let prepared = false;
-
 test.before(async () => {
   assert.ok(existsSync(bin), `build the bundle first: npx nx run @berth/engine:build (${bin})`);
   await loadBusybox(root, bin);
-  const r = berth('run', '--rm', '-v', 'probe-wiring:/probe', 'busybox', 'true');
-  wired = r.status === 0 && names().includes('probe-wiring');
-  if (!wired) console.log('# skip: berth run does not create volumes through @berth/volume yet: anonymous and rm -v tests skipped');
-  const c = berth('run', '--rm', '-v', 'probe-copyup:/etc', 'busybox', 'cat', '/etc/passwd');
-  prepared = c.status === 0 && c.stdout.startsWith('root:');
-  if (!prepared) console.log('# skip: berth run does not use prepareMounts yet: copy-up, nocopy and --mount bind source tests skipped');
-  berth('volume', 'rm', '-f', 'probe-wiring', 'probe-copyup');
 });
 
 test('volume create, ls, inspect, rm: Docker output', () => {
@@ -125,7 +113,6 @@ test('in use: rm of a volume a container uses is refused, even with -f; after th
 });
 
 test('copy-up: an empty named volume at /etc gets the image\'s /etc, owners and modes kept; nocopy keeps it empty', () => {
-  if (!prepared) return;
   ok('volume', 'create', 'etc');
   const out = ok('run', '--rm', '-v', 'etc:/etc', 'busybox', 'sh', '-c', 'head -1 /etc/passwd; stat -c "%a %u" /etc');
   assert.match(out, /^root:x:0:0:/);
@@ -134,17 +121,26 @@ test('copy-up: an empty named volume at /etc gets the image\'s /etc, owners and 
   assert.ok(existsSync(join(root, 'volumes', 'etc', '_data', 'passwd')));
   const none = berth('run', '--rm', '-v', 'etc-nocopy:/etc:nocopy', 'busybox', 'ls', '-A', '/etc');
   assert.is(none.stdout, '', none.stderr);
-  ok('volume', 'rm', 'etc', 'etc-nocopy');
+  const none2 = berth('run', '--rm', '--mount', 'type=volume,source=etc-nocopy2,target=/etc,volume-nocopy', 'busybox', 'ls', '-A', '/etc');
+  assert.is(none2.stdout, '', none2.stderr);
+  // The volume's root takes the image directory's mode (sticky /tmp: 1777) and owner.
+  const t = ok('run', '--rm', '-v', 'tmpv:/tmp', 'busybox', 'stat', '-c', '%a %u:%g', '/tmp');
+  assert.is(t, '1777 0:0\n');
+  assert.is((statSync(join(root, 'volumes', 'tmpv', '_data')).mode & 0o7777).toString(8), '1777');
+  ok('volume', 'rm', 'etc', 'etc-nocopy', 'etc-nocopy2', 'tmpv');
 });
 
 test('anonymous volumes: -v /path makes one; rm -v removes it, named volumes stay', () => {
-  if (!wired) return;
   const before = names();
   ok('create', '--name', 'anon-holder', '-v', '/scratch', '-v', 'stays:/stays', 'busybox', 'true');
   const added = names().filter((n) => !before.includes(n));
   assert.is(added.length, 2);
   ok('rm', '-v', 'anon-holder');
   assert.equal(names().filter((n) => !before.includes(n)), ['stays']);
+  ok('run', '--rm', '-v', '/scratch', '-v', 'stays:/stays', 'busybox', 'true');
+  assert.equal(names().filter((n) => !before.includes(n)), ['stays'], 'run --rm removes its anonymous volumes');
+  const failed = berth('run', '--rm', '-v', 'stays:/stays', '--mount', `type=bind,source=${join(dir, 'nope')},target=/nope`, 'busybox', 'true');
+  assert.is(failed.status, 125);
   ok('volume', 'rm', 'stays');
 });
 
@@ -154,7 +150,8 @@ test('bad -v and --mount specs are refused before anything runs', () => {
   assert.match(rel.stderr, /rel/);
   const missing = berth('run', '--rm', '--mount', `type=bind,source=${join(dir, 'absent')},target=/x`, 'busybox', 'true');
   assert.ok(missing.status !== 0, 'a --mount bind of a missing host path ran');
-  if (prepared) assert.match(missing.stderr, /bind source path does not exist/);
+  assert.is(missing.status, 125);
+  assert.is(missing.stderr, `berth: bind source path does not exist: ${join(dir, 'absent')}: create it first, or use -v (which creates it)\n`);
   assert.not.ok(existsSync(join(dir, 'absent')), '--mount must not create a missing bind source');
 });
 

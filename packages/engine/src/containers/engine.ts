@@ -28,6 +28,7 @@ import type { ContainerRecord, ContainerState, ContainerStore } from './store.js
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
 import { phase } from './trace.js';
+import { parseVolumesFromFlag, prepareMounts, releaseMounts, type OciMount, type VolumeStore } from '@berth/volume';
 
 /** An image ready to run: its config and its unpacked layers, topmost first. */
 export interface RunnableImage {
@@ -53,14 +54,6 @@ export interface RootfsSnapshotter {
   mount(key: string): Promise<void>;
   unmount(key: string): Promise<void>;
   remove(key: string): Promise<void>;
-}
-
-/** Named and anonymous volumes (@berth/volume's VolumeStore). */
-export interface VolumeProvider {
-  /** Creates the volume, or returns the existing one; no name = a new anonymous volume. */
-  create(name: string | undefined): { readonly name: string; readonly mountpoint: string };
-  /** Removes a volume no other container uses. */
-  remove(name: string): void;
 }
 
 /** What the engine keeps about a container, fixed at create. */
@@ -103,8 +96,8 @@ export interface EngineDeps {
   readonly callerEnv: Readonly<Record<string, string | undefined>>;
   /** Reads a host file named by the user (--env-file is read earlier; seccomp profiles here). */
   readonly readFile: (path: string) => string;
-  /** Volumes; without it, volumes are plain directories under $root/volumes. */
-  readonly volumes?: VolumeProvider;
+  /** Volumes, bind and tmpfs mounts: @berth/volume's store on berth.db. */
+  readonly volumes: VolumeStore;
 }
 
 /** `--pull` policies. */
@@ -199,7 +192,9 @@ export class ContainerEngine {
   /** `berth create`: records the container, prepares and mounts its rootfs, writes its bundle. */
   async create(ref: string, requested: RunOptions, pull: PullPolicy = 'missing'): Promise<Container> {
     const image = await this.image(ref, pull);
-    const options = this.#withVolumes(this.#withVolumesFrom(requested));
+    const options = requested;
+    // Every --volumes-from container must exist before anything is created.
+    for (const v of options.volumesFrom) this.get(parseVolumesFromFlag(v).container);
     phase('image resolve');
     const id = newContainerId();
     const hostname = containerHostname(id, options);
@@ -216,7 +211,8 @@ export class ContainerEngine {
     try {
       await this.#prepareBundle(rec);
     } catch (e) {
-      await this.remove(id, { force: true }).catch(() => undefined);
+      // remove releases the mounts this create recorded, and its anonymous volumes with them.
+      await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
       throw e;
     }
     const created = this.deps.store.get(id);
@@ -224,38 +220,7 @@ export class ContainerEngine {
     return created;
   }
 
-  /** Resolves `--volumes-from` into plain mounts: the other container's binds and volumes (its anonymous ones by their name). */
-  #withVolumesFrom(o: RunOptions): RunOptions {
-    if (o.volumesFrom.length === 0) return o;
-    const mounts = [...o.mounts];
-    for (const item of o.volumesFrom) {
-      const [ref = '', mode] = item.split(':');
-      if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalidArgument(`invalid --volumes-from "${item}": use container[:ro|rw]`);
-      const from = this.get(ref);
-      for (const m of from.config.options.mounts) {
-        if (m.type === 'tmpfs' || mounts.some((x) => x.target === m.target)) continue;
-        const readonly = mode === undefined ? m.readonly : mode === 'ro';
-        mounts.push(m.type === 'volume' ? { ...m, name: m.name || from.id.slice(0, 12), readonly } : { ...m, readonly });
-      }
-    }
-    return { ...o, mounts, volumesFrom: [] };
-  }
-
-  /** Creates the volumes the mounts name (anonymous ones get their 64-hex name here). */
-  #withVolumes(o: RunOptions): RunOptions {
-    const v = this.deps.volumes;
-    if (v === undefined || !o.mounts.some((m) => m.type === 'volume')) return o;
-    return {
-      ...o,
-      mounts: o.mounts.map((m) => {
-        if (m.type !== 'volume') return m;
-        const vol = v.create(m.name === '' ? undefined : m.name);
-        return m.name === '' ? { ...m, name: vol.name, anonymous: true } : m;
-      }),
-    };
-  }
-
-  #spec(id: string, cfg: ContainerConfig, passwd: string | undefined, group: string | undefined): RuntimeSpec {
+  #spec(id: string, cfg: ContainerConfig, passwd: string | undefined, group: string | undefined, userMounts: readonly OciMount[] = []): RuntimeSpec {
     const o = cfg.options;
     const seccompFile = typeof o.security.seccomp === 'object' ? JSON.parse(this.deps.readFile(o.security.seccomp.file)) as unknown : undefined;
     return buildSpec({
@@ -264,7 +229,7 @@ export class ContainerEngine {
       options: o,
       rootfs: join(this.dir(id), 'rootfs'),
       containerDir: this.dir(id),
-      volumePath: (name) => join(this.deps.root, 'volumes', name || id.slice(0, 12), '_data'),
+      userMounts,
       callerEnv: this.deps.callerEnv,
       host: this.deps.host,
       ...(passwd === undefined ? {} : { passwd }),
@@ -288,10 +253,17 @@ export class ContainerEngine {
     const read = (p: string): string | undefined => {
       try { return readFileSync(join(rootfs, p), 'utf8'); } catch { return undefined; }
     };
-    const spec = this.#spec(c.id, c.config, read('etc/passwd'), read('etc/group'));
-    for (const m of c.config.options.mounts) {
-      if (m.type === 'volume') mkdirSync(join(this.deps.root, 'volumes', m.name || c.id.slice(0, 12), '_data'), { recursive: true });
-    }
+    // After the rootfs is mounted: copy-up fills empty volumes from the image's tree.
+    const { mounts } = prepareMounts(this.deps.volumes, c.id, c.config.options.mounts, {
+      imageRootfs: rootfs,
+      imageVolumes: c.config.image.Volumes ?? null,
+      volumesFrom: c.config.options.volumesFrom.map((v) => {
+        const f = parseVolumesFromFlag(v);
+        return { containerId: this.get(f.container).id, ...(f.readonly === undefined ? {} : { readonly: f.readonly }) };
+      }),
+    });
+    phase('mounts prepare');
+    const spec = this.#spec(c.id, c.config, read('etc/passwd'), read('etc/group'), mounts);
     let hostResolv = '';
     try { hostResolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
     writeFileSync(join(dir, 'hosts'), hostsFile(c.config.hostname));
@@ -493,17 +465,8 @@ export class ContainerEngine {
     rmSync(this.dir(c.id), { recursive: true, force: true });
     rmSync(this.stateDir(c.id), { recursive: true, force: true });
     this.deps.store.delete(c.id);
-    if (o.volumes) {
-      // After the row is gone, so the volume store no longer counts this container as a user.
-      for (const m of c.config.options.mounts) {
-        if (m.type !== 'volume' || !(m.anonymous === true || m.name === '')) continue;
-        if (this.deps.volumes && m.name !== '') {
-          try { this.deps.volumes.remove(m.name); } catch { /* another container uses it (--volumes-from) */ }
-        } else {
-          rmSync(join(this.deps.root, 'volumes', m.name || c.id.slice(0, 12)), { recursive: true, force: true });
-        }
-      }
-    }
+    // After the row is gone, so the volume store no longer counts this container as a user.
+    releaseMounts(this.deps.volumes, c.id, { removeAnonymous: o.volumes === true });
     this.event('destroy', c);
     return c;
   }

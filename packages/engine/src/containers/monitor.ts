@@ -143,7 +143,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   if (after && after.state.status === 'exited') {
     if (opts.autoRemove) {
       // remove unmounts too: one pass over the mounts instead of two.
-      await engine.remove(id, { force: true }).catch(() => undefined);
+      await engine.remove(id, { force: true, volumes: true }).catch(() => undefined);
       phase('remove (unmount, delete)');
     } else {
       await engine.release(id);

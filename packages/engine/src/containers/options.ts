@@ -8,12 +8,12 @@ import {
   parseBytes, parseCpus, parseCpuset, parseInteger, parseRestart, parseSignal, parseSwap, parseUlimit,
   parseDuration, type RestartPolicy, type Rlimit,
 } from './units.js';
+import {
+  parseMountFlag, parseMountFlags, parseTmpfsFlag, parseVolumeFlag, parseVolumesFromFlag, type MountRequest as VolumeMountRequest,
+} from '@berth/volume';
 
-/** A mount the user asked for (`-v`, `--mount`, `--tmpfs`). */
-export type MountRequest =
-  | { readonly type: 'bind'; readonly source: string; readonly target: string; readonly readonly: boolean }
-  | { readonly type: 'volume'; readonly name: string; readonly target: string; readonly readonly: boolean; readonly anonymous?: boolean }
-  | { readonly type: 'tmpfs'; readonly target: string; readonly options: readonly string[] };
+/** A mount the user asked for (`-v`, `--mount`, `--tmpfs`): @berth/volume's request. */
+export type MountRequest = VolumeMountRequest;
 
 /** `--security-opt` values berth understands. */
 export interface SecurityOptions {
@@ -131,66 +131,12 @@ export function parseLabels(items: readonly string[]): Record<string, string> {
   return out;
 }
 
-const volumeName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-/** Parses `-v src:dst[:ro|rw]` (src absolute = bind mount, else a named volume) or `-v dst` (anonymous volume). */
-export function parseVolume(value: string): MountRequest {
-  const parts = value.split(':');
-  if (parts.length > 3 || parts.some((p) => p === '')) {
-    throw invalidArgument(`invalid volume "${value}": use /host/path:/container/path[:ro] or name:/container/path[:ro]`);
-  }
-  const [a, b, mode] = parts as [string, string | undefined, string | undefined];
-  if (mode !== undefined && !['ro', 'rw', 'z', 'Z'].some((m) => mode.split(',').includes(m))) {
-    throw invalidArgument(`invalid volume mode "${mode}" in "${value}": use ro or rw`);
-  }
-  const readonly = mode?.split(',').includes('ro') ?? false;
-  if (b === undefined) {
-    if (!a.startsWith('/')) throw invalidArgument(`invalid volume "${value}": the container path must be absolute`);
-    return { type: 'volume', name: '', target: a, readonly };
-  }
-  if (!b.startsWith('/')) throw invalidArgument(`invalid volume "${value}": the container path "${b}" must be absolute`);
-  if (a.startsWith('/')) return { type: 'bind', source: a, target: b, readonly };
-  if (!volumeName.test(a)) throw invalidArgument(`invalid volume name "${a}": use letters, digits, _ . and -`);
-  return { type: 'volume', name: a, target: b, readonly };
-}
-
-/** Parses `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly]`. */
-export function parseMount(value: string): MountRequest {
-  const kv: Record<string, string> = {};
-  for (const part of value.split(',')) {
-    const i = part.indexOf('=');
-    kv[i < 0 ? part : part.slice(0, i)] = i < 0 ? 'true' : part.slice(i + 1);
-  }
-  const type = kv['type'] ?? 'volume';
-  const target = kv['target'] ?? kv['destination'] ?? kv['dst'];
-  const source = kv['source'] ?? kv['src'];
-  const readonly = ['true', '1'].includes(kv['readonly'] ?? kv['ro'] ?? 'false');
-  if (target === undefined || !target.startsWith('/')) throw invalidArgument(`invalid --mount "${value}": target=<absolute path> is required`);
-  switch (type) {
-    case 'bind':
-      if (source === undefined || !source.startsWith('/')) throw invalidArgument(`invalid --mount "${value}": a bind mount needs source=<absolute host path>`);
-      return { type: 'bind', source, target, readonly };
-    case 'volume':
-      if (source !== undefined && !volumeName.test(source)) throw invalidArgument(`invalid volume name "${source}" in --mount`);
-      return { type: 'volume', name: source ?? '', target, readonly };
-    case 'tmpfs': {
-      const opts: string[] = [];
-      if (kv['tmpfs-size'] !== undefined) opts.push(`size=${parseBytes('--mount tmpfs-size', kv['tmpfs-size'])}`);
-      if (kv['tmpfs-mode'] !== undefined) opts.push(`mode=${kv['tmpfs-mode']}`);
-      return { type: 'tmpfs', target, options: opts };
-    }
-    default:
-      throw invalidArgument(`invalid --mount type "${type}": use bind, volume or tmpfs`);
-  }
-}
-
+/** Parses `-v src:dst[:opts]` (@berth/volume's parser, kept here for the flag tests). */
+export const parseVolume = parseVolumeFlag;
+/** Parses `--mount type=bind|volume|tmpfs,source=…,target=…[,…]`. */
+export const parseMount = parseMountFlag;
 /** Parses `--tmpfs /path[:opts]`. */
-export function parseTmpfs(value: string): MountRequest {
-  const i = value.indexOf(':');
-  const target = i < 0 ? value : value.slice(0, i);
-  if (!target.startsWith('/')) throw invalidArgument(`invalid --tmpfs "${value}": the path must be absolute`);
-  return { type: 'tmpfs', target, options: i < 0 ? [] : value.slice(i + 1).split(',').filter((o) => o !== '') };
-}
+export const parseTmpfs = parseTmpfsFlag;
 
 /** Parses `--security-opt` values. */
 export function parseSecurityOpts(items: readonly string[]): SecurityOptions {
@@ -246,11 +192,11 @@ export function parseRunFlags(
   const env: string[] = [];
   for (const f of flags.envFile ?? []) env.push(...parseEnvFile(f, readFile(f)));
   env.push(...(flags.env ?? []));
-  const mounts = [
-    ...(flags.volume ?? []).map(parseVolume),
-    ...(flags.mount ?? []).map(parseMount),
-    ...(flags.tmpfs ?? []).map(parseTmpfs),
-  ];
+  const mounts = parseMountFlags({
+    ...(flags.volume === undefined ? {} : { volume: flags.volume }),
+    ...(flags.mount === undefined ? {} : { mount: flags.mount }),
+    ...(flags.tmpfs === undefined ? {} : { tmpfs: flags.tmpfs }),
+  });
   const cpus = flags.cpus === undefined ? undefined : parseCpus(flags.cpus);
   const memory = flags.memory === undefined ? undefined : parseBytes('--memory', flags.memory);
   if (memory !== undefined && memory < 6 * 1024 * 1024) throw invalidArgument('--memory must be at least 6m');
@@ -286,7 +232,7 @@ export function parseRunFlags(
     labels: parseLabels(flags.label ?? []),
     ...(hostname === undefined ? {} : { hostname }),
     mounts,
-    volumesFrom: flags.volumesFrom ?? [],
+    volumesFrom: (flags.volumesFrom ?? []).map((v) => { parseVolumesFromFlag(v); return v; }),
     network: parseNetwork(flags.network),
     resources,
     readOnly: flags.readOnly === true,

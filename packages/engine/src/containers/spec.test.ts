@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBerthError } from '@berth/errors';
-import { parseRunFlags, parseVolume, parseMount, parseEnvFile, parseNetwork, type RawRunFlags } from './options.js';
+import { ociMount, type OciMount, type RecordedMount, type Volume } from '@berth/volume';
+import { parseRunFlags, parseVolume, parseMount, parseEnvFile, parseNetwork, type MountRequest, type RawRunFlags } from './options.js';
 import {
   buildSpec, capabilitySet, capsOfMask, commandLine, mergeEnv, resolveUser, resolvConf, defaultCapabilities, type SpecInput,
 } from './spec.js';
@@ -11,14 +12,24 @@ const id = 'a'.repeat(12) + 'b'.repeat(52);
 const passwd = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww:x:33:33::/var/www:/bin/sh\n';
 const group = 'root:x:0:\nwww:x:33:\naudio:x:29:www\nnogroup:x:65534:\n';
 
+/** The OCI mounts @berth/volume would make of the requests (volumes at /vol/<name>/_data). */
+function userMounts(reqs: readonly MountRequest[]): OciMount[] {
+  return reqs.map((m): RecordedMount => (m.type === 'volume'
+    ? { type: 'volume', name: m.source ?? 'anon', target: m.target, readonly: m.readonly, nocopy: m.nocopy, anonymous: m.source === undefined }
+    : m.type === 'bind'
+      ? { type: 'bind', source: m.source, target: m.target, readonly: m.readonly, propagation: m.propagation, recursive: m.recursive }
+      : m)).map((r) => ociMount(r, (name) => ({ mountpoint: `/vol/${name}/_data`, options: {} }) as unknown as Volume));
+}
+
 function input(flags: RawRunFlags, command: string[] = [], extra: Partial<SpecInput> = {}): SpecInput {
+  const options = parseRunFlags(flags, command, (p) => (p === '/env' ? 'FROMFILE=1\n# c\n\nFOO=file\n' : ''));
   return {
     id,
     image: { Env: ['PATH=/bin', 'FOO=image'], Cmd: ['sh'], WorkingDir: '' },
-    options: parseRunFlags(flags, command, (p) => (p === '/env' ? 'FROMFILE=1\n# c\n\nFOO=file\n' : '')),
+    options,
     rootfs: '/c/rootfs',
     containerDir: '/c',
-    volumePath: (n) => `/vol/${n}/_data`,
+    userMounts: userMounts(options.mounts),
     callerEnv: { HOSTVAR: 'h' },
     host: { hardLimits: { RLIMIT_NOFILE: 20000, RLIMIT_NPROC: 96365 }, capLast: 40, cgroupV2: false },
     passwd,
@@ -195,7 +206,7 @@ test('--read-only, --security-opt, --tmpfs, -v and --mount', () => {
   assert.is(s.root.readonly, true);
   assert.is(s.process.noNewPrivileges, true);
   const m = (d: string) => s.mounts.find((x) => x.destination === d);
-  assert.equal(m('/run'), { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'size=1m'] });
+  assert.equal(m('/run'), { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'size=1048576', 'rw'] });
   assert.equal(m('/data')?.options, ['rbind', 'rprivate', 'ro']);
   assert.is(m('/cache')?.source, '/vol/cache/_data');
   assert.is(m('/dst')?.source, '/src');
@@ -205,8 +216,8 @@ test('--read-only, --security-opt, --tmpfs, -v and --mount', () => {
   assert.equal(buildSpec(input({ securityOpt: ['seccomp=/p.json'] }, [], { seccompFile: custom })).linux.seccomp, custom);
   throwsCode(() => buildSpec(input({ securityOpt: ['seccomp=/p.json'] }, [], { seccompFile: [] })), 'InvalidArgument', /seccomp profile/);
   throwsCode(() => parseRunFlags({ securityOpt: ['apparmor=x'] }, [], () => ''), 'InvalidArgument', /security-opt/);
-  throwsCode(() => parseVolume('relative:/x:bogus'), 'InvalidArgument', /mode/);
-  throwsCode(() => parseVolume('/a:rel'), 'InvalidArgument', /absolute/);
+  throwsCode(() => parseVolume('relative:/x:bogus'), 'InvalidArgument', /unknown option "bogus"/);
+  throwsCode(() => parseVolume('./rel:/x'), 'InvalidArgument', /relative: use an absolute path/);
   throwsCode(() => parseMount('type=bind,target=/x'), 'InvalidArgument', /source/);
   const shm = buildSpec(input({ tmpfs: ['/dev/shm'] }));
   assert.is(shm.mounts.filter((x) => x.destination === '/dev/shm').length, 1);

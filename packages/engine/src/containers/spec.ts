@@ -11,7 +11,7 @@
  *   caps      = Docker's 14 defaults, ± --cap-add/--cap-drop, all with --privileged
  */
 import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
-import type { MountRequest, RunOptions } from './options.js';
+import type { RunOptions } from './options.js';
 import type { Rlimit } from './units.js';
 
 /** The fields of an image config (`config` of the OCI image config) that shape a container. */
@@ -100,8 +100,8 @@ export interface SpecInput {
   readonly rootfs: string;
   /** The container's directory (holds hosts, hostname, resolv.conf). */
   readonly containerDir: string;
-  /** Host path of a named volume's data dir. */
-  readonly volumePath: (name: string) => string;
+  /** The user's mounts (volumes, binds, tmpfs), parents first: @berth/volume's `prepareMounts`. */
+  readonly userMounts?: readonly SpecMount[];
   /** The caller's environment, for bare `-e NAME`. */
   readonly callerEnv: Readonly<Record<string, string | undefined>>;
   readonly host: HostFacts;
@@ -277,17 +277,6 @@ function deviceRules(privileged: boolean): RuntimeSpec['linux']['resources']['de
   ];
 }
 
-function userMount(m: MountRequest, volumePath: (name: string) => string): SpecMount {
-  switch (m.type) {
-    case 'bind':
-      return { destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', m.readonly ? 'ro' : 'rw'] };
-    case 'volume':
-      return { destination: m.target, type: 'bind', source: volumePath(m.name), options: ['rbind', 'rprivate', m.readonly ? 'ro' : 'rw'] };
-    case 'tmpfs':
-      return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...m.options] };
-  }
-}
-
 /** Limits from --ulimit, refused above the host's hard limit (the kernel would refuse them at start). */
 export function rlimits(ulimits: readonly Rlimit[], hard: Readonly<Record<string, number>>): Rlimit[] {
   return ulimits.map((l) => {
@@ -335,7 +324,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   const etc: SpecMount[] = ['hosts', 'hostname', 'resolv.conf'].map((f) => ({
     destination: `/etc/${f}`, type: 'bind', source: `${input.containerDir}/${f}`, options: ['rbind', 'rprivate', o.readOnly ? 'ro' : 'rw'],
   }));
-  const user_ = o.mounts.map((m) => userMount(m, input.volumePath));
+  const user_: SpecMount[] = (input.userMounts ?? []).map((m) => ({ ...m, options: [...(m.options ?? [])] }));
   let args = commandLine(image, o);
   if (o.init) {
     // A minimal init as pid 1 reaps zombies and forwards signals to the command (Docker's --init).

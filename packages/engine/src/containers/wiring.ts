@@ -13,7 +13,7 @@ import type { Context } from '../cli/context.js';
 import { openDatabase, Store } from '@berth/layer-store';
 import { pullImage } from '@berth/registry';
 import { ProgressPrinter, pullPrinter } from '../cli/commands/registry.js';
-import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter, type VolumeProvider } from './engine.js';
+import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
@@ -76,7 +76,7 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
   const getSys = () => (sys ??= new LinuxSys());
   // Host facts and the init are looked up only by commands that build a spec (not by ps).
   let facts: HostFacts | undefined;
-  let volumes: VolumeProvider | undefined;
+  let volumes: VolumeStore | undefined;
   let init: string | undefined | null = null;
   const store = new ContainerStore<ContainerConfig>(db, parseContainerConfig);
   return new ContainerEngine({
@@ -110,15 +110,13 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     callerEnv: process.env,
     readFile: (p) => readFileSync(p, 'utf8'),
     get volumes() {
-      return (volumes ??= (() => {
-        const vs = new VolumeStore(db, ctx.root, {
-          extraUsers: (n) => store.list().filter((c) => c.config.options.mounts.some((m) => m.type === 'volume' && m.name === n)).map((c) => c.id.slice(0, 12)),
-        });
-        return {
-          create: (name: string | undefined) => vs.create(name === undefined ? {} : { name }),
-          remove: (name: string) => { vs.remove(name); },
-        };
-      })());
+      // Marks in volume_mounts are the users; a mark of a container that no longer exists
+      // (a crashed create) holds nothing. Containers made before the engine recorded its mounts
+      // named their volumes in their config (`name`): those count too.
+      return (volumes ??= new VolumeStore(db, ctx.root, {
+        containerExists: (id) => store.find(id) !== undefined,
+        extraUsers: (n) => store.list().filter((c) => c.config.options.mounts.some((m) => m.type === 'volume' && (m as { name?: unknown }).name === n)).map((c) => c.id),
+      }));
     },
   });
 }

@@ -16,6 +16,7 @@ import { openEngine } from '../../containers/wiring.js';
 import { readLog, selectLog } from '../../containers/logs.js';
 import { parseDuration, parseSignal, signalName } from '../../containers/units.js';
 import { phase } from '../../containers/trace.js';
+import { recordedMounts } from '@berth/volume';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -234,11 +235,11 @@ export function inspectJson(engine: ContainerEngine, c: Container): Record<strin
       Init: o.init,
       LogConfig: { Type: 'json-file', Config: { ...(o.logMaxSize === undefined ? {} : { 'max-size': String(o.logMaxSize) }), ...(o.logMaxFile === undefined ? {} : { 'max-file': String(o.logMaxFile) }) } },
     },
-    Mounts: o.mounts.map((m) => (m.type === 'bind'
-      ? { Type: 'bind', Source: m.source, Destination: m.target, RW: !m.readonly }
+    Mounts: recordedMounts(engine.deps.volumes, c.id).map((m) => (m.type === 'bind'
+      ? { Type: 'bind', Source: m.source, Destination: m.target, Mode: '', RW: !m.readonly, Propagation: m.propagation }
       : m.type === 'volume'
-        ? { Type: 'volume', Name: m.name || c.id.slice(0, 12), Source: join(engine.deps.root, 'volumes', m.name || c.id.slice(0, 12), '_data'), Destination: m.target, RW: !m.readonly }
-        : { Type: 'tmpfs', Source: '', Destination: m.target, RW: true })),
+        ? { Type: 'volume', Name: m.name, Source: join(engine.deps.root, 'volumes', m.name, '_data'), Destination: m.target, Driver: 'local', Mode: '', RW: !m.readonly, Propagation: '' }
+        : { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: !m.readonly, Propagation: '' })),
     Config: {
       Hostname: c.config.hostname,
       User: c.config.user,
@@ -422,7 +423,7 @@ export function register(cmd: Command, ctx: () => Context): void {
         if (flags.detach) process.stdout.write(`${created.id}\n`);
         process.exitCode = code;
       } catch (e) {
-        if (opts.autoRemove) await engine.remove(created.id, { force: true }).catch(() => undefined);
+        if (opts.autoRemove) await engine.remove(created.id, { force: true, volumes: true }).catch(() => undefined);
         throw e;
       }
     });
