@@ -1,32 +1,66 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, exitStatus, toBerthError } from '@berth/errors';
 import { defaultRoot, defaultState, type Context } from './context.js';
-import { version } from './commands/version.js';
-import * as versionCommand from './commands/version.js';
-import * as infoCommand from './commands/info.js';
-import * as containersCommand from './commands/containers.js';
-import * as imagesCommand from './commands/images.js';
-import * as systemCommand from './commands/system.js';
-import * as registryCommand from './commands/registry.js';
-import * as volumesCommand from './commands/volumes.js';
+
+/** berth's own version, stamped into the bundle by build.mjs (commands/version.ts reads the same stamp). */
+declare const BERTH_VERSION: string | undefined;
+const version: string = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.0.0-dev';
+
+/** What a module under commands/ exports: `register(cmd, ctx)` adds its subcommands to the program. */
+interface CommandModule {
+  register(cmd: Command, ctx: () => Context): void;
+}
 
 /**
- * Every command group registers itself here, one module each under commands/:
- * `register(cmd, ctx)` adds its subcommands to the program. Keep actions thin: parse the
- * options, call one package API, print.
+ * Every command group registers itself here, one module each under commands/, with the names of
+ * the top-level commands it registers. Keep actions thin: parse the options, call one package
+ * API, print.
+ *
+ * Start-up speed: a module is loaded only when its command runs (`berth version` must not pay
+ * for the container engine, SQLite or the registry client). main() reads the command name from
+ * argv and loads just the module that lists it; with no command, `--help`, an option it does not
+ * know before the command, or a name no entry lists (a module that gained a command the table
+ * does not name yet), every module is loaded, so commander sees the whole tree and behaves as
+ * before. main.test.ts checks that `names` matches what each module registers.
  */
-const commandModules: ReadonlyArray<{ register(cmd: Command, ctx: () => Context): void }> = [
-  versionCommand,
-  infoCommand,
-  containersCommand,
-  imagesCommand,
-  systemCommand,
-  registryCommand,
-  volumesCommand,
+export const commandModules: ReadonlyArray<{ readonly names: readonly string[]; load(): Promise<CommandModule> }> = [
+  { names: ['version'], load: () => import('./commands/version.js') },
+  { names: ['info'], load: () => import('./commands/info.js') },
+  {
+    names: ['create', 'run', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'rm', 'wait', 'rename', 'ps',
+      'inspect', 'logs', 'attach', 'exec', 'cp', 'top', 'port', 'stats', 'events', 'container'],
+    load: () => import('./commands/containers.js'),
+  },
+  { names: ['images', 'rmi', 'load', 'save', 'import', 'tag', 'history', 'image'], load: () => import('./commands/images.js') },
+  { names: ['system'], load: () => import('./commands/system.js') },
+  { names: ['pull', 'push', 'login', 'logout', 'manifest'], load: () => import('./commands/registry.js') },
+  { names: ['volume'], load: () => import('./commands/volumes.js') },
+  { names: ['diff', 'commit', 'export'], load: () => import('./commands/changes.js') },
 ];
 
-/** Builds the `berth` command tree. Exported for tests that parse without running. */
-export function program(): Command {
+/** The global options that take a value: skipped when looking for the command name. */
+const globalValued = new Set(['--root', '--state']);
+
+/**
+ * The command argv names, if main() can tell it without commander: the first argument after the
+ * global `--root`/`--state` options. Undefined when there is none or another option comes first.
+ */
+export function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (globalValued.has(a)) { i++; continue; }
+    if (a.startsWith('--root=') || a.startsWith('--state=')) continue;
+    if (a.startsWith('-')) return undefined;
+    return a;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the `berth` command tree: with `argv`, only the command group argv runs (see
+ * commandModules); without it, every group. Exported for tests that parse without running.
+ */
+export async function program(argv?: readonly string[]): Promise<Command> {
   const cmd = new Command('berth')
     .description('berth: run containers, like docker, without a daemon')
     .version(version, '-v, --version', 'print the version and exit')
@@ -44,14 +78,17 @@ export function program(): Command {
     const o = cmd.opts<{ root: string; state: string }>();
     return { root: o.root, state: o.state };
   };
-  for (const m of commandModules) m.register(cmd, ctx);
+  const name = argv === undefined ? undefined : commandName(argv);
+  const one = name === undefined ? undefined : commandModules.find((m) => m.names.includes(name));
+  const modules = await Promise.all((one === undefined ? commandModules : [one]).map((m) => m.load()));
+  for (const m of modules) m.register(cmd, ctx);
   return cmd;
 }
 
 /** Runs the CLI and returns the process exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const cmd = program();
   try {
+    const cmd = await program(argv);
     await cmd.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
