@@ -35,11 +35,12 @@ function tarNames(file: string): string[] {
 }
 
 // What the container below does, and Docker's diff of it.
-const script = 'echo hi > /added; echo extra >> /etc/passwd; rm /bin/zcat; mkdir -p /d/e; echo f > /d/e/f';
-const expected = ['A /added', 'C /bin', 'D /bin/zcat', 'A /d', 'A /d/e', 'A /d/e/f', 'C /etc', 'C /etc/passwd'];
-// The runtime's bind-mount targets the busybox image lacks: the engine makes them in the
-// container's own layer (no init layer yet), so diff lists them too; nothing else may appear.
-const mountPoints = ['A /etc/hosts', 'A /etc/hostname', 'A /etc/resolv.conf'];
+const script = 'echo hi > /added; echo extra >> /etc/passwd; echo new > /etc/new; rm /bin/zcat; mkdir -p /d/e; echo f > /d/e/f';
+const expected = ['A /added', 'C /bin', 'D /bin/zcat', 'A /d', 'A /d/e', 'A /d/e/f', 'C /etc', 'A /etc/new', 'C /etc/passwd'];
+// The runtime's bind-mount targets: Docker never lists them; berth may, while they end up in the
+// container's own layer (made there, or copied up from the init layer by the runtime). Nothing
+// else may appear.
+const mountPoints = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].flatMap((p) => [`A ${p}`, `C ${p}`]);
 
 const images: string[] = [];
 

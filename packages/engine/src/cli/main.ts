@@ -35,6 +35,7 @@ export const commandModules: ReadonlyArray<{ readonly names: readonly string[]; 
   { names: ['system'], load: () => import('./commands/system.js') },
   { names: ['pull', 'push', 'login', 'logout', 'manifest'], load: () => import('./commands/registry.js') },
   { names: ['volume'], load: () => import('./commands/volumes.js') },
+  { names: ['diff', 'commit', 'export'], load: () => import('./commands/changes.js') },
 ];
 
 /** The global options that take a value: skipped when looking for the command name. */
