@@ -111,6 +111,21 @@ test('commit without a tag is a dangling image; a bad --change fails before any 
   assert.is(berth(['image', 'inspect', 'bad:1']).status !== 0, true);
 });
 
+test("commit keeps the container's config as run (-e, -w, -u, --label, -t) under --change, without the runtime's own env", () => {
+  ok(['run', '--name', 'configured', '-t', '-e', 'A=1', '-w', '/tmp', '-u', '1000:1000', '--label', 'x=y', '--entrypoint', 'echo', 'busybox', 'hello']);
+  const id = ok(['commit', '--pause=false', '-c', 'ENV B=2', 'configured']).trim();
+  images.push(id);
+  const cfg = JSON.parse(ok(['image', 'inspect', '-f', '{{json .Config}}', id])) as Record<string, unknown>;
+  assert.equal(cfg['Env'], ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=1', 'B=2']);
+  assert.equal(cfg['Entrypoint'], ['echo']);
+  assert.equal(cfg['Cmd'], ['hello']);
+  assert.is(cfg['WorkingDir'], '/tmp');
+  assert.is(cfg['User'], '1000:1000');
+  assert.equal(cfg['Labels'], { x: 'y' });
+  assert.is(ok(['run', '--rm', id]), 'hello\n');
+  ok(['rm', 'configured']);
+});
+
 test('diff and commit of a running container (paused during the commit, running after)', async () => {
   ok(['run', '-d', '--name', 'live', 'busybox', 'sh', '-c', 'echo alive > /live; sleep 60']);
   const end = Date.now() + 15_000;

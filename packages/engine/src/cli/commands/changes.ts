@@ -51,11 +51,13 @@ export function runConfig(c: Container): Record<string, unknown> {
     cmd = null;
   }
   if (options.command.length > 0) cmd = options.command;
-  // The spec adds HOSTNAME (and TERM with -t) to the process env; they are not part of the config.
+  // The spec adds HOSTNAME, HOME (and TERM with -t) to the process env; unless the image or -e
+  // set them, they are not part of the config (Docker adds them when a container starts).
   const given = new Set([...(image.Env ?? []), ...options.env].map((e) => e.split('=')[0]));
+  const added = new Set(['HOSTNAME', 'HOME', ...(options.tty ? ['TERM'] : [])]);
   const env = c.config.env.filter((e) => {
     const k = e.split('=')[0] ?? '';
-    return given.has(k) || (k !== 'HOSTNAME' && !(k === 'TERM' && options.tty));
+    return given.has(k) || !added.has(k);
   });
   const labels = { ...(image.Labels ?? {}), ...options.labels };
   return {
@@ -270,7 +272,7 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('-m, --message <message>', 'commit message (the history comment)')
     .option('-a, --author <author>', 'author (e.g. "Jane Doe <jane@example.com>")')
     .option('-c, --change <instruction>', 'apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL (repeatable)', collect)
-    .option('-p, --pause [bool]', 'pause the container while committing (default true; --pause=false to not)', true)
+    .option('-p, --pause [bool]', 'pause the container while committing (--pause=false to not)', true)
     .action(async (ref: string, repo: string | undefined, o: CommitOptions) => {
       const id = await commit(ctx(), ref, repo, o);
       process.stdout.write(`${id}\n`);
