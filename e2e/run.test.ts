@@ -282,6 +282,30 @@ test('20 concurrent run -d from separate processes: all run, distinct names, ps 
   assert.is(ok(['ps', '-aq']), '');
 });
 
+test("overlay's init layer, its driver verdict in info, and system check finding and repairing a mount nothing owns", () => {
+  // /etc/mtab is not in the busybox image: the init layer makes it (Docker's link to /proc/mounts).
+  assert.is(ok(['run', '--rm', 'busybox', 'readlink', '/etc/mtab']), '/proc/mounts\n');
+  const info = JSON.parse(ok(['info', '--format', 'json'])) as Record<string, unknown>;
+  assert.ok(info['Storage Driver'] === 'overlay' || info['Storage Driver'] === 'vfs', String(info['Storage Driver']));
+  assert.match(String(info['Storage Driver Reason']), info['Storage Driver'] === 'overlay' ? /overlay mount works/ : /./);
+  const orphan = join(root, 'containers', 'f'.repeat(64), 'rootfs');
+  spawnSync('mkdir', ['-p', orphan]);
+  assert.is(spawnSync('mount', ['-t', 'tmpfs', 'berth-e2e-orphan', orphan]).status, 0);
+  try {
+    const check = berth(['system', 'check']);
+    assert.is(check.status, 1, check.stdout + check.stderr);
+    assert.ok(check.stdout.includes(`problem: mount ${orphan} (tmpfs) is owned by nothing (unknown container): run berth system check --repair\n`), check.stdout);
+    const repair = berth(['system', 'check', '--repair']);
+    assert.is(repair.status, 0, repair.stdout + repair.stderr);
+    assert.ok(repair.stdout.includes(`repaired: unmounted ${orphan} (tmpfs, unknown container)\n`), repair.stdout);
+    assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(orphan), 'the orphan is still mounted');
+    assert.match(ok(['system', 'check']), /store is clean/);
+  } finally {
+    spawnSync('umount', [orphan]);
+    rmSync(join(root, 'containers', 'f'.repeat(64)), { recursive: true, force: true });
+  }
+});
+
 test('nothing leaks: no mounts, cgroups or processes of ours after rm -f of everything', async () => {
   const left = ok(['ps', '-aq']).trim();
   if (left) ok(['rm', '-f', ...left.split('\n')]);

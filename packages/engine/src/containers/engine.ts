@@ -28,6 +28,7 @@ import type { ContainerRecord, ContainerState, ContainerStore } from './store.js
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
 import { phase } from './trace.js';
+import { defaultInitEntries, type InitEntry } from '@berth/overlay';
 import { parseVolumesFromFlag, prepareMounts, releaseMounts, type OciMount, type VolumeStore } from '@berth/volume';
 
 /** An image ready to run: its config and its unpacked layers, topmost first. */
@@ -50,7 +51,7 @@ export interface ImageResolver {
 
 /** The part of @berth/overlay's Snapshotter the engine uses. */
 export interface RootfsSnapshotter {
-  prepare(key: string, lowerDirs: readonly string[], options?: { readonly readonly?: boolean }): Promise<unknown>;
+  prepare(key: string, lowerDirs: readonly string[], options?: { readonly readonly?: boolean; readonly init?: readonly InitEntry[] }): Promise<unknown>;
   mount(key: string): Promise<void>;
   unmount(key: string): Promise<void>;
   remove(key: string): Promise<void>;
@@ -245,7 +246,9 @@ export class ContainerEngine {
   async #prepareBundle(c: Container): Promise<void> {
     const dir = this.dir(c.id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs);
+    // The init layer holds the runtime's mount points (/proc, /dev/pts, /etc/hosts …), so they
+    // exist whatever the image has, and `diff`/`commit` never list them.
+    await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries });
     phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);
     phase('rootfs mount');

@@ -4,16 +4,23 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupMode } from '@berth/runtime';
 import { Store } from '@berth/layer-store';
+import { readDriverVerdict } from '@berth/overlay';
 import type { Context } from '../context.js';
 import { version } from './version.js';
 
-/** The storage driver berth uses on this kernel: overlay when the kernel has overlayfs. */
-export function storageDriver(): 'overlay' | 'vfs' {
-  try {
-    return /\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8')) ? 'overlay' : 'vfs';
-  } catch {
-    return 'vfs';
-  }
+/**
+ * The storage driver of this root and why: overlay's own verdict (probed at the first container
+ * create, cached in $root/overlay/probe.json); before any probe, what /proc/filesystems suggests.
+ */
+export async function storageDriver(root: string): Promise<{ driver: 'overlay' | 'vfs'; reason: string }> {
+  const v = await readDriverVerdict(root);
+  if (v !== undefined) return { driver: v.driver, reason: v.reason };
+  let listed = false;
+  try { listed = /\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8')); } catch { /* vfs */ }
+  return {
+    driver: listed ? 'overlay' : 'vfs',
+    reason: `not probed yet (the first container create probes it): the kernel ${listed ? 'lists' : 'does not list'} overlay in /proc/filesystems`,
+  };
 }
 
 function countEntries(dir: string): number {
@@ -36,12 +43,14 @@ function storeCounts(root: string): { Images: number; Layers: number } {
 }
 
 /** `berth info`: where things are, what drivers are used, how many objects exist. */
-export function info(ctx: Context): Record<string, string | number> {
+export async function info(ctx: Context): Promise<Record<string, string | number>> {
+  const storage = await storageDriver(ctx.root);
   return {
     'Berth Version': version,
     'Root Dir': ctx.root,
     'State Dir': ctx.state,
-    'Storage Driver': storageDriver(),
+    'Storage Driver': storage.driver,
+    'Storage Driver Reason': storage.reason,
     'Cgroup Version': cgroupMode() === 'v2' ? '2' : '1',
     'Cgroup Mode': cgroupMode(),
     Containers: countEntries(join(ctx.root, 'containers')),
@@ -55,8 +64,8 @@ export function register(cmd: Command, ctx: () => Context): void {
   cmd.command('info')
     .description('show where berth keeps its data and how it runs containers')
     .option('-f, --format <format>', "'json' for JSON output")
-    .action((o: { format?: string }) => {
-      const i = info(ctx());
+    .action(async (o: { format?: string }) => {
+      const i = await info(ctx());
       if (o.format === 'json') process.stdout.write(JSON.stringify(i) + '\n');
       else printRows(i);
     });

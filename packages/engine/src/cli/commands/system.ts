@@ -10,6 +10,8 @@ import type { Context } from '../context.js';
 import { humanDuration } from './containers.js';
 import { humanSize, openStore } from './images.js';
 import { ContainerStore } from '../../containers/store.js';
+import { LinuxSys } from '@berth/native';
+import { findOrphanMounts, repairOrphanMounts } from '@berth/overlay';
 
 /** Bytes used under a directory (regular files, not following symlinks; hard links once). */
 export function duBytes(dir: string): number {
@@ -90,21 +92,35 @@ export function register(cmd: Command, ctx: () => Context): void {
     });
   system.command('check').description('check the store for consistency (after a crash, say)')
     .option('--quick', 'do not re-hash blob contents')
-    .option('-r, --repair', 'remove leftovers of interrupted work (temp files, unused layers)')
+    .option('-r, --repair', 'remove leftovers of interrupted work (temp files, unused layers, mounts nothing owns)')
     .action(async (o: { quick?: boolean; repair?: boolean }) => {
-      const store = openStore(ctx());
+      const c = ctx();
+      const store = openStore(c);
       try {
         const r = await checkStore(store, { quick: o.quick === true });
+        // Mounts below $root/containers and $root/overlay that no container owns (a crash
+        // between mount and record, a container row deleted under its mounts).
+        const ids = new ContainerStore(store.db, (j) => j).list().map((x) => x.id);
+        const problems = [...r.problems];
+        if (o.repair) {
+          for (const m of await repairOrphanMounts(c.root, ids, new LinuxSys())) {
+            process.stdout.write(`repaired: unmounted ${m.target} (${m.fstype}, ${m.reason})\n`);
+          }
+        } else {
+          for (const m of await findOrphanMounts(c.root, ids)) {
+            problems.push(`mount ${m.target} (${m.fstype}) is owned by nothing (${m.reason}): run berth system check --repair`);
+          }
+        }
         for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
-        for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
+        for (const p of problems) process.stdout.write(`problem: ${p}\n`);
         if (o.repair) {
           const gc = collectGarbage(store);
           process.stdout.write(`removed ${gc.blobs.length} unused blobs, ${gc.layers.length} unused layers, ${gc.temps.length} leftovers (${humanSize(gc.reclaimed)})\n`);
         }
         const { images, blobs, layers } = r.counts;
-        if (r.problems.length === 0) process.stdout.write(`store is clean: ${images} images, ${blobs} blobs, ${layers} layers checked\n`);
+        if (problems.length === 0) process.stdout.write(`store is clean: ${images} images, ${blobs} blobs, ${layers} layers checked\n`);
         else {
-          process.stdout.write(`store has ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}\n`);
+          process.stdout.write(`store has ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
           process.exitCode = 1;
         }
       } finally {
