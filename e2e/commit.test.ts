@@ -173,6 +173,9 @@ test('nothing is left: containers removed, images removed, nothing mounted', () 
   assert.is(ok(['ps', '-aq']), '');
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
   assert.equal(mounts, []);
+  const check = berth(['system', 'check']);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /store is clean/);
 });
 
 test.after(() => {
