@@ -1,6 +1,8 @@
-// Builds berth-runtime: the CLI bundled by esbuild into dist/berth-runtime.cjs, and berth-shim
-// beside it (from native/build/Release when the native build made it, else compiled here with
-// the C compiler: it is one C file and libseccomp).
+// Builds berth-runtime: the CLI bundled by esbuild into dist/berth-runtime-main.cjs, run by
+// dist/berth-runtime.cjs (src/cli/loader.cjs: it keeps V8's code cache of the bundle, so a start
+// does not compile it again; `run` is measured against runc's), and berth-shim beside it (from
+// native/build/Release when the native build made it, else compiled here with the C compiler:
+// it is one C file and libseccomp).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -10,7 +12,7 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const pkg = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
 mkdirSync(here('./dist'), { recursive: true });
 await build({
-  entryPoints: { 'berth-runtime': 'src/cli/bin.ts' },
+  entryPoints: { 'berth-runtime-main': 'src/cli/bin.ts' },
   absWorkingDir: here('.'),
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
@@ -19,7 +21,6 @@ await build({
   target: 'node20',
   format: 'cjs',
   conditions: ['berth-source'],
-  banner: { js: '#!/usr/bin/env node' },
   define: { BERTH_VERSION: JSON.stringify(pkg.version) },
   minify: true,
   legalComments: 'none',
@@ -31,6 +32,7 @@ const src = here('../../native/shim/shim.c');
 const built = here('../../native/build/Release/berth-shim');
 const out = here('./dist/berth-shim');
 const cli = here('./dist/berth-runtime.cjs');
+copyFileSync(here('./src/cli/loader.cjs'), cli);
 if (existsSync(built) && statSync(built).mtimeMs >= statSync(src).mtimeMs) {
   copyFileSync(built, out);
 } else {
