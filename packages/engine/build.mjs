@@ -4,14 +4,13 @@
 // are bundled from their sources (the `berth-source` condition); native addons (better-sqlite3,
 // @berth/native's .node) stay outside and load at run time.
 //
-// Start-up speed (`berth version` is measured against `node -e 0`): the CLI is an ES module bundle
-// split into chunks (dist/berth-main.mjs and dist/berth-<hash>.mjs), because main.ts loads each
-// command group with import() and only esbuild's ESM output keeps those imports lazy: a run
-// reads, compiles and evaluates only the chunks its command needs. dist/berth.cjs stays the
-// entry point, a few lines that import() berth-main.mjs.
+// Start-up speed (`berth version` is measured against `node -e 0`): main.ts loads each command
+// group with import(), which esbuild turns into lazily run module wrappers, so a run evaluates
+// only the modules its command needs; the bundle is minified, and dist/berth.cjs is a loader
+// (../runtime/src/cli/loader.cjs) that runs dist/berth-main.cjs with V8's code cache. So is
+// berth-runtime.cjs (berth-runtime-main.cjs).
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -46,46 +45,28 @@ const lazyChildProcessForCommander = {
   },
 };
 
-const engine = await build({
-  ...common,
-  entryPoints: { 'berth-main': 'src/bin.ts' },
-  format: 'esm',
-  splitting: true,
-  chunkNames: 'berth-[hash]',
-  outExtension: { '.js': '.mjs' },
-  // Bundled CommonJS dependencies (commander, tar-stream…) call require() for Node's modules.
-  banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module';\nconst require = __berthCreateRequire(import.meta.url);" },
-  define: { BERTH_VERSION: JSON.stringify(pkg.version) },
-  plugins: [lazyChildProcessForCommander],
-  metafile: true,
-});
-writeFileSync(here('./dist/berth.cjs'), [
-  '#!/usr/bin/env node',
-  '// The berth CLI (see build.mjs): the bundle is ES modules beside this file, loaded on demand.',
-  "import('./berth-main.mjs').catch((e) => { process.stderr.write(`berth: internal error: ${String(e)}\\n`); process.exitCode = 125; });",
-  '',
-].join('\n'));
-chmodSync(here('./dist/berth.cjs'), 0o755);
-// Chunks of earlier builds (their names hash their contents) go once this build's are written.
-const written = new Set(Object.keys(engine.metafile.outputs).map((p) => basename(p)));
-for (const f of readdirSync(here('./dist'))) {
-  if (/^berth-[A-Z0-9]+\.mjs$/.test(f) && !written.has(f)) rmSync(here(`./dist/${f}`), { force: true });
-}
-
-// berth-runtime (our OCI runtime's runc-compatible CLI) ships beside berth: the engine drives
-// containers through it by default (see src/containers/wiring.ts `runtimeBinary`). One CommonJS
-// file: it has no subcommands worth splitting, and CommonJS starts faster than ES modules.
+// Sources are ESM; in a CommonJS bundle `import.meta` is empty, so `import.meta.url` is given the
+// bundle's own file URL (what it means in an ES module).
+const importMetaUrl = "var __berth_import_meta_url = require('node:url').pathToFileURL(__filename).href;";
 await build({
   ...common,
-  entryPoints: { 'berth-runtime': '../runtime/src/cli/bin.ts' },
+  entryPoints: { 'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts' },
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
-  // Sources are ESM; in a CommonJS bundle `import.meta` is empty, so `import.meta.url` is given
-  // the bundle's own file URL (what it means in an ES module).
-  banner: { js: "#!/usr/bin/env node\nvar __berth_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: importMetaUrl },
   define: { BERTH_VERSION: JSON.stringify(pkg.version), 'import.meta.url': '__berth_import_meta_url' },
+  plugins: [lazyChildProcessForCommander],
 });
-chmodSync(here('./dist/berth-runtime.cjs'), 0o755);
+// berth-runtime (our OCI runtime's runc-compatible CLI) ships beside berth: the engine drives
+// containers through it by default (see src/containers/wiring.ts `runtimeBinary`).
+for (const bin of ['berth', 'berth-runtime']) {
+  copyFileSync(here('../runtime/src/cli/loader.cjs'), here(`./dist/${bin}.cjs`));
+  chmodSync(here(`./dist/${bin}.cjs`), 0o755);
+}
+// What an earlier build (ES module chunks) left.
+for (const f of readdirSync(here('./dist'))) {
+  if (/^berth-(main|[A-Z0-9]{8})\.mjs$/.test(f)) rmSync(here(`./dist/${f}`), { force: true });
+}
 
 // The addon and berth-shim from native/build/Release (built by `npm ci` / `npm run build -w native`).
 mkdirSync(here('./dist'), { recursive: true });
