@@ -21,7 +21,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { join } from 'node:path';
 import { BerthError, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
 import type { ContainerRuntime } from './oci-runtime.js';
-import { runtimeError, startError } from './oci-runtime.js';
+import { runtimeError, runtimeOomKilled, startError } from './oci-runtime.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, containerHostname, hostsFile, mergeEnv, resolveUser, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
 import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
@@ -357,7 +357,7 @@ export class ContainerEngine {
   /** Records that the container runs with init `pid`, watched by monitor `shimPid`. */
   started(id: ContainerId, pid: number, shimPid: number, restarting = false): Container {
     const c = this.deps.store.transition(id, (cur) => ({
-      status: 'running', pid, shimPid, owner: 0, holderStart: shimPid === process.pid ? selfStart() : processStart(shimPid), startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0,
+      status: 'running', pid, shimPid, owner: 0, holderStart: shimPid === process.pid ? selfStart() : processStart(shimPid), startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0, oomKilled: false,
       ...(restarting ? { restartCount: cur.state.restartCount + 1 } : {}),
     }));
     this.event(restarting ? 'restart' : 'start', c);
@@ -368,9 +368,18 @@ export class ContainerEngine {
    * Records the end of a run: the status the runtime exited with, or the start failure read
    * from its log. Returns the container's exit code and, for a start failure, the error.
    */
-  finished(id: ContainerId, status: number, logFile: string): { code: number; error?: Error } {
+  finished(id: ContainerId, status: number, logFile: string, start: { readonly started: boolean; readonly spawnError?: string } = { started: true }): { code: number; error?: Error } {
     const failure = status !== 0 ? runtimeError(logFile) : undefined;
-    const err = failure === undefined ? undefined : startError(failure);
+    let err = failure === undefined ? undefined : startError(failure);
+    if (err === undefined && !start.started && (status !== 0 || start.spawnError !== undefined)) {
+      // The runtime ended before the container's init ever ran (no pid file), saying nothing:
+      // Docker's "OCI runtime create failed", exit 125.
+      const rt = this.deps.runtime.binary;
+      err = new BerthError('Unavailable', start.spawnError !== undefined
+        ? `cannot run the OCI runtime ${rt}: ${start.spawnError}: install it, or unset BERTH_RUNTIME to use berth's own`
+        : `OCI runtime ${rt} failed to create the container (exit status ${status}) and logged no reason: check the runtime, or unset BERTH_RUNTIME to use berth's own`,
+      { detail: { exec: false } });
+    }
     const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : status;
     try { writeFileSync(join(this.dir(id), 'exit'), `${code}\n`); } catch { /* removed meanwhile (rm -f) */ }
     // The event first: whoever waits for the status (stop, wait) then sees die before its own.
@@ -378,7 +387,7 @@ export class ContainerEngine {
     if (before) this.event('die', before, { exitCode: String(code) });
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
-      error: err?.message ?? '',
+      error: err?.message ?? '', oomKilled: status !== 0 && runtimeOomKilled(logFile),
     });
     if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
     return err ? { code, error: err } : { code };

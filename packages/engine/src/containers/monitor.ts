@@ -41,9 +41,9 @@ export interface MonitorResult {
   readonly error?: Error;
 }
 
-function exitStatusOf(child: ChildProcess): Promise<number> {
+function exitStatusOf(child: ChildProcess, onError: (e: Error) => void): Promise<number> {
   return new Promise((resolve) => {
-    child.on('error', () => resolve(125));
+    child.on('error', (e) => { onError(e); resolve(125); });
     child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
   });
 }
@@ -104,7 +104,8 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
         };
         for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, forward);
       }
-      const exited = exitStatusOf(child);
+      let spawnError: string | undefined;
+      const exited = exitStatusOf(child, (e) => { spawnError = (e as NodeJS.ErrnoException).code ?? e.message; });
       const pid = await waitPid(pidFile, exited);
       if (pid !== undefined) {
         c = engine.started(id, pid, process.pid, attempt > 0);
@@ -116,7 +117,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       // Drain what the pipes still hold before recording the exit.
       await Promise.all([child.stdout, child.stderr].map((s) => (s && !s.readableEnded ? new Promise((r) => s.once('close', r)) : undefined)));
       if (io.kind === 'attach' && io.stdin) process.stdin.unpipe();
-      result = engine.finished(id, status, logFile);
+      result = engine.finished(id, status, logFile, { started: pid !== undefined, ...(spawnError === undefined ? {} : { spawnError }) });
       phase('record exit');
       if (result.error) {
         if (!ready) { ready = true; o.onReady?.({ ok: false, code: result.code, error: result.error.message }); }

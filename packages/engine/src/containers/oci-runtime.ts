@@ -34,6 +34,8 @@ export interface RunProcessOptions {
 /** An OCI runtime, as the engine uses it. */
 export interface ContainerRuntime {
   readonly name: string;
+  /** The binary run (its path, as given), for messages. */
+  readonly binary: string;
   /** Creates and starts the container; the returned process exits with the container's status. */
   run(id: string, options: RunProcessOptions): ChildProcess;
   /** Runs another process (an OCI `process` JSON file) in a running container; foreground unless `detach`. */
@@ -54,6 +56,8 @@ export class OciCliRuntime implements ContainerRuntime {
   readonly name: string;
   readonly #binary: string;
   readonly #root: string;
+
+  get binary(): string { return this.#binary; }
 
   constructor(binary: string, stateRoot: string) {
     this.#binary = binary;
@@ -145,6 +149,24 @@ export function runtimeError(logFile: string): string | undefined {
     } catch { /* not JSON */ }
   }
   return last;
+}
+
+/**
+ * Whether the runtime's JSON log says the container was killed by the kernel's OOM killer: a
+ * line with `"oomKilled": true` (what `berth-runtime run` writes when its foreground shim read
+ * an OOM kill from the container's memory cgroup, before removing it).
+ */
+export function runtimeOomKilled(logFile: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => {
+    if (!line.includes('oomKilled')) return false;
+    try { return (JSON.parse(line) as { oomKilled?: unknown }).oomKilled === true; } catch { return false; }
+  });
 }
 
 /**

@@ -170,7 +170,7 @@ export function statusText(c: Container, now = Date.now()): string {
     case 'starting': return 'Starting';
     case 'stopping': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Stopping)`;
     case 'removing': return 'Removal In Progress';
-    case 'exited': return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt || c.created))} ago`;
+    case 'exited': return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt || c.created))} ago${s.oomKilled ? ' (OOM killed)' : ''}`;
   }
 }
 
