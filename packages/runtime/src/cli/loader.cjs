@@ -4,10 +4,11 @@
 // code cache, so a start does not parse and compile the bundle again (Node 20 has no
 // module.enableCompileCache; this is what it does, by hand).
 //
-// The cache is one file per bundle build (size, mtime) and Node version under $BERTH_CACHE, else
-// $BERTH_STATE/cache, else /run/berth/cache. A missing, unreadable or stale cache only costs the
-// compile: V8 checks the data against the source and flags and rejects what does not match;
-// then the cache is written anew at exit, with every function this run compiled.
+// The cache is one file per bundle build and Node version under $BERTH_CACHE, else
+// $BERTH_STATE/cache, else /run/berth/cache. Its name carries the bundle's size and mtime: V8
+// itself checks only the source's length, its version and flags, so the name is what ties the
+// data to this very bundle. A missing, unreadable or rejected cache only costs the compile; then
+// the cache is written at exit, with every function this run compiled.
 'use strict';
 const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
@@ -37,11 +38,11 @@ if (cachedData === undefined || script.cachedDataRejected === true) {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       writeFileSync(tmp, script.createCachedData());
       renameSync(tmp, cacheFile);
-      // Caches of earlier builds of this bundle go once a week old (another copy of berth may
-      // still be using its own).
+      // Caches of earlier builds of this bundle go once an hour old (another copy of berth may
+      // still use its own: it writes it again, once). Builds are frequent where berth is developed.
       for (const f of readdirSync(dir)) {
         const old = join(dir, f);
-        if (f.startsWith(prefix) && f.endsWith('.v8') && old !== cacheFile && Date.now() - statSync(old).mtimeMs > 7 * 86400e3) rmSync(old, { force: true });
+        if (f.startsWith(prefix) && f.endsWith('.v8') && old !== cacheFile && Date.now() - statSync(old).mtimeMs > 3600e3) rmSync(old, { force: true });
       }
     } catch { /* the cache is an optimisation: a read-only or missing state dir only costs speed */ }
   });
