@@ -10,7 +10,7 @@
 // (../runtime/src/cli/loader.cjs) that runs dist/berth-main.cjs with V8's code cache. So is
 // berth-runtime.cjs (berth-runtime-main.cjs).
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -77,9 +77,13 @@ for (const [file, mode] of [['berth_native.node', 0o644], ['berth-shim', 0o755]]
     missing.push(file);
     continue;
   }
+  // Through a new file and rename: a running berth-shim keeps its old inode (copying over it
+  // would fail with ETXTBSY).
   const to = here(`./dist/${file}`);
-  copyFileSync(from, to);
-  chmodSync(to, mode);
+  const tmp = `${to}.${process.pid}.tmp`;
+  copyFileSync(from, tmp);
+  chmodSync(tmp, mode);
+  renameSync(tmp, to);
 }
 if (missing.length > 0) {
   console.warn(`engine build: ${missing.join(' and ')} not built yet, so dist/ lacks them: run \`npm run build -w native\``);

@@ -5,7 +5,7 @@
 // it is one C file and libseccomp).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -33,9 +33,14 @@ const built = here('../../native/build/Release/berth-shim');
 const out = here('./dist/berth-shim');
 const cli = here('./dist/berth-runtime.cjs');
 copyFileSync(here('./src/cli/loader.cjs'), cli);
+// Through a new file and rename: a running berth-shim keeps its old inode (writing over it
+// would fail with ETXTBSY).
+const tmp = `${out}.${process.pid}.tmp`;
 if (existsSync(built) && statSync(built).mtimeMs >= statSync(src).mtimeMs) {
-  copyFileSync(built, out);
+  copyFileSync(built, tmp);
 } else {
-  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-static', '-o', out, src, '-lseccomp'], { stdio: 'inherit' });
+  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-static', '-o', tmp, src, '-lseccomp'], { stdio: 'inherit' });
 }
+chmodSync(tmp, 0o755);
+renameSync(tmp, out);
 chmodSync(cli, 0o755);
