@@ -28,7 +28,7 @@ import type { ContainerRecord, ContainerState, ContainerStore } from './store.js
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
 import { phase } from './trace.js';
-import { defaultInitEntries, type InitEntry } from '@berth/overlay';
+import type { InitEntry } from '@berth/overlay';
 import { parseVolumesFromFlag, prepareMounts, releaseMounts, type OciMount, type VolumeStore } from '@berth/volume';
 
 /** An image ready to run: its config and its unpacked layers, topmost first. */
@@ -248,6 +248,8 @@ export class ContainerEngine {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The init layer holds the runtime's mount points (/proc, /dev/pts, /etc/hosts …), so they
     // exist whatever the image has, and `diff`/`commit` never list them.
+    // (@berth/overlay loads here, not at start-up: ps, logs, rm … never need it.)
+    const { defaultInitEntries } = await import('@berth/overlay');
     await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries });
     phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);

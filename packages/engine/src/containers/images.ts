@@ -7,10 +7,25 @@ import { FileBlobStore, ImageStore, LayerStore, chainIDs, parseDigest, familiar,
 import { notFound } from '@berth/errors';
 import type { ImageResolver, RunnableImage } from './engine.js';
 import type { ImageRunConfig } from './spec.js';
+import { ContainerStore } from './store.js';
 
-/** The image store of a root, sharing the engine's berth.db. */
+/**
+ * Tells an image store which containers use which images (the containers table of its db), so
+ * that rmi, prune and GC never take an image a container runs from, wherever the engine opens it.
+ */
+export function setContainerUsers(images: ImageStore, db: DB): ImageStore {
+  let containers: ContainerStore<unknown> | undefined;
+  const list = () => (containers ??= new ContainerStore(db, (j) => j)).list();
+  images.setUsers({
+    containersUsing: (id) => list().filter((c) => c.imageId === id).map((c) => c.id.slice(0, 12)),
+    imagesInUse: () => list().map((c) => c.imageId as Digest),
+  });
+  return images;
+}
+
+/** The image store of a root, sharing the engine's berth.db, with the containers as its users. */
 export function openImageStore(root: string, db: DB): ImageStore {
-  return new ImageStore(db, new FileBlobStore(root));
+  return setContainerUsers(new ImageStore(db, new FileBlobStore(root)), db);
 }
 
 /** Opens the image resolver of a store; `pull` (when given) fetches an image into the store. */

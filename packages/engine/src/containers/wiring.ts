@@ -7,19 +7,17 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LinuxSys } from '@berth/native';
-import { createSnapshotter } from '@berth/overlay';
+import type { Snapshotter } from '@berth/overlay';
 import { cgroupMode, defaultSeccompProfile } from '@berth/runtime';
 import type { Context } from '../cli/context.js';
 import { openDatabase, Store } from '@berth/layer-store';
-import { pullImage } from '@berth/registry';
-import { ProgressPrinter, pullPrinter } from '../cli/commands/registry.js';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
-import { openImages } from './images.js';
+import { openImages, setContainerUsers } from './images.js';
 
 /** The facts about this host the spec builder needs. */
 export function hostFacts(): HostFacts {
@@ -59,8 +57,8 @@ export function findInit(): string | undefined {
 
 /** Lazily creates the overlay snapshotter (its driver probe may mount). */
 function lazySnapshotter(root: string): RootfsSnapshotter {
-  let s: ReturnType<typeof createSnapshotter> | undefined;
-  const get = () => (s ??= createSnapshotter({ root, sys: new LinuxSys() }));
+  let s: Promise<Snapshotter> | undefined;
+  const get = () => (s ??= import('@berth/overlay').then(({ createSnapshotter }) => createSnapshotter({ root, sys: new LinuxSys() })));
   return {
     prepare: async (key, lowerDirs, options) => (await get()).prepare(key, lowerDirs, options),
     mount: async (key) => (await get()).mount(key),
@@ -87,7 +85,10 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
       // Progress in Docker's words, on stderr so that `run -d` still prints only the ID on
       // stdout; the "Unable to find image" line only once the registry answered (a pull that
       // fails outright is one line: the error).
+      // The registry client (undici, TLS) loads only when a pull happens: ps, rm, logs … never need it.
+      const [{ pullImage }, { ProgressPrinter, pullPrinter }] = await Promise.all([import('@berth/registry'), import('../cli/commands/registry.js')]);
       const store = Store.open(ctx.root, { sys: getSys() });
+      setContainerUsers(store.images, store.db);
       const print = pullPrinter(new ProgressPrinter(process.stderr));
       let announced = false;
       try {
