@@ -9,7 +9,9 @@
  * The process that spawns `run` is the container's monitor: the foreground CLI, or the
  * detached `berth container monitor` (see monitor.ts).
  */
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+/** node:child_process (and net behind it) loads at the first spawn, not at start-up: ps never spawns. */
+const childProcess = () => process.getBuiltinModule('node:child_process');
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, ErrorCode, unavailable } from '@berth/errors';
@@ -70,14 +72,14 @@ export class OciCliRuntime implements ContainerRuntime {
   }
 
   run(id: string, o: RunProcessOptions): ChildProcess {
-    return spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, id], {
+    return childProcess().spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, id], {
       stdio: o.stdio,
       detached: o.detached ?? false,
     });
   }
 
   exec(id: string, processFile: string, o: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): ChildProcess {
-    return spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'exec', '--process', processFile,
+    return childProcess().spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'exec', '--process', processFile,
       ...(o.detach ? ['--detach'] : []), ...(o.pidFile === undefined ? [] : ['--pid-file', o.pidFile]), id], { stdio: o.stdio });
   }
 
@@ -88,7 +90,7 @@ export class OciCliRuntime implements ContainerRuntime {
   }
 
   #call(args: readonly string[], what: string): string {
-    const r = spawnSync(this.#binary, ['--root', this.#root, ...args], { encoding: 'utf8' });
+    const r = childProcess().spawnSync(this.#binary, ['--root', this.#root, ...args], { encoding: 'utf8' });
     if (r.error) throw unavailable(`cannot run the OCI runtime ${this.#binary}: ${r.error.message}`, { cause: r.error });
     if (r.status !== 0) {
       const msg = (r.stderr.trim().split('\n').pop() ?? '').replace(/^time=.*?msg="?|"$/g, '');

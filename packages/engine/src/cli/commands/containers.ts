@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+/** node:child_process (and net behind it) loads at the first spawn, not at start-up: ps never spawns. */
+const childProcess = () => process.getBuiltinModule('node:child_process');
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { totalmem as totalMem } from 'node:os';
@@ -92,7 +93,7 @@ async function startDetached(ctx: Context, engine: ContainerEngine, c: Container
   mkdirSync(sdir, { recursive: true, mode: 0o700 });
   const errLog = join(sdir, 'monitor.log');
   const errFd = openSync(errLog, 'w', 0o600);
-  const child = spawn(process.execPath, [...selfArgv(), '--root', ctx.root, '--state', ctx.state, 'container', 'monitor', c.id], {
+  const child = childProcess().spawn(process.execPath, [...selfArgv(), '--root', ctx.root, '--state', ctx.state, 'container', 'monitor', c.id], {
     detached: true,
     stdio: ['ignore', 'pipe', errFd],
   });
@@ -714,7 +715,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       const c = engine.get(ref);
       if (c.state.status !== 'running' && c.state.status !== 'paused') throw invalidArgument(`container ${c.name} is not running`);
       const pids = engine.deps.runtime.ps(c.id);
-      const r = spawnSync('ps', [...(psArgs.length > 0 ? psArgs : ['-f']), '-p', pids.join(',')], { encoding: 'utf8' });
+      const r = childProcess().spawnSync('ps', [...(psArgs.length > 0 ? psArgs : ['-f']), '-p', pids.join(',')], { encoding: 'utf8' });
       process.stdout.write(r.stdout);
     });
 
