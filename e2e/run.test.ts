@@ -97,13 +97,8 @@ test('a container over its memory limit is OOM-killed: exit 137, inspect says OO
   assert.is(r.status, 137, r.stdout + r.stderr);
   assert.not.match(r.stdout, /survived/);
   seen.push(inspect('oom', '{{.Id}}'));
-  const oom = inspect('oom', '{{.State.OOMKilled}} {{.State.ExitCode}}');
-  if (oom === 'false 137') {
-    console.log('# skip: the OCI runtime does not report OOM kills in its JSON log yet (berth-runtime run: a line with "oomKilled": true)');
-  } else {
-    assert.is(oom, 'true 137');
-    assert.match(ok(['ps', '-a', '--filter', 'name=oom', '--format', '{{.Status}}']), /^Exited \(137\) .* \(OOM killed\)$/m);
-  }
+  assert.is(inspect('oom', '{{.State.OOMKilled}} {{.State.ExitCode}}'), 'true 137');
+  assert.match(ok(['ps', '-a', '--filter', 'name=oom', '--format', '{{.Status}}']), /^Exited \(137\) .* \(OOM killed\)$/m);
   ok(['rm', 'oom']);
 });
 

@@ -371,9 +371,14 @@ static void run_step(struct rec *r) {
     snprintf(dir, sizeof dir, "%s", a1);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) { *slash = 0; if (mkdirp(dir, 0755) < 0) fail("mount", "mkdir", dir); }
-    int fd = open(a1, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EISDIR) fail("mount", "create", a1);
-    if (fd >= 0) close(fd);
+    /* An existing file is left alone: opening it for writing would make overlayfs copy it up,
+     * and the container's diff would list /etc/hosts and friends as changed. */
+    struct stat st;
+    if (lstat(a1, &st) < 0) {
+      int fd = open(a1, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0 && errno != EISDIR) fail("mount", "create", a1);
+      if (fd >= 0) close(fd);
+    }
   } else if (!strcmp(op, "mknod")) {
     /* mknod <path> <c|b|p> <major> <minor> <mode> <uid> <gid> */
     mode_t type = a2[0] == 'b' ? S_IFBLK : a2[0] == 'p' ? S_IFIFO : S_IFCHR;

@@ -125,7 +125,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return cmd === undefined && !bool(g, 'help', 'h') ? 1 : 0;
     }
     const rt = () => createRuntime({ root: flag(g, 'root') ?? '/run/berth-runtime' });
-    return await dispatch(cmd, rest, rt);
+    // Facts the caller reads back from --log (the engine takes OOMKilled from here, as from runc's).
+    const note = (msg: string, fields: Record<string, unknown>): void => {
+      if (logFile === undefined) return;
+      const time = new Date().toISOString();
+      const line = logJson ? `${JSON.stringify({ level: 'info', msg, ...fields, time })}\n` : `time="${time}" level=info msg="${msg}"\n`;
+      try { appendFileSync(logFile, line); } catch { /* the log is best effort */ }
+    };
+    return await dispatch(cmd, rest, rt, note);
   } catch (e) {
     const err = e instanceof BerthError ? e : toBerthError(e);
     const time = new Date().toISOString();
@@ -142,7 +149,12 @@ function stdioFor(): StdioSpec {
   return 'inherit';
 }
 
-async function dispatch(cmd: string, rawArgv: readonly string[], rt: () => ReturnType<typeof createRuntime>): Promise<number> {
+async function dispatch(
+  cmd: string,
+  rawArgv: readonly string[],
+  rt: () => ReturnType<typeof createRuntime>,
+  note: (msg: string, fields: Record<string, unknown>) => void,
+): Promise<number> {
   const short = valuedShort[cmd] ?? [];
   const argv = rawArgv;
   const parse = (a: readonly string[], stopAfter = Infinity): Parsed => parseFlags(a, stopAfter, short);
@@ -162,6 +174,7 @@ async function dispatch(cmd: string, rawArgv: readonly string[], rt: () => Retur
         return 0;
       }
       const result = await rt().run(id, { ...common, detach: bool(p, 'detach', 'd') });
+      if (result.oomKilled === true) note('container was OOM-killed', { oomKilled: true });
       return result.exitCode;
     }
     case 'start': {
