@@ -2,7 +2,7 @@
  * `system df` (disk usage of images, containers, volumes, build cache) and `system check`
  * (is the store consistent after a crash?).
  */
-import { lstatSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { checkStore, collectGarbage, familiar, imageDiskUsage, parseName } from '@berth/layer-store';
@@ -12,29 +12,7 @@ import { humanSize, openStore } from './images.js';
 import { ContainerStore } from '../../containers/store.js';
 import { LinuxSys } from '@berth/native';
 import { findOrphanMounts, repairOrphanMounts } from '@berth/overlay';
-
-/** Bytes used under a directory (regular files, not following symlinks; hard links once). */
-export function duBytes(dir: string): number {
-  let n = 0;
-  const seen = new Set<string>();
-  const walk = (d: string): void => {
-    let names: string[];
-    try { names = readdirSync(d); } catch { return; }
-    for (const name of names) {
-      const p = join(d, name);
-      let st;
-      try { st = lstatSync(p); } catch { continue; }
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) {
-        const key = `${st.dev}:${st.ino}`;
-        if (st.nlink > 1) { if (seen.has(key)) continue; seen.add(key); }
-        n += st.size;
-      }
-    }
-  };
-  walk(dir);
-  return n;
-}
+import { duBytes } from '@berth/volume';
 
 function table(rows: readonly Record<string, string>[], cols: readonly [string, string][]): string {
   const widths = cols.map(([k, h]) => Math.max(h.length, ...rows.map((r) => (r[k] ?? '').length)));
