@@ -151,25 +151,38 @@ export async function pushImage(store: Store, ref: string, options: PushOptions 
     const retries = options.retries ?? 5;
     for (const l of img.layers) emit({ kind: 'layer', id: l.blob.slice(7, 19), status: 'preparing', current: 0, total: l.blobSize });
     const others = options.mountFrom ?? [];
+    // The blobs go up side by side; the first failure stops the others, and the push returns only
+    // when every lane has settled, so no request of a failed push lands after its error.
+    const lanes = new AbortController();
+    let firstError: { readonly error: unknown } | undefined;
+    const stop = (): void => lanes.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', stop, { once: true });
     await Promise.all(blobs.map(async (d) => {
-      const id = d.slice(7, 19);
-      const isLayer = d !== img.id;
-      const total = sizes.get(d) ?? 0;
-      let last = 0;
-      const how = await withRetries(retries, () => {
-        let current = 0;
-        return pushBlob(client, store, pr.repo, d, {
-          ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), mountFrom: others, ...(options.signal ? { signal: options.signal } : {}),
-          onBytes: (n) => {
-            current += n;
-            const now = Date.now();
-            if (isLayer && now - last > 100) { last = now; emit({ kind: 'layer', id, status: 'pushing', current, total }); }
-          },
-        });
-      }, options.signal);
-      if (how === 'pushed') uploaded++;
-      if (isLayer) emit({ kind: 'layer', id, status: how, current: sizes.get(d) ?? 0, total: sizes.get(d) ?? 0 });
+      try {
+        const id = d.slice(7, 19);
+        const isLayer = d !== img.id;
+        const total = sizes.get(d) ?? 0;
+        let last = 0;
+        const how = await withRetries(retries, () => {
+          let current = 0;
+          return pushBlob(client, store, pr.repo, d, {
+            ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), mountFrom: others, signal: lanes.signal,
+            onBytes: (n) => {
+              current += n;
+              const now = Date.now();
+              if (isLayer && now - last > 100) { last = now; emit({ kind: 'layer', id, status: 'pushing', current, total }); }
+            },
+          });
+        }, lanes.signal);
+        if (how === 'pushed') uploaded++;
+        if (isLayer) emit({ kind: 'layer', id, status: how, current: sizes.get(d) ?? 0, total: sizes.get(d) ?? 0 });
+      } catch (e) {
+        firstError ??= { error: e };
+        lanes.abort(e);
+      }
     }));
+    options.signal?.removeEventListener('abort', stop);
+    if (firstError) throw firstError.error;
     const put = await client.request('PUT', `/v2/${pr.repo}/manifests/${tag}`, {
       headers: { 'content-type': man.mediaType }, body: man.bytes, scope: [repoScope(pr.repo, 'pull,push')], ...(options.signal ? { signal: options.signal } : {}),
     });
