@@ -540,6 +540,17 @@ static void log_chunk(int logfd, const char *stream, const char *data, size_t le
 
 /* Drains the init's stdout/stderr pipes into the log until the init has exited and the pipes
  * are empty (a daemonized grandchild holding them must not delay the exit status). */
+
+/* Reaps every exited child without blocking (we are a subreaper: orphans of the container land
+ * here too); records the status of `pid`, the container's init. No children left counts as exited. */
+static void reap_children(pid_t pid, int *status, int *exited) {
+  int st;
+  pid_t w;
+  while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+    if (w == pid) { *status = st; *exited = 1; }
+  if (w < 0 && errno == ECHILD) *exited = 1;
+}
+
 static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
   struct pollfd fds[2] = {{.fd = outfd, .events = POLLIN}, {.fd = errfd2, .events = POLLIN}};
   const char *names[2] = {"stdout", "stderr"};
@@ -556,13 +567,8 @@ static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
       if (r > 0) log_chunk(logfd, names[i], buf, (size_t)r);
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(fds[i].fd); fds[i].fd = -1; }
     }
-    if (!exited) {
-      int st;
-      pid_t w;
-      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-        if (w == pid) { status = st; exited = 1; }
-      if (w < 0 && errno == ECHILD) exited = 1;
-    } else if (n == 0) {
+    if (!exited) reap_children(pid, &status, &exited);
+    else if (n == 0) {
       break; /* exited and nothing left to read right now */
     }
   }
@@ -626,13 +632,8 @@ static int proxy_pty(pid_t pid, int master) {
       if (r > 0) write_all(1, buf, (size_t)r);
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) break; /* EIO: every slave fd is closed */
     }
-    if (!exited) {
-      int st;
-      pid_t w;
-      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-        if (w == pid) { status = st; exited = 1; }
-      if (w < 0 && errno == ECHILD) exited = 1;
-    } else if (n == 0) {
+    if (!exited) reap_children(pid, &status, &exited);
+    else if (n == 0) {
       break;
     }
   }
