@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BerthError } from '@berth/errors';
 import { FileType, LinuxSys, MountFlags, OpenFlags, UmountFlags, type ResolveOptions, type Resolver } from './index.js';
-import { sysConformance } from './testsuite.js';
+import { errorOf, sysConformance } from './testsuite.js';
 
 const sys = new LinuxSys();
 const base = mkdtempSync(join(tmpdir(), 'berth-native-'));
@@ -31,15 +31,6 @@ function mountinfoHas(target: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === target);
 }
 
-function catchErr(fn: () => unknown): BerthError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BerthError) return e;
-    throw new Error(`expected a BerthError, got ${String(e)}`);
-  }
-  throw new Error('expected an error, got none');
-}
 
 test.after(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -73,7 +64,7 @@ test('mount tmpfs on a temp dir shows in mountinfo; umount2 removes it', () => {
 
 test('mount on a missing target is NotFound and names the path', () => {
   const target = join(base, 'no', 'such', 'dir');
-  const e = catchErr(() => sys.mount('tmpfs', target, 'tmpfs', 0));
+  const e = errorOf(() => sys.mount('tmpfs', target, 'tmpfs', 0));
   assert.is(e.code, 'NotFound');
   assert.is(e.errno, 'ENOENT');
   assert.is(e.syscall, 'mount');
@@ -84,10 +75,10 @@ test('mount on a missing target is NotFound and names the path', () => {
 test('mount of an unknown file system type and umount2 of a non-mount fail with their errno', () => {
   const dir = join(base, 'plain');
   mkdirSync(dir);
-  const nodev = catchErr(() => sys.mount('x', dir, 'berthfs-nope', 0));
+  const nodev = errorOf(() => sys.mount('x', dir, 'berthfs-nope', 0));
   assert.is(nodev.errno, 'ENODEV');
   assert.is(nodev.path, dir);
-  const inval = catchErr(() => sys.umount2(dir));
+  const inval = errorOf(() => sys.umount2(dir));
   assert.is(inval.code, 'InvalidArgument');
   assert.is(inval.errno, 'EINVAL');
   assert.is(inval.syscall, 'umount2');
@@ -164,7 +155,7 @@ test('flock: shared locks coexist; a bad fd is an error with the fd in the messa
   assert.is(sys.flock(a, 'shared', true), true);
   assert.is(sys.flock(b, 'shared', true), true);
   assert.is(sys.flock(b, 'exclusive', true), false, 'upgrading while another shares is refused');
-  const e = catchErr(() => sys.flock(987654, 'exclusive', true));
+  const e = errorOf(() => sys.flock(987654, 'exclusive', true));
   assert.is(e.errno, 'EBADF');
   assert.match(e.message, /fd 987654/);
   assert.is(e.path, undefined, 'an fd is not a path');
@@ -257,7 +248,7 @@ for (const resolver of resolvers) {
         if (typeof want === 'string') {
           assert.is(run(), want === '' ? root : join(root, want), label);
         } else {
-          const e = catchErr(run);
+          const e = errorOf(run);
           assert.is(e.errno, want.errno, `${label}: ${e.message}`);
           assert.is(e.code, want.code, label);
           assert.ok(e.message.startsWith(`resolve ${JSON.stringify(c.path)} in ${root}: `), e.message);
@@ -292,7 +283,7 @@ for (const resolver of resolvers) {
     };
     assert.is(readFd(r.openInRoot(tree, 'abs/etc/passwd')), 'inside\n');
     assert.is(readFd(r.openInRoot(tree, '../../rel/passwd', { flags: O_RDONLY })), 'inside\n');
-    assert.is(catchErr(() => r.openInRoot(tree, 'abs/etc/passwd', { mode: 'beneath' })).errno, 'EXDEV');
+    assert.is(errorOf(() => r.openInRoot(tree, 'abs/etc/passwd', { mode: 'beneath' })).errno, 'EXDEV');
     // creating through a dangling absolute symlink lands inside the root
     const created = r.openInRoot(tree, 'dangling', { flags: O_WRONLY | O_CREAT, perm: 0o600 });
     fds.push(created);
@@ -300,19 +291,19 @@ for (const resolver of resolvers) {
     assert.is(readFileSync(join(tree, 'newfile'), 'utf8'), 'made');
     assert.is(statSync(join(tree, 'newfile')).mode & 0o777, 0o600);
     // O_EXCL refuses any existing leaf, a dangling symlink too (open(2)); without it the link is followed
-    assert.is(catchErr(() => r.openInRoot(tree, 'dangrel', { flags: O_WRONLY | O_CREAT | O_EXCL })).errno, 'EEXIST');
+    assert.is(errorOf(() => r.openInRoot(tree, 'dangrel', { flags: O_WRONLY | O_CREAT | O_EXCL })).errno, 'EEXIST');
     const rel = r.openInRoot(tree, 'dangrel', { mode: 'beneath', flags: O_WRONLY | O_CREAT });
     fds.push(rel);
     assert.ok(statSync(join(tree, 'dir', 'new')).isFile(), 'a relative dangling link is created beneath too');
-    assert.is(catchErr(() => r.openInRoot(tree, 'dangesc', { mode: 'beneath', flags: O_WRONLY | O_CREAT })).errno, 'EXDEV');
-    const excl = catchErr(() => r.openInRoot(tree, 'etc/passwd', { flags: O_WRONLY | O_CREAT | O_EXCL }));
+    assert.is(errorOf(() => r.openInRoot(tree, 'dangesc', { mode: 'beneath', flags: O_WRONLY | O_CREAT })).errno, 'EXDEV');
+    const excl = errorOf(() => r.openInRoot(tree, 'etc/passwd', { flags: O_WRONLY | O_CREAT | O_EXCL }));
     assert.is(excl.code, 'AlreadyExists');
-    assert.is(catchErr(() => r.openInRoot(tree, 'loop1')).errno, 'ELOOP');
-    assert.is(catchErr(() => r.openInRoot(tree, 'abs', { noFollowLeaf: true })).errno, 'ELOOP');
+    assert.is(errorOf(() => r.openInRoot(tree, 'loop1')).errno, 'ELOOP');
+    assert.is(errorOf(() => r.openInRoot(tree, 'abs', { noFollowLeaf: true })).errno, 'ELOOP');
     const link = r.openInRoot(tree, 'abs', { noFollowLeaf: true, flags: O_PATH });
     fds.push(link);
     assert.ok(fstatSync(link).isSymbolicLink(), 'O_PATH|O_NOFOLLOW gives the link itself');
-    assert.is(catchErr(() => r.openInRoot(tree, 'nowhere/x', { flags: O_WRONLY | O_CREAT })).code, 'NotFound');
+    assert.is(errorOf(() => r.openInRoot(tree, 'nowhere/x', { flags: O_WRONLY | O_CREAT })).code, 'NotFound');
   });
 }
 
@@ -358,13 +349,13 @@ test('resolveInRoot and openInRoot: a directory swapped for a symlink to / meanw
 
 test('resolveInRoot: magic links under /proc are refused (ELOOP) by both resolvers', () => {
   for (const resolver of ['auto', 'walk'] as const) {
-    const e = catchErr(() => new LinuxSys({ resolver }).resolveInRoot('/', 'proc/self/fd/0'));
+    const e = errorOf(() => new LinuxSys({ resolver }).resolveInRoot('/', 'proc/self/fd/0'));
     assert.is(e.errno, 'ELOOP', resolver);
   }
 });
 
 test('resolveInRoot: a missing root is NotFound naming the root', () => {
-  const e = catchErr(() => sys.resolveInRoot(join(base, 'no-root'), 'x'));
+  const e = errorOf(() => sys.resolveInRoot(join(base, 'no-root'), 'x'));
   assert.is(e.code, 'NotFound');
   assert.is(e.path, join(base, 'no-root'));
 });
@@ -383,7 +374,7 @@ test('mknod: a whiteout (char 0/0), a FIFO and a char device node', () => {
   assert.is(statSync(join(dir, 'fifo')).mode & 0o777, 0o600);
   sys.mknod(join(dir, 'null'), FileType.CHR | 0o666, 1, 3);
   assert.is(statSync(join(dir, 'null')).rdev, (1 << 8) | 3);
-  const e = catchErr(() => sys.mknod(join(dir, 'fifo'), FileType.FIFO | 0o600));
+  const e = errorOf(() => sys.mknod(join(dir, 'fifo'), FileType.FIFO | 0o600));
   assert.is(e.code, 'AlreadyExists');
   assert.is(e.path, join(dir, 'fifo'));
 });
@@ -405,18 +396,18 @@ test('xattrs: trusted.overlay.opaque and security.capability set, got, listed, r
   assert.equal(sys.lgetxattr(file, 'security.capability'), caps);
   assert.is(sys.lgetxattr(file, 'trusted.nothing'), undefined);
   assert.equal(sys.llistxattr(file).sort(), ['security.capability', 'trusted.overlay.opaque']);
-  assert.is(catchErr(() => sys.lsetxattr(file, 'trusted.overlay.opaque', Buffer.from('n'), 'create')).code, 'AlreadyExists');
+  assert.is(errorOf(() => sys.lsetxattr(file, 'trusted.overlay.opaque', Buffer.from('n'), 'create')).code, 'AlreadyExists');
   sys.lsetxattr(file, 'trusted.overlay.opaque', Buffer.from('n'), 'replace');
   assert.equal(sys.lgetxattr(file, 'trusted.overlay.opaque'), Buffer.from('n'));
   sys.lremovexattr(file, 'trusted.overlay.opaque');
-  assert.is(catchErr(() => sys.lremovexattr(file, 'trusted.overlay.opaque')).code, 'NotFound');
+  assert.is(errorOf(() => sys.lremovexattr(file, 'trusted.overlay.opaque')).code, 'NotFound');
   assert.equal(sys.llistxattr(file), ['security.capability']);
 
   symlinkSync('f', join(dir, 'link'));
   sys.lsetxattr(join(dir, 'link'), 'trusted.on-link', new Uint8Array([1, 2]));
   assert.equal(sys.lgetxattr(join(dir, 'link'), 'trusted.on-link'), Buffer.from([1, 2]));
   assert.is(sys.lgetxattr(file, 'trusted.on-link'), undefined, 'the target was not touched');
-  const e = catchErr(() => sys.llistxattr(join(dir, 'missing')));
+  const e = errorOf(() => sys.llistxattr(join(dir, 'missing')));
   assert.is(e.code, 'NotFound');
   assert.is(e.path, join(dir, 'missing'));
 });
@@ -453,7 +444,7 @@ test('sendFd/recvFd pass an open file with its message; every fd is close-on-exe
   assert.equal(bare.message, Buffer.from([0]));
 
   closeSync(a);
-  const e = catchErr(() => sys.recvFd(b));
+  const e = errorOf(() => sys.recvFd(b));
   assert.is(e.errno, 'ECONNRESET', 'end of stream');
 });
 
@@ -468,7 +459,7 @@ test('pidfd: signal a child through its pidfd; ESRCH (NotFound) once it is reape
   sys.pidfdSendSignal(pidfd, 'SIGTERM');
   const [, signal] = await exited;
   assert.is(signal, 'SIGTERM');
-  const e = catchErr(() => sys.pidfdSendSignal(pidfd, 0));
+  const e = errorOf(() => sys.pidfdSendSignal(pidfd, 0));
   assert.is(e.errno, 'ESRCH');
   assert.is(e.code, 'NotFound');
 });

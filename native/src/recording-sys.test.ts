@@ -4,19 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BerthError } from '@berth/errors';
 import { FileType, MountFlags, RecordingSys, UmountFlags } from './index.js';
-import { sysConformance } from './testsuite.js';
+import { errorOf, sysConformance } from './testsuite.js';
 
-function catchErr(fn: () => unknown): BerthError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BerthError) return e;
-    throw new Error(`expected a BerthError, got ${String(e)}`);
-  }
-  throw new Error('expected an error, got none');
-}
 
 test('records every call in order, as plain data that survives JSON', () => {
   const sys = new RecordingSys();
@@ -34,7 +24,7 @@ test('records every call in order, as plain data that survives JSON', () => {
 test('fails the nth call of an op with the errno, as LinuxSys would, then recovers', () => {
   const sys = new RecordingSys().failOn({ op: 'mount', nth: 2, errno: 'EBUSY' });
   sys.mount('tmpfs', '/a', 'tmpfs', 0);
-  const e = catchErr(() => sys.mount('tmpfs', '/b', 'tmpfs', 0));
+  const e = errorOf(() => sys.mount('tmpfs', '/b', 'tmpfs', 0));
   assert.is(e.code, 'Conflict');
   assert.is(e.errno, 'EBUSY');
   assert.is(e.syscall, 'mount');
@@ -48,25 +38,25 @@ test('fails the nth call of an op with the errno, as LinuxSys would, then recove
 test('fails the nth call of any op, several times; errno codes match the real door', () => {
   const sys = new RecordingSys().failOn({ nth: 2, times: 2, errno: 'EPERM' });
   sys.mknod('/x', FileType.FIFO | 0o644);
-  assert.is(catchErr(() => sys.lsetxattr('/x', 'trusted.a', new Uint8Array([1]))).code, 'PermissionDenied');
-  assert.is(catchErr(() => sys.llistxattr('/x')).code, 'PermissionDenied');
+  assert.is(errorOf(() => sys.lsetxattr('/x', 'trusted.a', new Uint8Array([1]))).code, 'PermissionDenied');
+  assert.is(errorOf(() => sys.llistxattr('/x')).code, 'PermissionDenied');
   assert.equal(sys.llistxattr('/x'), []);
   const codes = new RecordingSys().failOn({ op: 'resolveInRoot', errno: 'ELOOP' }).failOn({ op: 'lgetxattr', errno: 'ENODATA' });
-  assert.is(catchErr(() => codes.resolveInRoot('/r', 'a')).code, 'InvalidArgument');
-  assert.is(catchErr(() => codes.lgetxattr('/r', 'user.x')).code, 'NotFound');
+  assert.is(errorOf(() => codes.resolveInRoot('/r', 'a')).code, 'InvalidArgument');
+  assert.is(errorOf(() => codes.lgetxattr('/r', 'user.x')).code, 'NotFound');
 });
 
 test('flock: EWOULDBLOCK makes a non-blocking lock return false and a blocking one throw', () => {
   const sys = new RecordingSys().failOn({ op: 'flock', errno: 'EWOULDBLOCK', times: 2 });
   assert.is(sys.flock(3, 'exclusive', true), false);
-  assert.is(catchErr(() => sys.flock(3, 'exclusive')).code, 'Unavailable');
+  assert.is(errorOf(() => sys.flock(3, 'exclusive')).code, 'Unavailable');
   assert.is(sys.flock(3, 'exclusive', true), true);
   assert.equal(sys.callsOf('flock').map((c) => c.args), [[3, 'exclusive', true], [3, 'exclusive', false], [3, 'exclusive', true]]);
 });
 
 test('the mount table: umount2 of what is not mounted is EINVAL; lazy unmount takes submounts', () => {
   const sys = new RecordingSys();
-  assert.is(catchErr(() => sys.umount2('/nothing')).errno, 'EINVAL');
+  assert.is(errorOf(() => sys.umount2('/nothing')).errno, 'EINVAL');
   sys.mount('tmpfs', '/c', 'tmpfs', 0);
   sys.mount('/src', '/c/vol', null, MountFlags.BIND);
   sys.mount(null, '/c', null, MountFlags.REMOUNT | MountFlags.RDONLY);
@@ -86,7 +76,7 @@ test('resolveInRoot is lexical: .. is clamped in-root and refused beneath', () =
     ['a/../../x', 'beneath', null],
   ];
   for (const [path, mode, want] of table) {
-    if (want === null) assert.is(catchErr(() => sys.resolveInRoot('/r/', path, { mode })).errno, 'EXDEV', path);
+    if (want === null) assert.is(errorOf(() => sys.resolveInRoot('/r/', path, { mode })).errno, 'EXDEV', path);
     else assert.is(sys.resolveInRoot('/r/', path, { mode }), want, path);
   }
 });
@@ -96,7 +86,7 @@ test('openInRoot records the call and hands out a fake fd; beneath escapes are E
   const fd = sys.openInRoot('/r', 'etc/passwd', { flags: 0 });
   assert.ok(fd >= 1000, 'a fake fd that cannot be mistaken for a real low one');
   assert.equal(sys.callsOf('openInRoot')[0]?.args, ['/r', 'etc/passwd', { flags: 0 }]);
-  assert.is(catchErr(() => sys.openInRoot('/r', '../x', { mode: 'beneath' })).errno, 'EXDEV');
+  assert.is(errorOf(() => sys.openInRoot('/r', '../x', { mode: 'beneath' })).errno, 'EXDEV');
 });
 
 test('xattrs round-trip per path; create/replace flags and removal behave like the kernel', () => {
@@ -104,11 +94,11 @@ test('xattrs round-trip per path; create/replace flags and removal behave like t
   sys.lsetxattr('/f', 'trusted.overlay.opaque', Buffer.from('y'));
   assert.equal(sys.lgetxattr('/f', 'trusted.overlay.opaque'), Buffer.from('y'));
   assert.is(sys.lgetxattr('/g', 'trusted.overlay.opaque'), undefined);
-  assert.is(catchErr(() => sys.lsetxattr('/f', 'trusted.overlay.opaque', Buffer.from('n'), 'create')).code, 'AlreadyExists');
-  assert.is(catchErr(() => sys.lsetxattr('/f', 'user.new', Buffer.from('n'), 'replace')).code, 'NotFound');
+  assert.is(errorOf(() => sys.lsetxattr('/f', 'trusted.overlay.opaque', Buffer.from('n'), 'create')).code, 'AlreadyExists');
+  assert.is(errorOf(() => sys.lsetxattr('/f', 'user.new', Buffer.from('n'), 'replace')).code, 'NotFound');
   assert.equal(sys.llistxattr('/f'), ['trusted.overlay.opaque']);
   sys.lremovexattr('/f', 'trusted.overlay.opaque');
-  assert.is(catchErr(() => sys.lremovexattr('/f', 'trusted.overlay.opaque')).code, 'NotFound');
+  assert.is(errorOf(() => sys.lremovexattr('/f', 'trusted.overlay.opaque')).code, 'NotFound');
 });
 
 test('fd passing over a fake socket pair; nothing queued is EAGAIN', () => {
@@ -118,7 +108,7 @@ test('fd passing over a fake socket pair; nothing queued is EAGAIN', () => {
   const got = sys.recvFd(b);
   assert.is.not(got.fd, 7);
   assert.is(got.message.toString(), 'pty');
-  assert.is(catchErr(() => sys.recvFd(b)).code, 'Unavailable');
+  assert.is(errorOf(() => sys.recvFd(b)).code, 'Unavailable');
   const pidfd = sys.pidfdOpen(42);
   sys.pidfdSendSignal(pidfd, 'SIGKILL');
   assert.equal(sys.callsOf('pidfdSendSignal')[0]?.args, [pidfd, 'SIGKILL']);

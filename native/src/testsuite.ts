@@ -26,7 +26,8 @@ export interface SysFixture {
 /** A test runner's register function (uvu's `test`, node:test's `test`, …). */
 export type Register = (name: string, fn: () => void | Promise<void>) => void;
 
-function errorOf(fn: () => unknown): BerthError {
+/** The BerthError `fn` throws; fails the test when it throws nothing or something else. */
+export function errorOf(fn: () => unknown): BerthError {
   try {
     fn();
   } catch (e) {
