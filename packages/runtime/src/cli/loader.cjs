@@ -4,11 +4,13 @@
 // code cache, so a start does not parse and compile the bundle again (Node 20 has no
 // module.enableCompileCache; this is what it does, by hand).
 //
-// The cache is one file per bundle build and Node version under $BERTH_CACHE, else
+// The cache is one file per bundle build, Node version and command under $BERTH_CACHE, else
 // $BERTH_STATE/cache, else /run/berth/cache. Its name carries the bundle's size and mtime: V8
 // itself checks only the source's length, its version and flags, so the name is what ties the
 // data to this very bundle. A missing, unreadable or rejected cache only costs the compile; then
-// the cache is written at exit, with every function this run compiled.
+// the cache is written at exit, with every function this run compiled. One cache per command
+// (`version`, `run`, `ps`…): V8 deserializes all of a cache, so `version` must not load the
+// functions that a `run` compiled.
 'use strict';
 const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
@@ -22,7 +24,19 @@ const source = readFileSync(fd, 'utf8');
 closeSync(fd);
 const dir = process.env.BERTH_CACHE || join(process.env.BERTH_STATE || '/run/berth', 'cache');
 const prefix = `${basename(file, '.cjs')}-`;
-const cacheFile = join(dir, `${prefix}${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}.v8`);
+// The command: the first argument that is not an option or the value of a global option of
+// berth's or berth-runtime's (all of which take a value); anything unusual shares one cache.
+const valued = new Set(['--root', '--state', '--log', '--log-format']);
+let command = 'other';
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (valued.has(a)) { i++; continue; }
+  if (a.startsWith('-')) continue;
+  if (/^[a-z][a-z0-9-]{0,31}$/.test(a)) command = a;
+  break;
+}
+const build = `${prefix}${st.size}-${Math.floor(st.mtimeMs)}-`;
+const cacheFile = join(dir, `${build}${process.version}-${process.arch}-${command}.v8`);
 let cachedData;
 try { cachedData = readFileSync(cacheFile); } catch { /* first run of this build: compile */ }
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
@@ -32,7 +46,9 @@ const script = new Script(`(function (exports, require, module, __filename, __di
   ...(cachedData === undefined ? {} : { cachedData }),
 });
 if (cachedData === undefined || script.cachedDataRejected === true) {
-  process.once('exit', () => {
+  process.once('exit', (code) => {
+    // A failed command (a typo, a bad flag) leaves no cache behind.
+    if (code !== 0) return;
     try {
       mkdirSync(dir, { recursive: true });
       const tmp = `${cacheFile}.${process.pid}.tmp`;
@@ -42,7 +58,7 @@ if (cachedData === undefined || script.cachedDataRejected === true) {
       // still use its own: it writes it again, once). Builds are frequent where berth is developed.
       for (const f of readdirSync(dir)) {
         const old = join(dir, f);
-        if (f.startsWith(prefix) && f.endsWith('.v8') && old !== cacheFile && Date.now() - statSync(old).mtimeMs > 3600e3) rmSync(old, { force: true });
+        if (f.startsWith(prefix) && !f.startsWith(build) && f.endsWith('.v8') && Date.now() - statSync(old).mtimeMs > 3600e3) rmSync(old, { force: true });
       }
     } catch { /* the cache is an optimisation: a read-only or missing state dir only costs speed */ }
   });
