@@ -258,20 +258,56 @@ test('--rm -d removes the container when it exits, with no CLI around', async ()
   seen.push(id);
   await until('removal', () => berth(['inspect', id]).status !== 0);
   assert.not.ok(existsSync(join(root, 'containers', id)));
+  assert.not.ok(existsSync(join(state, 'runtime', id)), 'the runtime state went with it');
 });
 
-test('a killed monitor never leaves a ghost "running"; rm -f cleans up', async () => {
+/** The parent of a process (from /proc/<pid>/stat). */
+const parentOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+};
+const cmdlineOf = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+
+test('a detached container is held by berth-shim alone: no Node process stays, the CLI is long gone', () => {
   const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
   seen.push(id);
-  const monitor = Number(inspect(id, '{{.State.Pid}}')) > 0 ? readdirSync('/proc').find((p) => {
-    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`monitor\0${id}`); } catch { return false; }
-  }) : undefined;
-  assert.ok(monitor, 'monitor process found');
-  process.kill(Number(monitor), 'SIGKILL');
+  const init = Number(inspect(id, '{{.State.Pid}}'));
+  const holder = parentOf(init);
+  assert.match(cmdlineOf(holder), /berth-shim$/);
+  assert.is(parentOf(holder), 1, 'the shim double-forked away from the CLI');
+  const nodes = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(state) && readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('node'); } catch { return false; }
+  });
+  assert.equal(nodes, [], 'no node process holds the container');
+  const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${holder}/status`, 'utf8'))?.[1];
+  console.log(`# idle berth-shim RSS: ${rss} kB`);
+  ok(['rm', '-f', id]);
+});
+
+test('a killed shim never leaves a ghost "running"; rm -f cleans up', async () => {
+  const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
+  seen.push(id);
+  const shim = parentOf(Number(inspect(id, '{{.State.Pid}}')));
+  assert.match(cmdlineOf(shim), /berth-shim$/);
+  process.kill(shim, 'SIGKILL');
   await sleep(200);
   assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
   assert.not.match(ok(['ps']), new RegExp(id.slice(0, 12)));
   ok(['rm', '-f', id]);
+});
+
+test('the shim rotates the json-file log: --log-opt max-size and max-file', async () => {
+  const id = ok(['run', '-d', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'for i in $(seq 1 100); do echo line$i; done']).trim();
+  seen.push(id);
+  await until('exit', () => inspect(id, '{{.State.Status}}') === 'exited');
+  const files = readdirSync(join(root, 'containers', id)).filter((f) => f.startsWith('log.json')).sort();
+  assert.equal(files, ['log.json', 'log.json.1', 'log.json.2']);
+  for (const f of files) assert.ok(readFileSync(join(root, 'containers', id, f)).length <= 1024, `${f} holds at most max-size`);
+  const lines = ok(['logs', id]).trim().split('\n');
+  assert.is(lines[lines.length - 1], 'line100');
+  const first = Number(lines[0]?.slice(4));
+  assert.equal(lines, Array.from({ length: 101 - first }, (_, i) => `line${first + i}`), 'the newest lines, in order, none lost between files');
+  ok(['rm', id]);
 });
 
 test('SIGKILL of the CLI during a foreground run leaves a coherent state', async () => {

@@ -23,6 +23,10 @@
  *                                   proxies its stdin/stdout to it, host terminal in raw mode)
  *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
  *                                   appends Docker json-file lines {"log","stream","time"} to path)
+ *   log_rotate <max bytes> <files> (with log: past max bytes, path -> path.1 -> … path.<files-1>)
+ *   exit_command <argv…>           (monitor: once the exit file is written, the shim execs argv in
+ *                                   its own place, like conmon's --exit-command; same pid, so the
+ *                                   holder stays alive until the caller's cleanup is done)
  * Every other record is an init step, run in order by the cloned child.
  *
  * Sync protocol (one line each):
@@ -506,9 +510,29 @@ static int init_main(int syncfd) {
 
 /* ---- the monitor's log (Docker json-file format) ------------------------------ */
 
+static const char *log_path;
+static unsigned long long log_max, log_size;
+static int log_files = 1;
+
+/* Docker's json-file rotation: log.json -> log.json.1 -> … -> log.json.<files-1>, the oldest
+ * dropped; with one file the log just starts again. Readers read the rotated files oldest first. */
+static void log_rotate(int *logfd) {
+  close(*logfd);
+  char from[4200], to[4200];
+  if (log_files <= 1) unlink(log_path);
+  for (int i = log_files - 1; i >= 1; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", log_path);
+    else snprintf(from, sizeof from, "%s.%d", log_path, i - 1);
+    snprintf(to, sizeof to, "%s.%d", log_path, i);
+    rename(from, to);
+  }
+  *logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  log_size = 0;
+}
+
 /* Appends one {"log","stream","time"} line per line of output (a chunk's tail without a
  * newline becomes its own record, as Docker does for partial lines). */
-static void log_chunk(int logfd, const char *stream, const char *data, size_t len) {
+static void log_chunk(int *logfd, const char *stream, const char *data, size_t len) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
@@ -533,7 +557,9 @@ static void log_chunk(int logfd, const char *stream, const char *data, size_t le
       else out[o++] = (char)c;
     }
     o += (size_t)snprintf(out + o, sizeof out - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, when);
-    write_all(logfd, out, o);
+    if (log_max > 0 && log_size > 0 && log_size + o > log_max) log_rotate(logfd);
+    if (*logfd >= 0) write_all(*logfd, out, o);
+    log_size += o;
     start = end;
   }
 }
@@ -564,7 +590,7 @@ static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
     for (int i = 0; i < 2 && n > 0; i++) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t r = read(fds[i].fd, buf, sizeof buf);
-      if (r > 0) log_chunk(logfd, names[i], buf, (size_t)r);
+      if (r > 0) log_chunk(&logfd, names[i], buf, (size_t)r);
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(fds[i].fd); fds[i].fd = -1; }
     }
     if (!exited) reap_children(pid, &status, &exited);
@@ -646,7 +672,7 @@ static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
          !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
-         !strcmp(op, "cleanup_cgroups");
+         !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "exit_command");
 }
 
 int main(void) {
@@ -688,6 +714,7 @@ int main(void) {
   const char *cgroups[64];
   int ncgroups = 0;
   const char *exitfile = NULL;
+  char **exit_argv = NULL;
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
   for (int i = 0; i < nall; i++) {
@@ -697,7 +724,9 @@ int main(void) {
     if (!strcmp(op, "mode")) mode = r->tok[1];
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
-    else if (!strcmp(op, "log")) logfile = r->tok[1];
+    else if (!strcmp(op, "log")) logfile = log_path = r->tok[1];
+    else if (!strcmp(op, "log_rotate")) { log_max = num(r->tok[1]); log_files = (int)num(r->tok[2]); }
+    else if (!strcmp(op, "exit_command") && r->n > 1) exit_argv = &r->tok[1];
     else if (!strcmp(op, "cleanup_cgroups")) cleanup = 1;
     else if (!strcmp(op, "console_self")) {
       /* Foreground with a terminal and no console socket (plain `runc run -t`): the init sends
@@ -761,6 +790,8 @@ int main(void) {
   if (logfile) {
     logfd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (logfd < 0) shim_fail("open log", logfile);
+    struct stat lst;
+    if (fstat(logfd, &lst) == 0) log_size = (unsigned long long)lst.st_size;
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp2, O_CLOEXEC) < 0) shim_fail("pipe", NULL);
   }
   int syncp[2], errp[2];
@@ -829,16 +860,23 @@ int main(void) {
   /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve). */
   FILE *ef = fdopen(errp[0], "r");
   char rep[8192];
-  int ready = 0, failed = 0;
+  int ready = 0, failed = 0, late_errno = 0;
   while (fgets(rep, sizeof rep, ef)) {
     write_all(CTL_OUT, rep, strlen(rep));
-    if (!strncmp(rep, "error", 5)) failed = 1;
+    if (!strncmp(rep, "error", 5)) {
+      failed = 1;
+      /* error\t<stage>\t<op>\t<errno>: kept for a monitor whose caller has gone (exec after start). */
+      const char *t = rep;
+      for (int k = 0; k < 3 && t; k++) { t = strchr(t, '\t'); if (t) t++; }
+      if (t) late_errno = atoi(t);
+    }
     if (!strcmp(rep, "ready\n")) {
       ready = 1;
       if (!monitor && !foreground) break;
     }
   }
-  if (failed || !ready) {
+  int late_failure = monitor && ready && failed;
+  if ((failed || !ready) && !late_failure) {
     int st;
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
@@ -864,7 +902,13 @@ int main(void) {
     }
     close(console_peer);
   }
-  if (pty_master >= 0) {
+  if (late_failure) {
+    /* The init failed after "ready" (its execve, once started): record it as a shell would,
+     * 127 for a command not found, 126 for one that cannot run, so the exit command sees it. */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    status = (late_errno == ENOENT ? 127 : 126) << 8;
+  } else if (pty_master >= 0) {
     status = proxy_pty(pid, pty_master);
   } else if (logfile) {
     status = drain_logs(pid, outp[0], errp2[0], logfd);
@@ -916,5 +960,15 @@ int main(void) {
   say(CTL_OUT, "exit %d %d %d\n", code, sig, oom);
   /* Reap anything else left in our subtree (we are its subreaper) before going. */
   while (waitpid(-1, NULL, WNOHANG) > 0) {}
+  if (monitor && exit_argv) {
+    /* Become the caller's cleanup (same pid: whoever checks the holder sees it alive until the
+     * exit is recorded). Nothing of ours may leak into it but stdio. */
+    if (logfd >= 0) close(logfd);
+    close(CTL_OUT);
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    execv(exit_argv[0], exit_argv);
+    _exit(127);
+  }
   return foreground ? code : 0;
 }

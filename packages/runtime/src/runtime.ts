@@ -63,7 +63,19 @@ interface StoredState {
 }
 
 /** Where the container's fds 0-2 come from: inherited, discarded, or given fds. */
-export type StdioSpec = 'inherit' | 'ignore' | readonly [number | 'inherit' | 'ignore', number | 'inherit' | 'ignore', number | 'inherit' | 'ignore'];
+export type StdioSpec = 'inherit' | 'ignore' | readonly [StdioEntry, StdioEntry, StdioEntry];
+/** One of fds 0-2: an fd, inherited, discarded, or (foreground `run`) a pipe to the caller. */
+export type StdioEntry = number | 'inherit' | 'ignore' | 'pipe';
+
+/** What a foreground {@link Runtime.run} hands its caller once the container's process runs. */
+export interface RunStarted {
+  /** Host pid of the container's init. */
+  readonly pid: number;
+  /** The caller's ends of the `'pipe'` stdio entries (null for the others). */
+  readonly stdin: import('node:stream').Writable | null;
+  readonly stdout: import('node:stream').Readable | null;
+  readonly stderr: import('node:stream').Readable | null;
+}
 
 /** Options of {@link Runtime.create}. */
 export interface CreateOptions {
@@ -85,6 +97,22 @@ export interface CreateOptions {
    * this file, one Docker json-file line per line of output (`{"log","stream","time"}`).
    */
   readonly logFile?: string;
+  /** Monitor mode with `logFile`: rotate the log past this many bytes (Docker's max-size)… */
+  readonly logMaxSize?: number;
+  /** …keeping this many files in all, `log`, `log.1` … (Docker's max-file, default 1). */
+  readonly logMaxFile?: number;
+  /**
+   * Monitor mode: once the process has exited and its status is in the exit file, the shim
+   * execs this command (conmon's --exit-command) in its own place, so the holder's pid stays
+   * the same until the caller's cleanup has run.
+   */
+  readonly exitCommand?: readonly string[];
+  /** Foreground `run`: called once the process runs, with its pid and the stdio pipes. */
+  readonly onStarted?: (started: RunStarted) => void;
+  /** Foreground `run`: forward this process's signals to the container (default true). */
+  readonly forwardSignals?: boolean;
+  /** Start the shim in a process group of its own (a terminal's Ctrl-C then reaches only the caller). */
+  readonly ownProcessGroup?: boolean;
 }
 
 /** Options of {@link Runtime.exec}. */
@@ -175,7 +203,7 @@ export function parseSignal(sig: string | number): number {
   return n;
 }
 
-function stdioArray(s: StdioSpec | undefined): ('inherit' | 'ignore' | number)[] {
+function stdioArray(s: StdioSpec | undefined): StdioEntry[] {
   if (s === undefined || s === 'inherit') return ['inherit', 'inherit', 'inherit'];
   if (s === 'ignore') return ['ignore', 'ignore', 'ignore'];
   return [...s];
@@ -339,6 +367,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
+      // Monitor extras, header records the shim reads wherever they stand in the plan.
+      if (opts.logFile !== undefined && (opts.logMaxSize ?? 0) > 0) steps.push(['log_rotate', String(opts.logMaxSize), String(Math.max(1, opts.logMaxFile ?? 1))]);
+      if (shimMode === 'monitor' && opts.exitCommand !== undefined && opts.exitCommand.length > 0) steps.push(['exit_command', ...opts.exitCommand]);
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
       cgReady.catch(() => {});
@@ -347,6 +378,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         steps,
         stdio: stdioArray(opts.stdio),
         monitor: shimMode === 'monitor',
+        ...(opts.ownProcessGroup === true ? { detached: true } : {}),
         prepare: async (pid) => {
           writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
           await cgReady; // the shim joins the init to it after "go"
@@ -499,7 +531,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     }
     const { state: st, shim } = await create(id, opts, 'foreground');
     const forward = (sig: NodeJS.Signals) => { try { process.kill(st.pid, sig); } catch { /* gone */ } };
-    const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+    const sigs: NodeJS.Signals[] = opts.forwardSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+    opts.onStarted?.({ pid: st.pid, stdin: shim.child.stdin, stdout: shim.child.stdout, stderr: shim.child.stderr });
     for (const sg of sigs) process.on(sg, forward);
     try {
       const result = await shim.exited;

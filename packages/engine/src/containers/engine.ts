@@ -20,8 +20,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
-import type { ContainerRuntime } from './oci-runtime.js';
-import { runtimeError, runtimeOomKilled, startError } from './oci-runtime.js';
+import type { ContainerRuntime, RunExit } from './oci-runtime.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, containerHostname, hostsFile, mergeEnv, resolveUser, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
 import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
@@ -114,10 +113,14 @@ export function processStart(pid: number): string {
   }
 }
 
-/** True when `pid` is a detached `berth container monitor`, not a foreground CLI. */
+/**
+ * True when `pid` is a detached holder (a berth-shim, the `container cleanup` it became, or a
+ * `berth container monitor`), not a foreground CLI.
+ */
 function isDetachedMonitor(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('container\0monitor\0');
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('container\0monitor\0') || cmd.includes('container\0cleanup\0') || cmd.split('\0')[0]?.endsWith('berth-shim') === true;
   } catch {
     return false;
   }
@@ -310,7 +313,8 @@ export class ContainerEngine {
     try {
       const st = this.deps.runtime.state(id);
       if (st && st.status !== 'stopped') {
-        if (st.status === 'paused') this.deps.runtime.resume(id);
+        // (A frozen process dies of SIGKILL only once thawed; delete --force thaws too.)
+        if (st.status === 'paused') void Promise.resolve(this.deps.runtime.resume(id)).catch(() => undefined);
         this.deps.runtime.kill(id, 9, true);
       }
       this.deps.runtime.delete(id, true);
@@ -367,29 +371,20 @@ export class ContainerEngine {
   }
 
   /**
-   * Records the end of a run: the status the runtime exited with, or the start failure read
-   * from its log. Returns the container's exit code and, for a start failure, the error.
+   * Records the end of a run: the status it exited with (128+n for signal n), or its start
+   * failure. Returns the container's exit code (Docker's: 127 not found, 126 cannot run,
+   * 125 any other start failure) and, for a start failure, the error.
    */
-  finished(id: ContainerId, status: number, logFile: string, start: { readonly started: boolean; readonly spawnError?: string } = { started: true }): { code: number; error?: Error } {
-    const failure = status !== 0 ? runtimeError(logFile) : undefined;
-    let err = failure === undefined ? undefined : startError(failure);
-    if (err === undefined && !start.started && (status !== 0 || start.spawnError !== undefined)) {
-      // The runtime ended before the container's init ever ran (no pid file), saying nothing:
-      // Docker's "OCI runtime create failed", exit 125.
-      const rt = this.deps.runtime.binary;
-      err = new BerthError('Unavailable', start.spawnError !== undefined
-        ? `cannot run the OCI runtime ${rt}: ${start.spawnError}: install it, or unset BERTH_RUNTIME to use berth's own`
-        : `OCI runtime ${rt} failed to create the container (exit status ${status}) and logged no reason: check the runtime, or unset BERTH_RUNTIME to use berth's own`,
-      { detail: { exec: false } });
-    }
-    const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : status;
+  finished(id: ContainerId, r: RunExit & { readonly failure?: BerthError }): { code: number; error?: Error } {
+    const err = r.failure;
+    const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : r.status;
     try { writeFileSync(join(this.dir(id), 'exit'), `${code}\n`); } catch { /* removed meanwhile (rm -f) */ }
     // The event first: whoever waits for the status (stop, wait) then sees die before its own.
     const before = this.deps.store.find(id);
     if (before) this.event('die', before, { exitCode: String(code) });
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
-      error: err?.message ?? '', oomKilled: status !== 0 && runtimeOomKilled(logFile),
+      error: err?.message ?? '', oomKilled: err === undefined && r.oomKilled,
     });
     if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
     return err ? { code, error: err } : { code };
@@ -422,7 +417,7 @@ export class ContainerEngine {
     const stopSignal = c.config.options.stopSignal ?? 15;
     const timeout = timeoutSec ?? c.config.options.stopTimeout ?? 10;
     try {
-      if (c.state.status === 'paused') this.deps.runtime.resume(c.id);
+      if (c.state.status === 'paused') await this.deps.runtime.resume(c.id);
       this.deps.runtime.kill(c.id, stopSignal);
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) throw e;
@@ -509,12 +504,12 @@ export class ContainerEngine {
   }
 
   /** `berth pause` / `unpause` (cgroup freezer, through the runtime). */
-  pause(ref: string, on: boolean): void {
+  async pause(ref: string, on: boolean): Promise<void> {
     const c = this.get(ref);
     if (on && c.state.status !== 'running') throw conflict(`container ${c.name} is not running`);
     if (!on && c.state.status !== 'paused') throw conflict(`container ${c.name} is not paused`);
-    if (on) this.deps.runtime.pause(c.id);
-    else this.deps.runtime.resume(c.id);
+    if (on) await this.deps.runtime.pause(c.id);
+    else await this.deps.runtime.resume(c.id);
     this.deps.store.transition(c.id, () => ({ status: on ? 'paused' : 'running' }));
     this.event(on ? 'pause' : 'unpause', c);
   }

@@ -14,6 +14,7 @@ import { openDatabase, Store } from '@berth/layer-store';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
+import { LibraryRuntime } from './library-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
@@ -104,7 +105,8 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
       }
     }),
     snapshotter: lazySnapshotter(ctx.root),
-    runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
+    // berth's own runtime runs in this process; BERTH_RUNTIME names another (runc) to drive by its CLI.
+    runtime: process.env['BERTH_RUNTIME'] ? new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')) : new LibraryRuntime(join(ctx.state, 'runtime')),
     get host() { return (facts ??= hostFacts()); },
     defaultSeccomp: (caps) => defaultSeccompProfile(caps),
     get initPath() { return init === null ? (init = findInit()) : init; },

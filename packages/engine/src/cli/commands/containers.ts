@@ -1,6 +1,6 @@
 /** node:child_process (and net behind it) loads at the first spawn, not at start-up: ps never spawns. */
 const childProcess = () => process.getBuiltinModule('node:child_process');
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { totalmem as totalMem } from 'node:os';
 import { Option, type Command } from 'commander';
@@ -8,11 +8,10 @@ import { BerthError, ErrorCode, invalidArgument, toBerthError, exitStatus, isBer
 import type { Context } from '../context.js';
 import type { Container, ContainerEngine, PullPolicy } from '../../containers/engine.js';
 import { needRefs } from '../../containers/engine.js';
-import { runtimeError, startError } from '../../containers/oci-runtime.js';
 import { copyIn, copyOut, parseCpArg, tarIn, tarOut } from '../../containers/copy.js';
 import { LinuxSys } from '@berth/native';
 import { parseRunFlags, type RawRunFlags } from '../../containers/options.js';
-import { monitor } from '../../containers/monitor.js';
+import { cleanupMonitored, monitor, startMonitored } from '../../containers/monitor.js';
 import { openEngine } from '../../containers/wiring.js';
 import { readLog, selectLog } from '../../containers/logs.js';
 import { parseDuration, parseSignal, signalName } from '../../containers/units.js';
@@ -87,8 +86,20 @@ function selfArgv(): string[] {
   return [...process.execArgv, script];
 }
 
-/** Starts a container under a detached monitor; resolves when it runs (or failed to start). */
+/** What a container's shim runs once the container exited (see monitor.ts `cleanupMonitored`). */
+function cleanupCommand(ctx: Context, id: string): string[] {
+  return [process.execPath, ...selfArgv(), '--root', ctx.root, '--state', ctx.state, 'container', 'cleanup', id];
+}
+
+/**
+ * Starts a container detached; resolves when it runs (or failed to start). Held by the
+ * runtime's own monitor (berth-shim) when it has one, else by a `berth container monitor`.
+ */
 async function startDetached(ctx: Context, engine: ContainerEngine, c: Container): Promise<void> {
+  if (engine.deps.runtime.startMonitored !== undefined) {
+    await startMonitored(engine, c.id, cleanupCommand(ctx, c.id));
+    return;
+  }
   const sdir = engine.stateDir(c.id);
   mkdirSync(sdir, { recursive: true, mode: 0o700 });
   const errLog = join(sdir, 'monitor.log');
@@ -495,7 +506,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       .argument('<container...>')
       .action(async (refs: string[]) => {
         const engine = openEngine(ctx());
-        await eachRef(refs, (ref) => { engine.pause(ref, on); process.stdout.write(`${ref}\n`); });
+        await eachRef(refs, async (ref) => { await engine.pause(ref, on); process.stdout.write(`${ref}\n`); });
       });
   }
 
@@ -659,18 +670,11 @@ export function register(cmd: Command, ctx: () => Context): void {
         ...(o.user === undefined ? {} : { user: o.user }), ...(o.workdir === undefined ? {} : { workdir: o.workdir }),
       });
       try {
-        const child = engine.deps.runtime.exec(c.id, processFile, {
+        process.exitCode = await engine.deps.runtime.exec(c.id, processFile, {
           stdio: o.detach ? 'ignore' : o.tty ? 'inherit' : [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
           detach: o.detach === true,
           logFile,
         });
-        const status = await new Promise<number>((resolve) => {
-          child.on('error', () => resolve(125));
-          child.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
-        });
-        const failure = status !== 0 ? runtimeError(logFile) : undefined;
-        if (failure !== undefined) throw startError(failure);
-        process.exitCode = status;
       } finally {
         rmSync(processFile, { force: true });
         rmSync(logFile, { force: true });
@@ -830,6 +834,20 @@ export function register(cmd: Command, ctx: () => Context): void {
       } catch (e) {
         const err = toBerthError(e);
         report({ ok: false, code: exitStatus(err), error: err.message });
+        throw e;
+      }
+    });
+  container.command('cleanup', { hidden: true })
+    .description("record a container's exit, restart or remove it (run by its berth-shim)")
+    .argument('<id>')
+    .action(async (id: string) => {
+      const context = ctx();
+      const engine = openEngine(context);
+      try {
+        await cleanupMonitored(engine, id, cleanupCommand(context, id));
+      } catch (e) {
+        // No terminal here (the shim's stdio is /dev/null): leave the reason beside the state.
+        try { appendFileSync(join(engine.stateDir(id), 'cleanup.log'), `${new Date().toISOString()} ${toBerthError(e).message}\n`); } catch { /* removed */ }
         throw e;
       }
     });
