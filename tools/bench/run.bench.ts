@@ -7,8 +7,8 @@
  * the host's hard limits.) Both use dedicated temp stores holding the busybox fixture (podman
  * gets it with `podman load`). Then:
  *   - where berth's time goes: the median of each BERTH_TRACE phase over the same number of runs;
- *   - the idle overhead of a detached container: the RSS of berth's monitor (+ the runtime
- *     process it waits on) next to conmon's for the same `sleep` container.
+ *   - the idle overhead of a detached container: the RSS of the berth-shim that holds it next
+ *     to conmon's for the same `sleep` container.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -26,6 +26,15 @@ function rssKb(pid: number): number {
   try {
     const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   } catch {
     return 0;
   }
@@ -80,12 +89,13 @@ export async function run(options: BenchOptions): Promise<readonly BenchResult[]
     const id = berth(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60']).stdout.trim();
     const cid = execFileSync(podman[0] ?? 'podman', [...podmanRun.slice(1).filter((a) => a !== '--rm'), '-d', podmanImage, 'sleep', '60'], { encoding: 'utf8' }).trim();
     await new Promise((r) => setTimeout(r, 500));
-    const monitors = pidsMatching(new RegExp(`container monitor ${id}`));
-    const runtimes = pidsMatching(new RegExp(`run --bundle \\S+ --pid-file \\S+ ${id}`));
+    // berth's holder is the init's parent: berth-shim in monitor mode (no Node process stays).
+    const init = Number(berth(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
+    const shims = init > 0 ? [parentOf(init)] : [];
     const conmons = pidsMatching(new RegExp(`conmon .*${cid.slice(0, 12)}`));
     const kb = (pids: number[]) => pids.reduce((n, p) => n + rssKb(p), 0);
     write('idle detached container (sleep 60), RSS of what holds it:');
-    write(`  berth monitor (node)   ${(kb(monitors) / 1024).toFixed(1)} MiB  + runtime process ${(kb(runtimes) / 1024).toFixed(1)} MiB`);
+    write(`  berth-shim (monitor)   ${(kb(shims) / 1024).toFixed(1)} MiB`);
     write(`  podman conmon          ${(kb(conmons) / 1024).toFixed(1)} MiB`);
     berth(['rm', '-f', id]);
     spawnSync(podman[0] ?? 'podman', [...podman.slice(1), 'rm', '-f', '-t', '0', cid], { stdio: 'ignore' });
