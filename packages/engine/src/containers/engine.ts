@@ -253,6 +253,7 @@ export class ContainerEngine {
     // exist whatever the image has, and `diff`/`commit` never list them.
     // (@berth/overlay loads here, not at start-up: ps, logs, rm … never need it.)
     const { defaultInitEntries } = await import('@berth/overlay');
+    phase('overlay load');
     await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries });
     phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);

@@ -19,6 +19,7 @@ import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
 import { openImages, setContainerUsers } from './images.js';
+import { phase } from './trace.js';
 
 /** The facts about this host the spec builder needs. */
 export function hostFacts(): HostFacts {
@@ -61,7 +62,11 @@ function lazySnapshotter(root: string): RootfsSnapshotter {
   let s: Promise<Snapshotter> | undefined;
   const get = () => (s ??= import('@berth/overlay').then(({ createSnapshotter }) => createSnapshotter({ root, sys: new LinuxSys() })));
   return {
-    prepare: async (key, lowerDirs, options) => (await get()).prepare(key, lowerDirs, options),
+    prepare: async (key, lowerDirs, options) => {
+      const snap = await get();
+      phase('snapshotter open');
+      return snap.prepare(key, lowerDirs, options);
+    },
     mount: async (key) => (await get()).mount(key),
     unmount: async (key) => (await get()).unmount(key),
     remove: async (key) => (await get()).remove(key),
