@@ -12,9 +12,9 @@
  *                           resolv.conf log.json (output)  exit (the monitor's last status)
  *   $state/containers/<id>/ pid (container init pid) runtime.log (the runtime's JSON log)
  *
- * Every running container has a monitor, the process that spawned the runtime's `run` and waits
- * for it: the foreground `berth run`, or a detached `berth container monitor`. Its pid is the
- * row's `shim_pid`. A reader that finds the monitor gone (killed, or the host rebooted) kills what
+ * Every running container has a holder: the foreground `berth run` that waits for it, or, detached,
+ * its berth-shim (the runtime's monitor; a `berth container monitor` with a runc-CLI runtime). Its
+ * pid (and start time) is the row's `shim_pid`. A reader that finds the monitor gone (killed, or the host rebooted) kills what
  * is left of the container and marks it exited: `ps` never shows a ghost "running".
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
