@@ -117,6 +117,19 @@ test('a runtime that fails says so in one line (125); a command that cannot be e
   assert.match(noexec.stderr, /^berth: cannot start container: exec: "\/etc\/passwd": permission denied$/m);
 });
 
+test('BERTH_RUNTIME=runc: runc driven by its CLI runs the container, output and exit code intact', () => {
+  const runc = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+  if (runc === undefined) { console.log('# skipped: runc is not installed'); return; }
+  const renv = { ...env, BERTH_RUNTIME: runc };
+  for (let i = 0; i < 3; i++) {
+    // A container that is done before the pid file is read must still have its output shown.
+    const r = spawnSync(process.execPath, [bin, 'run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5'], { encoding: 'utf8', env: renv, timeout: 60_000 });
+    assert.is(r.status, 5, r.stderr);
+    assert.is(r.stdout, 'out\n');
+    assert.is(r.stderr, 'err\n');
+  }
+});
+
 test('image env, -e, --env-file, -w, -u, --hostname and labels reach the container', () => {
   const out = ok(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '-u', '1000:1000', '-h', 'box', 'busybox',
     'sh', '-c', 'echo $A $PATH; pwd; id -u; hostname; cat /etc/hostname']);

@@ -143,6 +143,12 @@ export class OciCliRuntime implements ContainerRuntime {
       stdio: o.stdio === 'inherit' ? 'inherit' : [o.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       detached: o.detached ?? false,
     });
+    // Taken into our own streams at once: a child that exits before anyone reads its pipes has
+    // them resumed by Node (flushStdio), its output dropped, and the pid file comes later.
+    const { PassThrough } = process.getBuiltinModule('node:stream');
+    const take = (r: Readable | null): Readable | null => (r === null ? null : r.pipe(new PassThrough()));
+    const stdout = take(child.stdout);
+    const stderr = take(child.stderr);
     let spawnError: string | undefined;
     const status = new Promise<number>((resolve) => {
       child.on('error', (e) => { spawnError = (e as NodeJS.ErrnoException).code ?? e.message; resolve(125); });
@@ -150,7 +156,7 @@ export class OciCliRuntime implements ContainerRuntime {
     });
     // The exit counts once the pipes are drained: their last output belongs to the run.
     const exited = status.then(async (st) => {
-      await Promise.all([child.stdout, child.stderr].map((s) => (s && !s.readableEnded && !s.destroyed ? new Promise((r) => s.once('close', r)) : undefined)));
+      await Promise.all([stdout, stderr].map((s) => (s && !s.readableEnded && !s.destroyed ? new Promise((r) => s.once('close', r)) : undefined)));
       return { status: st, oomKilled: st !== 0 && runtimeOomKilled(o.logFile) };
     });
     const pid = await waitPid(o.pidFile, status);
@@ -165,7 +171,7 @@ export class OciCliRuntime implements ContainerRuntime {
         : `OCI runtime ${this.#binary} failed to create the container (exit status ${st}) and logged no reason: check the runtime, or unset BERTH_RUNTIME to use berth's own`,
       { detail: { exec: false } });
     }
-    return { pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited };
+    return { pid, stdin: child.stdin, stdout, stderr, exited };
   }
 
   async exec(id: string, processFile: string, o: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): Promise<number> {
