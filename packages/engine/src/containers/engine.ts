@@ -299,8 +299,10 @@ export class ContainerEngine {
     if (monitorAlive(holder, c.state.holderStart)) return c;
     return this.deps.store.transition(c.id, (cur) => {
       if (cur.state.status !== c.state.status || cur.state.shimPid !== c.state.shimPid || cur.state.owner !== c.state.owner) return {};
+      // A shim that recorded the exit but could not run its cleanup (or whose cleanup died)
+      // still knows the status: read it before the runtime's state goes.
+      const exit = this.#readExit(c.id) ?? this.deps.runtime.recordedExit?.(c.id);
       this.#killLeftovers(c.id);
-      const exit = this.#readExit(c.id);
       return {
         status: cur.state.status === 'removing' ? 'removing' : 'exited', pid: 0, shimPid: 0, owner: 0,
         exitCode: exit ?? 137, finishedAt: cur.state.finishedAt || new Date().toISOString(),

@@ -126,6 +126,15 @@ export class LibraryRuntime implements ContainerRuntime {
     return { pid: st.pid, monitorPid };
   };
 
+  readonly recordedExit = (id: string): number | undefined => {
+    try {
+      const x = JSON.parse(readFileSync(join(this.#root, id, 'exit.json'), 'utf8')) as { exitCode?: unknown };
+      return typeof x.exitCode === 'number' ? x.exitCode : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
   readonly monitoredExit = async (id: string): Promise<RunExit | undefined> => {
     if (!existsSync(join(this.#root, id, 'exit.json'))) return undefined;
     const x = await this.#rt.wait(id);

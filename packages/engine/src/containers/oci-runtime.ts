@@ -91,6 +91,8 @@ export interface ContainerRuntime {
    * process of the caller's left behind. Resolves once the container runs.
    */
   readonly startMonitored?: (id: string, options: MonitoredStartOptions) => Promise<MonitoredStart>;
+  /** The exit code a monitored container's monitor recorded (read synchronously), or undefined. */
+  readonly recordedExit?: (id: string) => number | undefined;
   /** The exit a monitored container's monitor recorded, or undefined (none yet, or none kept). */
   readonly monitoredExit?: (id: string) => Promise<RunExit | undefined>;
   /** Runs another process (an OCI `process` JSON file) in a running container; resolves with its status (0 once started with `detach`). */
