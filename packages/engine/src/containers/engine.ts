@@ -148,6 +148,8 @@ const transient: ReadonlySet<ContainerState['status']> = new Set(['starting', 'r
 /** The container lifecycle. */
 export class ContainerEngine {
   readonly deps: EngineDeps;
+  /** Rootfs this engine mounted in this process (create, then the start that follows it). */
+  readonly #justMounted = new Set<string>();
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
@@ -257,6 +259,7 @@ export class ContainerEngine {
     await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries });
     phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);
+    this.#justMounted.add(c.id);
     phase('rootfs mount');
     const rootfs = join(dir, 'rootfs');
     const read = (p: string): string | undefined => {
@@ -359,7 +362,8 @@ export class ContainerEngine {
     rmSync(join(this.dir(c.id), 'exit'), { force: true });
     if (this.deps.runtime.exists(c.id)) this.deps.runtime.delete(c.id, true);
     if (!existsSync(join(this.dir(c.id), 'config.json'))) await this.#prepareBundle(c);
-    else await this.deps.snapshotter.mount(c.id);
+    // (A rootfs this engine mounted moments ago, in create, needs no second look at mountinfo.)
+    else if (!this.#justMounted.delete(c.id)) await this.deps.snapshotter.mount(c.id);
     return { pidFile, logFile };
   }
 

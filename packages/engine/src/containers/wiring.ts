@@ -82,6 +82,7 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
   let facts: HostFacts | undefined;
   let volumes: VolumeStore | undefined;
   let init: string | undefined | null = null;
+  let seccompFor: { key: string; profile: unknown } | undefined;
   const store = new ContainerStore<ContainerConfig>(db, parseContainerConfig);
   return new ContainerEngine({
     root: ctx.root,
@@ -113,7 +114,12 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     // berth's own runtime runs in this process; BERTH_RUNTIME names another (runc) to drive by its CLI.
     runtime: process.env['BERTH_RUNTIME'] ? new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')) : new LibraryRuntime(join(ctx.state, 'runtime')),
     get host() { return (facts ??= hostFacts()); },
-    defaultSeccomp: (caps) => defaultSeccompProfile(caps),
+    // create builds the spec twice (a check before the row exists, then the real one): one profile.
+    defaultSeccomp: (caps) => {
+      const key = caps.join(',');
+      if (seccompFor?.key !== key) seccompFor = { key, profile: defaultSeccompProfile(caps) };
+      return seccompFor.profile;
+    },
     get initPath() { return init === null ? (init = findInit()) : init; },
     callerEnv: process.env,
     readFile: (p) => readFileSync(p, 'utf8'),
