@@ -548,8 +548,11 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('-f, --filter <k=v>', 'filter: status, name, id, label, ancestor, exited (repeatable)', collect)
     .option('--format <template>', "'json' or a template like '{{.ID}} {{.Names}}'")
     .action((o: { all?: boolean; quiet?: boolean; last?: string; latest?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => {
+      phase('node start, load, parse');
       const engine = openEngine(ctx());
+      phase('db open');
       let list = engine.list();
+      phase('list, reconcile');
       const limit = o.latest ? 1 : o.last === undefined ? undefined : Number(o.last);
       if (!o.all && limit === undefined && !(o.filter ?? []).some((f) => f.startsWith('status='))) {
         list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'stopping');
