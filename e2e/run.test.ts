@@ -297,6 +297,14 @@ test('a detached container is held by berth-shim alone: no Node process stays, t
   ok(['rm', '-f', id]);
 });
 
+test('run -d -t: the container gets a terminal and its output reaches the log', async () => {
+  const id = ok(['run', '-d', '-t', 'busybox', 'sh', '-c', 'tty; echo hi']).trim();
+  seen.push(id);
+  await until('exit', () => inspect(id, '{{.State.Status}} {{.State.ExitCode}}') === 'exited 0');
+  assert.match(ok(['logs', id]), /^\/dev\/pts\/0\r?\nhi\r?\n$/);
+  ok(['rm', id]);
+});
+
 test('a killed shim never leaves a ghost "running"; rm -f cleans up', async () => {
   const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
   seen.push(id);
