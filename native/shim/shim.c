@@ -20,7 +20,8 @@
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
  *   cleanup_cgroups                (foreground: rmdir the cgroups once the init is reaped)
  *   console_self                   (foreground: the shim itself receives the pty master and
- *                                   proxies its stdin/stdout to it, host terminal in raw mode)
+ *                                   proxies its stdin/stdout to it, host terminal in raw mode;
+ *                                   monitor with log: the shim logs what the pty shows)
  *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
  *                                   appends Docker json-file lines {"log","stream","time"} to path)
  *   log_rotate <max bytes> <files> (with log: past max bytes, path -> path.1 -> … path.<files-1>)
@@ -908,6 +909,12 @@ int main(void) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     status = (late_errno == ENOENT ? 127 : 126) << 8;
+  } else if (pty_master >= 0 && monitor && logfile) {
+    /* Detached with a terminal: what the pty shows is the container's output, logged as stdout
+     * (as Docker does); the log pipes were replaced by the pty in the init and carry nothing. */
+    close(outp[0]);
+    close(errp2[0]);
+    status = drain_logs(pid, pty_master, -1, logfd);
   } else if (pty_master >= 0) {
     status = proxy_pty(pid, pty_master);
   } else if (logfile) {

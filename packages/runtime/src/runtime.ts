@@ -17,7 +17,7 @@ import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
 import { cgroupManager, cgroupManagerAt, defaultDeviceRules, readCgroupHost, type CgroupHost, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
-import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
+import { compileExecPlan, compilePlan, type ShimMode, type Step } from './plan.js';
 import { resolveInRoot, type InRootResolver } from './resolve.js';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
 import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMapping, type OciNamespace, type OciProcess, type OciSeccomp } from './spec.js';
@@ -107,6 +107,11 @@ export interface CreateOptions {
    * the same until the caller's cleanup has run.
    */
   readonly exitCommand?: readonly string[];
+  /**
+   * Monitor mode with `logFile` and `process.terminal`: the shim itself takes the pty master
+   * and logs what it shows (no console socket; `berth run -d -t`).
+   */
+  readonly terminalToLog?: boolean;
   /** Foreground `run`: called once the process runs, with its pid and the stdio pipes. */
   readonly onStarted?: (started: RunStarted) => void;
   /** Foreground `run`: forward this process's signals to the container (default true). */
@@ -355,10 +360,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       });
       const cgm = cgroupsOf(cgroupsPath);
       cg = cgm;
-      const steps = compilePlan(config, {
+      const ptyToLog = opts.terminalToLog === true && shimMode === 'monitor' && opts.logFile !== undefined && opts.consoleSocket === undefined && config.process?.terminal === true;
+      const planned = compilePlan(config, {
         rootfs, bundle, mode: shimMode,
         ...(shimMode !== 'foreground' ? { execFifo: fifo } : {}),
-        ...(opts.consoleSocket !== undefined ? { consoleSocket: opts.consoleSocket } : {}),
+        ...(opts.consoleSocket !== undefined ? { consoleSocket: opts.consoleSocket } : ptyToLog ? { consoleSocket: '' } : {}),
         ...(shimMode === 'monitor' ? { exitFile: join(dir(id), 'exit.json') } : {}),
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
@@ -367,6 +373,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
+      // (The shim keeps the pty itself: its console_self in place of a console socket to connect.)
+      const steps: Step[] = ptyToLog ? planned.map((st): Step => (st[0] === 'console_connect' ? ['console_self'] : st)) : planned;
       // Monitor extras, header records the shim reads wherever they stand in the plan.
       if (opts.logFile !== undefined && (opts.logMaxSize ?? 0) > 0) steps.push(['log_rotate', String(opts.logMaxSize), String(Math.max(1, opts.logMaxFile ?? 1))]);
       if (shimMode === 'monitor' && opts.exitCommand !== undefined && opts.exitCommand.length > 0) steps.push(['exit_command', ...opts.exitCommand]);

@@ -108,7 +108,7 @@ export class LibraryRuntime implements ContainerRuntime {
     let st;
     try {
       st = await this.#rt.create(id, {
-        bundle: o.bundle, stdio: 'ignore', monitor: true, logFile: o.logFile, exitCommand: o.exitCommand,
+        bundle: o.bundle, stdio: 'ignore', monitor: true, logFile: o.logFile, exitCommand: o.exitCommand, terminalToLog: true,
         ...(o.logMaxSize === undefined ? {} : { logMaxSize: o.logMaxSize }),
         ...(o.logMaxFile === undefined ? {} : { logMaxFile: o.logMaxFile }),
       });

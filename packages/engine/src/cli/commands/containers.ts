@@ -96,9 +96,7 @@ function cleanupCommand(ctx: Context, id: string): string[] {
  * runtime's own monitor (berth-shim) when it has one, else by a `berth container monitor`.
  */
 async function startDetached(ctx: Context, engine: ContainerEngine, c: Container): Promise<void> {
-  // (A terminal needs the runtime's pty proxy, which berth-shim has only in the foreground: such
-  // a container keeps a `berth container monitor` that runs it so, logging what the pty shows.)
-  if (engine.deps.runtime.startMonitored !== undefined && !c.config.options.tty) {
+  if (engine.deps.runtime.startMonitored !== undefined) {
     await startMonitored(engine, c.id, cleanupCommand(ctx, c.id));
     return;
   }
