@@ -305,6 +305,18 @@ test('run -d -t: the container gets a terminal and its output reaches the log', 
   ok(['rm', id]);
 });
 
+test("attach to a detached -t container goes through its shim's socket: input reaches the pty, the exit code comes back", async () => {
+  const id = ok(['run', '-d', '-t', 'busybox', 'sh']).trim();
+  seen.push(id);
+  await until('the socket', () => existsSync(join(state, 'runtime', id, 'shim.sock')));
+  const r = berth(['attach', id], 'echo hello-$((1+2))\nexit 7\n');
+  assert.is(r.status, 7, r.stderr);
+  assert.match(r.stdout, /hello-3/);
+  assert.is(inspect(id, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 7');
+  assert.not.ok(existsSync(join(state, 'runtime', id, 'shim.sock')), 'the socket goes with the shim');
+  ok(['rm', id]);
+});
+
 test('a killed shim never leaves a ghost "running"; rm -f cleans up', async () => {
   const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
   seen.push(id);

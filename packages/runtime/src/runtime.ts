@@ -8,6 +8,7 @@
  *                              startTime,cgroupsPath,namespaces,seccomp?}   written at create
  *               exec.fifo    exists from create until start (the init blocks on it)
  *               exit.json    {"exitCode","signal"} written by a monitor shim when the init exits
+ *               shim.sock    a monitor shim with a log file answers there (see native/shim/shim.c)
  *
  * Status: stopped if exit.json exists or the init (pid + start time) is gone; created while
  * exec.fifo exists; else running.
@@ -378,6 +379,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       // Monitor extras, header records the shim reads wherever they stand in the plan.
       if (opts.logFile !== undefined && (opts.logMaxSize ?? 0) > 0) steps.push(['log_rotate', String(opts.logMaxSize), String(Math.max(1, opts.logMaxFile ?? 1))]);
       if (shimMode === 'monitor' && opts.exitCommand !== undefined && opts.exitCommand.length > 0) steps.push(['exit_command', ...opts.exitCommand]);
+      // The monitor answers on <root>/<id>/shim.sock (state, kill, resize, attach) while it drains the log.
+      if (shimMode === 'monitor' && opts.logFile !== undefined) steps.push(['socket', join(dir(id), 'shim.sock')]);
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
       cgReady.catch(() => {});

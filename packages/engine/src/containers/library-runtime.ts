@@ -126,6 +126,11 @@ export class LibraryRuntime implements ContainerRuntime {
     return { pid: st.pid, monitorPid };
   };
 
+  readonly monitorSocket = (id: string): string | undefined => {
+    const p = join(this.#root, id, 'shim.sock');
+    return existsSync(p) ? p : undefined;
+  };
+
   readonly recordedExit = (id: string): number | undefined => {
     try {
       const x = JSON.parse(readFileSync(join(this.#root, id, 'exit.json'), 'utf8')) as { exitCode?: unknown };

@@ -91,6 +91,8 @@ export interface ContainerRuntime {
    * process of the caller's left behind. Resolves once the container runs.
    */
   readonly startMonitored?: (id: string, options: MonitoredStartOptions) => Promise<MonitoredStart>;
+  /** The unix socket a monitored container's monitor answers on (attach, resize, kill, state), when it has one. */
+  readonly monitorSocket?: (id: string) => string | undefined;
   /** The exit code a monitored container's monitor recorded (read synchronously), or undefined. */
   readonly recordedExit?: (id: string) => number | undefined;
   /** The exit a monitored container's monitor recorded, or undefined (none yet, or none kept). */

@@ -154,6 +154,50 @@ async function runCreated(ctx: Context, engine: ContainerEngine, c: Container, f
   return r.code;
 }
 
+/**
+ * Connects to a berth-shim's socket (see native/shim/shim.c): `attach` streams the pty's output
+ * to stdout and stdin to the pty (the terminal raw meanwhile); SIGWINCH sends `resize`. The
+ * socket path can exceed sun_path's 108 bytes: connect from its directory, by name.
+ */
+async function attachSocket(path: string, forward?: (sig: NodeJS.Signals) => void): Promise<void> {
+  const net = process.getBuiltinModule('node:net');
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const connect = (): import('node:net').Socket => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try { return net.createConnection(name); } finally { process.chdir(cwd); }
+  };
+  const resize = (): void => {
+    if (!process.stdout.isTTY) return;
+    const s = connect();
+    s.on('error', () => undefined);
+    s.end(`resize ${process.stdout.rows} ${process.stdout.columns}\n`);
+  };
+  const sock = connect();
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', (e) => reject(toBerthError(e, 'attach to the container monitor')));
+  });
+  sock.write('attach\n');
+  resize();
+  const raw = process.stdin.isTTY === true;
+  if (raw) process.stdin.setRawMode(true);
+  process.stdin.pipe(sock);
+  sock.pipe(process.stdout);
+  process.on('SIGWINCH', resize);
+  if (forward) for (const s of ['SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+  try {
+    await new Promise<void>((resolve) => { sock.once('close', () => resolve()); });
+  } finally {
+    process.off('SIGWINCH', resize);
+    if (forward) for (const s of ['SIGTERM', 'SIGHUP'] as const) process.off(s, forward);
+    process.stdin.unpipe(sock);
+    if (raw) process.stdin.setRawMode(false);
+    process.stdin.destroy();
+  }
+}
+
 /** Docker's HumanDuration (go-units): "3 seconds", "About a minute", "2 hours", "3 days". */
 export function humanDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -643,6 +687,13 @@ export function register(cmd: Command, ctx: () => Context): void {
       const engine = openEngine(ctx());
       const c = engine.get(ref);
       if (c.state.status !== 'running' && c.state.status !== 'paused') throw invalidArgument(`you cannot attach to a stopped container ${c.name}: start it first`);
+      const sock = c.config.options.tty ? engine.deps.runtime.monitorSocket?.(c.id) : undefined;
+      if (sock !== undefined) {
+        // A terminal held by berth-shim: its socket carries the pty both ways, and resizes.
+        await attachSocket(sock, o.sigProxy !== false ? (sig) => { try { engine.kill(c.id, parseSignal(sig)); } catch { /* exited */ } } : undefined);
+        process.exitCode = await engine.wait(c.id);
+        return;
+      }
       const path = join(engine.dir(c.id), 'log.json');
       let offset = 0;
       try { offset = statSync(path).size; } catch { /* not yet */ }
