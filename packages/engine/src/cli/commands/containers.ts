@@ -183,7 +183,8 @@ async function attachSocket(path: string, forward?: (sig: NodeJS.Signals) => voi
   resize();
   const raw = process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
-  process.stdin.pipe(sock);
+  // stdin's end is not the container's: the socket stays open for its output until it exits.
+  process.stdin.pipe(sock, { end: false });
   sock.pipe(process.stdout);
   process.on('SIGWINCH', resize);
   if (forward) for (const s of ['SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
