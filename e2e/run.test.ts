@@ -266,6 +266,15 @@ test('--restart on-failure:2 restarts twice, then stays exited', async () => {
   ok(['rm', id]);
 });
 
+test('stop wins over --restart always: the container stays exited', async () => {
+  const id = ok(['run', '-d', '--restart', 'always', 'busybox', 'sleep', '60']).trim();
+  seen.push(id);
+  ok(['stop', '-t', '0', id]);
+  await sleep(800);
+  assert.is(inspect(id, '{{.State.Status}} {{.RestartCount}}'), 'exited 0');
+  ok(['rm', id]);
+});
+
 test('--rm -d removes the container when it exits, with no CLI around', async () => {
   const id = ok(['run', '--rm', '-d', 'busybox', 'sh', '-c', 'sleep 0.3']).trim();
   seen.push(id);

@@ -102,13 +102,15 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
         phase('runtime run (create, exec, wait)');
         if (io.kind === 'attach' && io.stdin) process.stdin.unpipe();
       }
+      // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
+      const stopped = engine.deps.store.find(id)?.state.status === 'stopping';
       result = engine.finished(id, failure === undefined ? exit : { ...exit, failure });
       phase('record exit');
       if (result.error) {
         if (!ready) { ready = true; o.onReady?.({ ok: false, code: result.code, error: result.error.message }); }
         break;
       }
-      if (!engine.shouldRestart(id, result.code)) break;
+      if (stopped || !engine.shouldRestart(id, result.code)) break;
       // Back off like Docker (100 ms, doubling), then claim the row again for the next start.
       await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)));
       try {
@@ -196,7 +198,9 @@ export async function cleanupMonitored(engine: ContainerEngine, id: string, exit
   if (!c || c.state.shimPid !== process.pid || !['running', 'paused', 'stopping'].includes(c.state.status)) return;
   const exit = (await engine.deps.runtime.monitoredExit?.(c.id).catch(() => undefined)) ?? { status: 137, oomKilled: false };
   const r = engine.finished(c.id, exit);
-  for (let attempt = c.state.restartCount; engine.shouldRestart(c.id, r.code); attempt++) {
+  // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
+  const stopped = c.state.status === 'stopping';
+  for (let attempt = c.state.restartCount; !stopped && engine.shouldRestart(c.id, r.code); attempt++) {
     // Back off like Docker (100 ms, doubling); a stop or rm meanwhile wins.
     await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** Math.min(attempt, 10), 5_000)));
     if (!engine.shouldRestart(c.id, r.code)) break;
