@@ -465,7 +465,7 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('--no-sig-proxy', 'do not forward signals to the container')
     .option('-a, --attach <stream>', 'attach to stdin, stdout or stderr (repeatable)', collect))
     .action(async (image: string, command: string[], flags: CliRunFlags) => {
-      phase('node start, load, parse');
+      phase('flags parse');
       const c = ctx();
       const engine = openEngine(c);
       phase('db open');
@@ -593,7 +593,7 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('-f, --filter <k=v>', 'filter: status, name, id, label, ancestor, exited (repeatable)', collect)
     .option('--format <template>', "'json' or a template like '{{.ID}} {{.Names}}'")
     .action((o: { all?: boolean; quiet?: boolean; last?: string; latest?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => {
-      phase('node start, load, parse');
+      phase('flags parse');
       const engine = openEngine(ctx());
       phase('db open');
       let list = engine.list();
