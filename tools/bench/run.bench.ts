@@ -17,6 +17,8 @@
  *   spec+insert 10 · overlay load 7 + snapshotter open 5 + rootfs prepare 28 · mount 4 ·
  *   start prepare 3 · spawn runtime (in-process create: cgroups, shim spawn, init plan) 55 ·
  *   run (exec, wait, delete) 15 · record exit 1 · remove 10
+ *   the start, split since (a loaded run): node + bundle + cli setup 63 · command group load 22 ·
+ *   flags 7 — the containers command group's module graph is the next thing to make lazy
  *   idle holder: berth-shim 1.5 MiB RSS vs conmon 1.9-2.1 MiB (was node monitor 55 + runtime 49 MiB)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
