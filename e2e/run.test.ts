@@ -117,6 +117,19 @@ test('a runtime that fails says so in one line (125); a command that cannot be e
   assert.match(noexec.stderr, /^berth: cannot start container: exec: "\/etc\/passwd": permission denied$/m);
 });
 
+test('BERTH_RUNTIME=runc: runc driven by its CLI runs the container, output and exit code intact', () => {
+  const runc = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+  if (runc === undefined) { console.log('# skipped: runc is not installed'); return; }
+  const renv = { ...env, BERTH_RUNTIME: runc };
+  for (let i = 0; i < 3; i++) {
+    // A container that is done before the pid file is read must still have its output shown.
+    const r = spawnSync(process.execPath, [bin, 'run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5'], { encoding: 'utf8', env: renv, timeout: 60_000 });
+    assert.is(r.status, 5, r.stderr);
+    assert.is(r.stdout, 'out\n');
+    assert.is(r.stderr, 'err\n');
+  }
+});
+
 test('image env, -e, --env-file, -w, -u, --hostname and labels reach the container', () => {
   const out = ok(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '-u', '1000:1000', '-h', 'box', 'busybox',
     'sh', '-c', 'echo $A $PATH; pwd; id -u; hostname; cat /etc/hostname']);
@@ -253,25 +266,90 @@ test('--restart on-failure:2 restarts twice, then stays exited', async () => {
   ok(['rm', id]);
 });
 
+test('stop wins over --restart always: the container stays exited', async () => {
+  const id = ok(['run', '-d', '--restart', 'always', 'busybox', 'sleep', '60']).trim();
+  seen.push(id);
+  ok(['stop', '-t', '0', id]);
+  await sleep(800);
+  assert.is(inspect(id, '{{.State.Status}} {{.RestartCount}}'), 'exited 0');
+  ok(['rm', id]);
+});
+
 test('--rm -d removes the container when it exits, with no CLI around', async () => {
   const id = ok(['run', '--rm', '-d', 'busybox', 'sh', '-c', 'sleep 0.3']).trim();
   seen.push(id);
   await until('removal', () => berth(['inspect', id]).status !== 0);
   assert.not.ok(existsSync(join(root, 'containers', id)));
+  assert.not.ok(existsSync(join(state, 'runtime', id)), 'the runtime state went with it');
 });
 
-test('a killed monitor never leaves a ghost "running"; rm -f cleans up', async () => {
+/** The parent of a process (from /proc/<pid>/stat). */
+const parentOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+};
+const cmdlineOf = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+
+test('a detached container is held by berth-shim alone: no Node process stays, the CLI is long gone', () => {
   const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
   seen.push(id);
-  const monitor = Number(inspect(id, '{{.State.Pid}}')) > 0 ? readdirSync('/proc').find((p) => {
-    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`monitor\0${id}`); } catch { return false; }
-  }) : undefined;
-  assert.ok(monitor, 'monitor process found');
-  process.kill(Number(monitor), 'SIGKILL');
+  const init = Number(inspect(id, '{{.State.Pid}}'));
+  const holder = parentOf(init);
+  assert.match(cmdlineOf(holder), /berth-shim$/);
+  assert.is(parentOf(holder), 1, 'the shim double-forked away from the CLI');
+  const nodes = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(state) && readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('node'); } catch { return false; }
+  });
+  assert.equal(nodes, [], 'no node process holds the container');
+  const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${holder}/status`, 'utf8'))?.[1];
+  console.log(`# idle berth-shim RSS: ${rss} kB`);
+  ok(['rm', '-f', id]);
+});
+
+test('run -d -t: the container gets a terminal and its output reaches the log', async () => {
+  const id = ok(['run', '-d', '-t', 'busybox', 'sh', '-c', 'tty; echo hi']).trim();
+  seen.push(id);
+  await until('exit', () => inspect(id, '{{.State.Status}} {{.State.ExitCode}}') === 'exited 0');
+  assert.match(ok(['logs', id]), /^\/dev\/pts\/0\r?\nhi\r?\n$/);
+  ok(['rm', id]);
+});
+
+test("attach to a detached -t container goes through its shim's socket: input reaches the pty, the exit code comes back", async () => {
+  const id = ok(['run', '-d', '-t', 'busybox', 'sh']).trim();
+  seen.push(id);
+  await until('the socket', () => existsSync(join(state, 'runtime', id, 'shim.sock')));
+  const r = berth(['attach', id], 'echo hello-$((1+2))\nexit 7\n');
+  assert.is(r.status, 7, r.stderr);
+  assert.match(r.stdout, /hello-3/);
+  assert.is(inspect(id, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 7');
+  assert.not.ok(existsSync(join(state, 'runtime', id, 'shim.sock')), 'the socket goes with the shim');
+  ok(['rm', id]);
+});
+
+test('a killed shim never leaves a ghost "running"; rm -f cleans up', async () => {
+  const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
+  seen.push(id);
+  const shim = parentOf(Number(inspect(id, '{{.State.Pid}}')));
+  assert.match(cmdlineOf(shim), /berth-shim$/);
+  process.kill(shim, 'SIGKILL');
   await sleep(200);
   assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
   assert.not.match(ok(['ps']), new RegExp(id.slice(0, 12)));
   ok(['rm', '-f', id]);
+});
+
+test('the shim rotates the json-file log: --log-opt max-size and max-file', async () => {
+  const id = ok(['run', '-d', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'for i in $(seq 1 100); do echo line$i; done']).trim();
+  seen.push(id);
+  await until('exit', () => inspect(id, '{{.State.Status}}') === 'exited');
+  const files = readdirSync(join(root, 'containers', id)).filter((f) => f.startsWith('log.json')).sort();
+  assert.equal(files, ['log.json', 'log.json.1', 'log.json.2']);
+  for (const f of files) assert.ok(readFileSync(join(root, 'containers', id, f)).length <= 1024, `${f} holds at most max-size`);
+  const lines = ok(['logs', id]).trim().split('\n');
+  assert.is(lines[lines.length - 1], 'line100');
+  const first = Number(lines[0]?.slice(4));
+  assert.equal(lines, Array.from({ length: 101 - first }, (_, i) => `line${first + i}`), 'the newest lines, in order, none lost between files');
+  ok(['rm', id]);
 });
 
 test('SIGKILL of the CLI during a foreground run leaves a coherent state', async () => {

@@ -20,9 +20,15 @@
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
  *   cleanup_cgroups                (foreground: rmdir the cgroups once the init is reaped)
  *   console_self                   (foreground: the shim itself receives the pty master and
- *                                   proxies its stdin/stdout to it, host terminal in raw mode)
+ *                                   proxies its stdin/stdout to it, host terminal in raw mode;
+ *                                   monitor with log: the shim logs what the pty shows)
  *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
  *                                   appends Docker json-file lines {"log","stream","time"} to path)
+ *   log_rotate <max bytes> <files> (with log: past max bytes, path -> path.1 -> … path.<files-1>)
+ *   socket <path>                  (monitor: answer on a unix socket there: see "the monitor's socket")
+ *   exit_command <argv…>           (monitor: once the exit file is written, the shim execs argv in
+ *                                   its own place, like conmon's --exit-command; same pid, so the
+ *                                   holder stays alive until the caller's cleanup is done)
  * Every other record is an init step, run in order by the cloned child.
  *
  * Sync protocol (one line each):
@@ -506,9 +512,29 @@ static int init_main(int syncfd) {
 
 /* ---- the monitor's log (Docker json-file format) ------------------------------ */
 
+static const char *log_path;
+static unsigned long long log_max, log_size;
+static int log_files = 1;
+
+/* Docker's json-file rotation: log.json -> log.json.1 -> … -> log.json.<files-1>, the oldest
+ * dropped; with one file the log just starts again. Readers read the rotated files oldest first. */
+static void log_rotate(int *logfd) {
+  close(*logfd);
+  char from[4200], to[4200];
+  if (log_files <= 1) unlink(log_path);
+  for (int i = log_files - 1; i >= 1; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", log_path);
+    else snprintf(from, sizeof from, "%s.%d", log_path, i - 1);
+    snprintf(to, sizeof to, "%s.%d", log_path, i);
+    rename(from, to);
+  }
+  *logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  log_size = 0;
+}
+
 /* Appends one {"log","stream","time"} line per line of output (a chunk's tail without a
  * newline becomes its own record, as Docker does for partial lines). */
-static void log_chunk(int logfd, const char *stream, const char *data, size_t len) {
+static void log_chunk(int *logfd, const char *stream, const char *data, size_t len) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
@@ -533,13 +559,12 @@ static void log_chunk(int logfd, const char *stream, const char *data, size_t le
       else out[o++] = (char)c;
     }
     o += (size_t)snprintf(out + o, sizeof out - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, when);
-    write_all(logfd, out, o);
+    if (log_max > 0 && log_size > 0 && log_size + o > log_max) log_rotate(logfd);
+    if (*logfd >= 0) write_all(*logfd, out, o);
+    log_size += o;
     start = end;
   }
 }
-
-/* Drains the init's stdout/stderr pipes into the log until the init has exited and the pipes
- * are empty (a daemonized grandchild holding them must not delay the exit status). */
 
 /* Reaps every exited child without blocking (we are a subreaper: orphans of the container land
  * here too); records the status of `pid`, the container's init. No children left counts as exited. */
@@ -551,21 +576,133 @@ static void reap_children(pid_t pid, int *status, int *exited) {
   if (w < 0 && errno == ECHILD) *exited = 1;
 }
 
+/* ---- the monitor's socket -------------------------------------------------------
+ *
+ * Monitor mode with "socket <path>": a unix stream socket in the container's state dir, one
+ * request line per connection:
+ *
+ *   state\n            -> "running <init pid>\n"
+ *   kill <signal>\n    -> "ok\n"              (to the init)
+ *   resize <rows> <cols>\n -> "ok\n"          (the pty's window size; a no-op without a pty)
+ *   attach\n           -> the container's output from now on, raw, until it exits; with a pty,
+ *                         what the client sends goes to the pty (the container's terminal input)
+ */
+#define MAX_CLIENTS 16
+static int listen_fd = -1;
+static const char *sock_path;
+static int pty_master = -1;
+static pid_t init_pid;
+static struct client { int fd; int attached; size_t n; char line[128]; } clients[MAX_CLIENTS];
+
+/* Binds relative to the socket's directory: a state dir path may exceed sun_path's 108 bytes. */
+static void sock_open(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  const char *name = slash ? slash + 1 : dir;
+  if (slash) *slash = 0;
+  int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cwd < 0 || (slash && chdir(dir[0] ? dir : "/") < 0)) { if (cwd >= 0) close(cwd); return; }
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", name);
+  unlink(name);
+  listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd >= 0 && (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(listen_fd, 8) < 0)) {
+    close(listen_fd);
+    listen_fd = -1;
+  }
+  if (fchdir(cwd) < 0) { /* stay where we are: nothing else is relative */ }
+  close(cwd);
+  sock_path = path;
+}
+
+static void sock_close(void) {
+  for (int i = 0; i < MAX_CLIENTS; i++) if (clients[i].fd > 0) { close(clients[i].fd); clients[i].fd = 0; }
+  if (listen_fd >= 0) { close(listen_fd); listen_fd = -1; unlink(sock_path); }
+}
+
+/* Copies output to the attached clients; one too slow to take it (its buffer full) is dropped. */
+static void broadcast(const char *data, size_t len) {
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    if (clients[i].fd <= 0 || !clients[i].attached) continue;
+    if (send(clients[i].fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) { close(clients[i].fd); clients[i].fd = 0; }
+  }
+}
+
+static void sock_accept(void) {
+  int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) return;
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    if (clients[i].fd > 0) continue;
+    clients[i] = (struct client){.fd = fd};
+    return;
+  }
+  close(fd); /* full */
+}
+
+static void client_request(struct client *c) {
+  char *line = c->line;
+  if (!strcmp(line, "attach")) { c->attached = 1; return; }
+  if (!strcmp(line, "state")) say(c->fd, "running %d\n", init_pid);
+  else if (!strncmp(line, "kill ", 5)) { kill(init_pid, atoi(line + 5)); say(c->fd, "ok\n"); }
+  else if (!strncmp(line, "resize ", 7)) {
+    struct winsize ws = {0};
+    ws.ws_row = (unsigned short)strtoul(line + 7, &line, 10);
+    ws.ws_col = (unsigned short)strtoul(line, NULL, 10);
+    if (pty_master >= 0) ioctl(pty_master, TIOCSWINSZ, &ws);
+    say(c->fd, "ok\n");
+  } else say(c->fd, "error unknown request\n");
+}
+
+static void client_read(struct client *c) {
+  char buf[4096];
+  ssize_t r = read(c->fd, buf, sizeof buf);
+  if (r <= 0) {
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    close(c->fd);
+    c->fd = 0;
+    return;
+  }
+  for (ssize_t i = 0; i < r; i++) {
+    if (c->attached) { /* the rest is terminal input */
+      if (pty_master >= 0) write_all(pty_master, buf + i, (size_t)(r - i));
+      return;
+    }
+    if (buf[i] == '\n' || c->n == sizeof c->line - 1) {
+      c->line[c->n] = 0;
+      c->n = 0;
+      client_request(c);
+    } else c->line[c->n++] = buf[i];
+  }
+}
+
+/* Drains the init's stdout/stderr pipes (or its pty master, as stdout) into the log, and serves
+ * the socket, until the init has exited and the pipes are empty (a daemonized grandchild
+ * holding them must not delay the exit status). */
 static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
-  struct pollfd fds[2] = {{.fd = outfd, .events = POLLIN}, {.fd = errfd2, .events = POLLIN}};
+  struct pollfd fds[3 + MAX_CLIENTS];
+  int fdv[2] = {outfd, errfd2};
   const char *names[2] = {"stdout", "stderr"};
   int status = 0, exited = 0;
   char buf[8192];
   for (;;) {
-    int open_fds = (fds[0].fd >= 0) + (fds[1].fd >= 0);
+    int open_fds = (fdv[0] >= 0) + (fdv[1] >= 0);
     if (open_fds == 0 && exited) break;
-    int n = open_fds ? poll(fds, 2, exited ? 0 : 100) : (exited ? 0 : (usleep(100000), 0));
+    fds[0] = (struct pollfd){.fd = fdv[0], .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = fdv[1], .events = POLLIN};
+    fds[2] = (struct pollfd){.fd = exited ? -1 : listen_fd, .events = POLLIN};
+    for (int i = 0; i < MAX_CLIENTS; i++) fds[3 + i] = (struct pollfd){.fd = clients[i].fd > 0 ? clients[i].fd : -1, .events = POLLIN};
+    int n = poll(fds, 3 + MAX_CLIENTS, exited ? 0 : 100);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < 2 && n > 0; i++) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t r = read(fds[i].fd, buf, sizeof buf);
-      if (r > 0) log_chunk(logfd, names[i], buf, (size_t)r);
-      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(fds[i].fd); fds[i].fd = -1; }
+      if (fdv[i] < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t r = read(fdv[i], buf, sizeof buf);
+      if (r > 0) { log_chunk(&logfd, names[i], buf, (size_t)r); broadcast(buf, (size_t)r); }
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(fdv[i]); fdv[i] = -1; }
+    }
+    if (n > 0 && (fds[2].revents & POLLIN)) sock_accept();
+    for (int i = 0; i < MAX_CLIENTS && n > 0; i++) {
+      if (clients[i].fd > 0 && fds[3 + i].fd == clients[i].fd && (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR))) client_read(&clients[i]);
     }
     if (!exited) reap_children(pid, &status, &exited);
     else if (n == 0) {
@@ -577,9 +714,7 @@ static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
 
 /* ---- the shim ------------------------------------------------------------ */
 
-static pid_t init_pid;
 static int console_peer = -1; /* the shim's end of console_self's socketpair */
-static int pty_master = -1;
 static void forward(int sig) {
   if (sig == SIGWINCH && pty_master >= 0) {
     struct winsize ws;
@@ -646,7 +781,7 @@ static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
          !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
-         !strcmp(op, "cleanup_cgroups");
+         !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "exit_command") || !strcmp(op, "socket");
 }
 
 int main(void) {
@@ -688,6 +823,7 @@ int main(void) {
   const char *cgroups[64];
   int ncgroups = 0;
   const char *exitfile = NULL;
+  char **exit_argv = NULL;
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
   for (int i = 0; i < nall; i++) {
@@ -697,7 +833,10 @@ int main(void) {
     if (!strcmp(op, "mode")) mode = r->tok[1];
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
-    else if (!strcmp(op, "log")) logfile = r->tok[1];
+    else if (!strcmp(op, "log")) logfile = log_path = r->tok[1];
+    else if (!strcmp(op, "log_rotate")) { log_max = num(r->tok[1]); log_files = (int)num(r->tok[2]); }
+    else if (!strcmp(op, "exit_command") && r->n > 1) exit_argv = &r->tok[1];
+    else if (!strcmp(op, "socket")) sock_path = r->tok[1];
     else if (!strcmp(op, "cleanup_cgroups")) cleanup = 1;
     else if (!strcmp(op, "console_self")) {
       /* Foreground with a terminal and no console socket (plain `runc run -t`): the init sends
@@ -761,6 +900,8 @@ int main(void) {
   if (logfile) {
     logfd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (logfd < 0) shim_fail("open log", logfile);
+    struct stat lst;
+    if (fstat(logfd, &lst) == 0) log_size = (unsigned long long)lst.st_size;
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp2, O_CLOEXEC) < 0) shim_fail("pipe", NULL);
   }
   int syncp[2], errp[2];
@@ -829,16 +970,23 @@ int main(void) {
   /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve). */
   FILE *ef = fdopen(errp[0], "r");
   char rep[8192];
-  int ready = 0, failed = 0;
+  int ready = 0, failed = 0, late_errno = 0;
   while (fgets(rep, sizeof rep, ef)) {
     write_all(CTL_OUT, rep, strlen(rep));
-    if (!strncmp(rep, "error", 5)) failed = 1;
+    if (!strncmp(rep, "error", 5)) {
+      failed = 1;
+      /* error\t<stage>\t<op>\t<errno>: kept for a monitor whose caller has gone (exec after start). */
+      const char *t = rep;
+      for (int k = 0; k < 3 && t; k++) { t = strchr(t, '\t'); if (t) t++; }
+      if (t) late_errno = atoi(t);
+    }
     if (!strcmp(rep, "ready\n")) {
       ready = 1;
       if (!monitor && !foreground) break;
     }
   }
-  if (failed || !ready) {
+  int late_failure = monitor && ready && failed;
+  if ((failed || !ready) && !late_failure) {
     int st;
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
@@ -864,7 +1012,20 @@ int main(void) {
     }
     close(console_peer);
   }
-  if (pty_master >= 0) {
+  if (monitor && logfile && sock_path && !late_failure) sock_open(sock_path);
+  if (late_failure) {
+    /* The init failed after "ready" (its execve, once started): record it as a shell would,
+     * 127 for a command not found, 126 for one that cannot run, so the exit command sees it. */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    status = (late_errno == ENOENT ? 127 : 126) << 8;
+  } else if (pty_master >= 0 && monitor && logfile) {
+    /* Detached with a terminal: what the pty shows is the container's output, logged as stdout
+     * (as Docker does); the log pipes were replaced by the pty in the init and carry nothing. */
+    close(outp[0]);
+    close(errp2[0]);
+    status = drain_logs(pid, pty_master, -1, logfd);
+  } else if (pty_master >= 0) {
     status = proxy_pty(pid, pty_master);
   } else if (logfile) {
     status = drain_logs(pid, outp[0], errp2[0], logfd);
@@ -877,6 +1038,7 @@ int main(void) {
       if (w == pid) { status = st; break; }
     }
   }
+  if (listen_fd >= 0) sock_close(); /* attached clients see the end of the output */
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   /* Did the OOM killer act in the container's cgroups (v1 memory.oom_control, v2 memory.events)? */
@@ -916,5 +1078,15 @@ int main(void) {
   say(CTL_OUT, "exit %d %d %d\n", code, sig, oom);
   /* Reap anything else left in our subtree (we are its subreaper) before going. */
   while (waitpid(-1, NULL, WNOHANG) > 0) {}
+  if (monitor && exit_argv) {
+    /* Become the caller's cleanup (same pid: whoever checks the holder sees it alive until the
+     * exit is recorded). Nothing of ours may leak into it but stdio. */
+    if (logfd >= 0) close(logfd);
+    close(CTL_OUT);
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    execv(exit_argv[0], exit_argv);
+    _exit(127);
+  }
   return foreground ? code : 0;
 }

@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const pkg = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
@@ -45,6 +46,36 @@ const lazyChildProcessForCommander = {
   },
 };
 
+/**
+ * Node built-ins that only some commands use, yet that modules import at their top (crypto for
+ * IDs and digests, zlib for layers, streams, fs/promises, perf_hooks …): each costs ms of every
+ * start, `ps` included. In our own sources they become a proxy that requires the real module at
+ * its first use; esbuild reads named imports at call time (`(0, m.randomBytes)()`), so nothing
+ * changes but when the module loads.
+ */
+const lazyBuiltins = ['crypto', 'zlib', 'stream', 'stream/promises', 'perf_hooks', 'fs/promises', 'readline', 'net', 'tty', 'events'];
+const lazyBuiltinsPlugin = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${lazyBuiltins.map((m) => m.replace('/', '\\/')).join('|')})$`);
+    b.onResolve({ filter }, (a) =>
+      a.importer.includes('/node_modules/') || a.namespace === 'lazy-builtin' ? undefined : { path: a.path.replace(/^node:/, ''), namespace: 'lazy-builtin' });
+    // esbuild's __toESM lists a module's keys (then reads values through getters): the key list
+    // is taken here, at build time, from this same Node, so listing them loads nothing.
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (a) => ({
+      contents: `let m; const real = () => (m ??= require('node:${a.path}'));
+const keys = ${JSON.stringify(Object.keys(createRequire(import.meta.url)(`node:${a.path}`)))};
+module.exports = new Proxy({}, {
+  get: (_, k) => (k === '__esModule' ? undefined : real()[k]),
+  has: (_, k) => keys.includes(k) || k in real(),
+  ownKeys: () => keys,
+  getOwnPropertyDescriptor: (_, k) => (keys.includes(k) ? { value: undefined, writable: true, enumerable: true, configurable: true } : undefined),
+});`,
+      loader: 'js',
+    }));
+  },
+};
+
 // Sources are ESM; in a CommonJS bundle `import.meta` is empty, so `import.meta.url` is given the
 // bundle's own file URL (what it means in an ES module).
 const importMetaUrl = "var __berth_import_meta_url = require('node:url').pathToFileURL(__filename).href;";
@@ -55,7 +86,7 @@ await build({
   outExtension: { '.js': '.cjs' },
   banner: { js: importMetaUrl },
   define: { BERTH_VERSION: JSON.stringify(pkg.version), 'import.meta.url': '__berth_import_meta_url' },
-  plugins: [lazyChildProcessForCommander],
+  plugins: [lazyChildProcessForCommander, lazyBuiltinsPlugin],
 });
 // berth-runtime (our OCI runtime's runc-compatible CLI) ships beside berth: the engine drives
 // containers through it by default (see src/containers/wiring.ts `runtimeBinary`).

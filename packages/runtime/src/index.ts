@@ -12,6 +12,8 @@ export {
   type Runtime,
   type RuntimeOptions,
   type StdioSpec,
+  type StdioEntry,
+  type RunStarted,
 } from './runtime.js';
 export { compilePlan, compileExecPlan, encodePlan, type Step, type ShimMode, type PlanOptions } from './plan.js';
 export { parseConfig, parseProcess, type OciConfig, type OciProcess, type OciMount, type OciSeccomp, type OciHook } from './spec.js';

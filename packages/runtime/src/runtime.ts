@@ -8,6 +8,7 @@
  *                              startTime,cgroupsPath,namespaces,seccomp?}   written at create
  *               exec.fifo    exists from create until start (the init blocks on it)
  *               exit.json    {"exitCode","signal"} written by a monitor shim when the init exits
+ *               shim.sock    a monitor shim with a log file answers there (see native/shim/shim.c)
  *
  * Status: stopped if exit.json exists or the init (pid + start time) is gone; created while
  * exec.fifo exists; else running.
@@ -17,7 +18,7 @@ import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
 import { cgroupManager, cgroupManagerAt, defaultDeviceRules, readCgroupHost, type CgroupHost, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
-import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
+import { compileExecPlan, compilePlan, type ShimMode, type Step } from './plan.js';
 import { resolveInRoot, type InRootResolver } from './resolve.js';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
 import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMapping, type OciNamespace, type OciProcess, type OciSeccomp } from './spec.js';
@@ -63,7 +64,19 @@ interface StoredState {
 }
 
 /** Where the container's fds 0-2 come from: inherited, discarded, or given fds. */
-export type StdioSpec = 'inherit' | 'ignore' | readonly [number | 'inherit' | 'ignore', number | 'inherit' | 'ignore', number | 'inherit' | 'ignore'];
+export type StdioSpec = 'inherit' | 'ignore' | readonly [StdioEntry, StdioEntry, StdioEntry];
+/** One of fds 0-2: an fd, inherited, discarded, or (foreground `run`) a pipe to the caller. */
+export type StdioEntry = number | 'inherit' | 'ignore' | 'pipe';
+
+/** What a foreground {@link Runtime.run} hands its caller once the container's process runs. */
+export interface RunStarted {
+  /** Host pid of the container's init. */
+  readonly pid: number;
+  /** The caller's ends of the `'pipe'` stdio entries (null for the others). */
+  readonly stdin: import('node:stream').Writable | null;
+  readonly stdout: import('node:stream').Readable | null;
+  readonly stderr: import('node:stream').Readable | null;
+}
 
 /** Options of {@link Runtime.create}. */
 export interface CreateOptions {
@@ -85,6 +98,27 @@ export interface CreateOptions {
    * this file, one Docker json-file line per line of output (`{"log","stream","time"}`).
    */
   readonly logFile?: string;
+  /** Monitor mode with `logFile`: rotate the log past this many bytes (Docker's max-size)… */
+  readonly logMaxSize?: number;
+  /** …keeping this many files in all, `log`, `log.1` … (Docker's max-file, default 1). */
+  readonly logMaxFile?: number;
+  /**
+   * Monitor mode: once the process has exited and its status is in the exit file, the shim
+   * execs this command (conmon's --exit-command) in its own place, so the holder's pid stays
+   * the same until the caller's cleanup has run.
+   */
+  readonly exitCommand?: readonly string[];
+  /**
+   * Monitor mode with `logFile` and `process.terminal`: the shim itself takes the pty master
+   * and logs what it shows (no console socket; `berth run -d -t`).
+   */
+  readonly terminalToLog?: boolean;
+  /** Foreground `run`: called once the process runs, with its pid and the stdio pipes. */
+  readonly onStarted?: (started: RunStarted) => void;
+  /** Foreground `run`: forward this process's signals to the container (default true). */
+  readonly forwardSignals?: boolean;
+  /** Start the shim in a process group of its own (a terminal's Ctrl-C then reaches only the caller). */
+  readonly ownProcessGroup?: boolean;
 }
 
 /** Options of {@link Runtime.exec}. */
@@ -175,7 +209,7 @@ export function parseSignal(sig: string | number): number {
   return n;
 }
 
-function stdioArray(s: StdioSpec | undefined): ('inherit' | 'ignore' | number)[] {
+function stdioArray(s: StdioSpec | undefined): StdioEntry[] {
   if (s === undefined || s === 'inherit') return ['inherit', 'inherit', 'inherit'];
   if (s === 'ignore') return ['ignore', 'ignore', 'ignore'];
   return [...s];
@@ -327,10 +361,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       });
       const cgm = cgroupsOf(cgroupsPath);
       cg = cgm;
-      const steps = compilePlan(config, {
+      const ptyToLog = opts.terminalToLog === true && shimMode === 'monitor' && opts.logFile !== undefined && opts.consoleSocket === undefined && config.process?.terminal === true;
+      const planned = compilePlan(config, {
         rootfs, bundle, mode: shimMode,
         ...(shimMode !== 'foreground' ? { execFifo: fifo } : {}),
-        ...(opts.consoleSocket !== undefined ? { consoleSocket: opts.consoleSocket } : {}),
+        ...(opts.consoleSocket !== undefined ? { consoleSocket: opts.consoleSocket } : ptyToLog ? { consoleSocket: '' } : {}),
         ...(shimMode === 'monitor' ? { exitFile: join(dir(id), 'exit.json') } : {}),
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
@@ -339,6 +374,13 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
+      // (The shim keeps the pty itself: its console_self in place of a console socket to connect.)
+      const steps: Step[] = ptyToLog ? planned.map((st): Step => (st[0] === 'console_connect' ? ['console_self'] : st)) : planned;
+      // Monitor extras, header records the shim reads wherever they stand in the plan.
+      if (opts.logFile !== undefined && (opts.logMaxSize ?? 0) > 0) steps.push(['log_rotate', String(opts.logMaxSize), String(Math.max(1, opts.logMaxFile ?? 1))]);
+      if (shimMode === 'monitor' && opts.exitCommand !== undefined && opts.exitCommand.length > 0) steps.push(['exit_command', ...opts.exitCommand]);
+      // The monitor answers on <root>/<id>/shim.sock (state, kill, resize, attach) while it drains the log.
+      if (shimMode === 'monitor' && opts.logFile !== undefined) steps.push(['socket', join(dir(id), 'shim.sock')]);
       // Make the cgroup while the shim starts and clones; only the join waits for the pid.
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
       cgReady.catch(() => {});
@@ -347,6 +389,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         steps,
         stdio: stdioArray(opts.stdio),
         monitor: shimMode === 'monitor',
+        ...(opts.ownProcessGroup === true ? { detached: true } : {}),
         prepare: async (pid) => {
           writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
           await cgReady; // the shim joins the init to it after "go"
@@ -499,7 +542,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     }
     const { state: st, shim } = await create(id, opts, 'foreground');
     const forward = (sig: NodeJS.Signals) => { try { process.kill(st.pid, sig); } catch { /* gone */ } };
-    const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+    const sigs: NodeJS.Signals[] = opts.forwardSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+    opts.onStarted?.({ pid: st.pid, stdin: shim.child.stdin, stdout: shim.child.stdout, stderr: shim.child.stderr });
     for (const sg of sigs) process.on(sg, forward);
     try {
       const result = await shim.exited;

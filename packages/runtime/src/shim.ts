@@ -40,6 +40,8 @@ export interface StartShimOptions {
   readonly prepare?: (pid: number) => Promise<void>;
   /** The shim forks away as the monitor: its own exit means nothing, the `exit` line does. */
   readonly monitor?: boolean;
+  /** Spawn the shim in its own process group (setpgid), out of the terminal's signals. */
+  readonly detached?: boolean;
 }
 
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
@@ -106,7 +108,7 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   // net and stream behind it) is a good part of a short CLI run's start-up.
   const { spawn } = process.getBuiltinModule('node:child_process');
   const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe'];
-  const child = spawn(opts.shimPath, [], { stdio });
+  const child = spawn(opts.shimPath, [], { stdio, ...(opts.detached === true ? { detached: true } : {}) });
   const ctlIn = child.stdio[3] as Writable;
   const ctlOut = child.stdio[4] as Readable;
   ctlIn.on('error', () => {});

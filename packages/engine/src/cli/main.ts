@@ -80,7 +80,11 @@ export async function program(argv?: readonly string[]): Promise<Command> {
   };
   const name = argv === undefined ? undefined : commandName(argv);
   const one = name === undefined ? undefined : commandModules.find((m) => m.names.includes(name));
+  // (BERTH_TRACE: where a short command's start goes; tools/bench/run prints the phases.)
+  const { phase } = await import('../containers/trace.js');
+  phase('node start, bundle load, cli setup');
   const modules = await Promise.all((one === undefined ? commandModules : [one]).map((m) => m.load()));
+  phase('command group load');
   for (const m of modules) m.register(cmd, ctx);
   return cmd;
 }

@@ -12,16 +12,15 @@
  *                           resolv.conf log.json (output)  exit (the monitor's last status)
  *   $state/containers/<id>/ pid (container init pid) runtime.log (the runtime's JSON log)
  *
- * Every running container has a monitor, the process that spawned the runtime's `run` and waits
- * for it: the foreground `berth run`, or a detached `berth container monitor`. Its pid is the
- * row's `shim_pid`. A reader that finds the monitor gone (killed, or the host rebooted) kills what
+ * Every running container has a holder: the foreground `berth run` that waits for it, or, detached,
+ * its berth-shim (the runtime's monitor; a `berth container monitor` with a runc-CLI runtime). Its
+ * pid (and start time) is the row's `shim_pid`. A reader that finds the monitor gone (killed, or the host rebooted) kills what
  * is left of the container and marks it exited: `ps` never shows a ghost "running".
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
-import type { ContainerRuntime } from './oci-runtime.js';
-import { runtimeError, runtimeOomKilled, startError } from './oci-runtime.js';
+import type { ContainerRuntime, RunExit } from './oci-runtime.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, containerHostname, hostsFile, mergeEnv, resolveUser, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
 import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
@@ -114,10 +113,14 @@ export function processStart(pid: number): string {
   }
 }
 
-/** True when `pid` is a detached `berth container monitor`, not a foreground CLI. */
+/**
+ * True when `pid` is a detached holder (a berth-shim, the `container cleanup` it became, or a
+ * `berth container monitor`), not a foreground CLI.
+ */
 function isDetachedMonitor(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('container\0monitor\0');
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('container\0monitor\0') || cmd.includes('container\0cleanup\0') || cmd.split('\0')[0]?.endsWith('berth-shim') === true;
   } catch {
     return false;
   }
@@ -145,6 +148,8 @@ const transient: ReadonlySet<ContainerState['status']> = new Set(['starting', 'r
 /** The container lifecycle. */
 export class ContainerEngine {
   readonly deps: EngineDeps;
+  /** Rootfs this engine mounted in this process (create, then the start that follows it). */
+  readonly #justMounted = new Set<string>();
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
@@ -250,9 +255,11 @@ export class ContainerEngine {
     // exist whatever the image has, and `diff`/`commit` never list them.
     // (@berth/overlay loads here, not at start-up: ps, logs, rm … never need it.)
     const { defaultInitEntries } = await import('@berth/overlay');
+    phase('overlay load');
     await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries });
     phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);
+    this.#justMounted.add(c.id);
     phase('rootfs mount');
     const rootfs = join(dir, 'rootfs');
     const read = (p: string): string | undefined => {
@@ -295,8 +302,10 @@ export class ContainerEngine {
     if (monitorAlive(holder, c.state.holderStart)) return c;
     return this.deps.store.transition(c.id, (cur) => {
       if (cur.state.status !== c.state.status || cur.state.shimPid !== c.state.shimPid || cur.state.owner !== c.state.owner) return {};
+      // A shim that recorded the exit but could not run its cleanup (or whose cleanup died)
+      // still knows the status: read it before the runtime's state goes.
+      const exit = this.#readExit(c.id) ?? this.deps.runtime.recordedExit?.(c.id);
       this.#killLeftovers(c.id);
-      const exit = this.#readExit(c.id);
       return {
         status: cur.state.status === 'removing' ? 'removing' : 'exited', pid: 0, shimPid: 0, owner: 0,
         exitCode: exit ?? 137, finishedAt: cur.state.finishedAt || new Date().toISOString(),
@@ -310,7 +319,8 @@ export class ContainerEngine {
     try {
       const st = this.deps.runtime.state(id);
       if (st && st.status !== 'stopped') {
-        if (st.status === 'paused') this.deps.runtime.resume(id);
+        // (A frozen process dies of SIGKILL only once thawed; delete --force thaws too.)
+        if (st.status === 'paused') void Promise.resolve(this.deps.runtime.resume(id)).catch(() => undefined);
         this.deps.runtime.kill(id, 9, true);
       }
       this.deps.runtime.delete(id, true);
@@ -352,7 +362,8 @@ export class ContainerEngine {
     rmSync(join(this.dir(c.id), 'exit'), { force: true });
     if (this.deps.runtime.exists(c.id)) this.deps.runtime.delete(c.id, true);
     if (!existsSync(join(this.dir(c.id), 'config.json'))) await this.#prepareBundle(c);
-    else await this.deps.snapshotter.mount(c.id);
+    // (A rootfs this engine mounted moments ago, in create, needs no second look at mountinfo.)
+    else if (!this.#justMounted.delete(c.id)) await this.deps.snapshotter.mount(c.id);
     return { pidFile, logFile };
   }
 
@@ -367,29 +378,20 @@ export class ContainerEngine {
   }
 
   /**
-   * Records the end of a run: the status the runtime exited with, or the start failure read
-   * from its log. Returns the container's exit code and, for a start failure, the error.
+   * Records the end of a run: the status it exited with (128+n for signal n), or its start
+   * failure. Returns the container's exit code (Docker's: 127 not found, 126 cannot run,
+   * 125 any other start failure) and, for a start failure, the error.
    */
-  finished(id: ContainerId, status: number, logFile: string, start: { readonly started: boolean; readonly spawnError?: string } = { started: true }): { code: number; error?: Error } {
-    const failure = status !== 0 ? runtimeError(logFile) : undefined;
-    let err = failure === undefined ? undefined : startError(failure);
-    if (err === undefined && !start.started && (status !== 0 || start.spawnError !== undefined)) {
-      // The runtime ended before the container's init ever ran (no pid file), saying nothing:
-      // Docker's "OCI runtime create failed", exit 125.
-      const rt = this.deps.runtime.binary;
-      err = new BerthError('Unavailable', start.spawnError !== undefined
-        ? `cannot run the OCI runtime ${rt}: ${start.spawnError}: install it, or unset BERTH_RUNTIME to use berth's own`
-        : `OCI runtime ${rt} failed to create the container (exit status ${status}) and logged no reason: check the runtime, or unset BERTH_RUNTIME to use berth's own`,
-      { detail: { exec: false } });
-    }
-    const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : status;
+  finished(id: ContainerId, r: RunExit & { readonly failure?: BerthError }): { code: number; error?: Error } {
+    const err = r.failure;
+    const code = err ? (err.detail?.['exec'] === true ? (err.code === 'NotFound' ? 127 : 126) : 125) : r.status;
     try { writeFileSync(join(this.dir(id), 'exit'), `${code}\n`); } catch { /* removed meanwhile (rm -f) */ }
     // The event first: whoever waits for the status (stop, wait) then sees die before its own.
     const before = this.deps.store.find(id);
     if (before) this.event('die', before, { exitCode: String(code) });
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
-      error: err?.message ?? '', oomKilled: status !== 0 && runtimeOomKilled(logFile),
+      error: err?.message ?? '', oomKilled: err === undefined && r.oomKilled,
     });
     if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
     return err ? { code, error: err } : { code };
@@ -422,7 +424,7 @@ export class ContainerEngine {
     const stopSignal = c.config.options.stopSignal ?? 15;
     const timeout = timeoutSec ?? c.config.options.stopTimeout ?? 10;
     try {
-      if (c.state.status === 'paused') this.deps.runtime.resume(c.id);
+      if (c.state.status === 'paused') await this.deps.runtime.resume(c.id);
       this.deps.runtime.kill(c.id, stopSignal);
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) throw e;
@@ -509,12 +511,12 @@ export class ContainerEngine {
   }
 
   /** `berth pause` / `unpause` (cgroup freezer, through the runtime). */
-  pause(ref: string, on: boolean): void {
+  async pause(ref: string, on: boolean): Promise<void> {
     const c = this.get(ref);
     if (on && c.state.status !== 'running') throw conflict(`container ${c.name} is not running`);
     if (!on && c.state.status !== 'paused') throw conflict(`container ${c.name} is not paused`);
-    if (on) this.deps.runtime.pause(c.id);
-    else this.deps.runtime.resume(c.id);
+    if (on) await this.deps.runtime.pause(c.id);
+    else await this.deps.runtime.resume(c.id);
     this.deps.store.transition(c.id, () => ({ status: on ? 'paused' : 'running' }));
     this.event(on ? 'pause' : 'unpause', c);
   }

@@ -11,9 +11,9 @@
  *     ◄───────────── exit status (128+n for signal n) ◄───────────── exit
  *     finished (row: exited, exit file) → restart? → release rootfs → --rm? remove
  */
-import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toBerthError, type BerthError } from '@berth/errors';
+import type { RunExit, RunHandle } from './oci-runtime.js';
 import { constants } from 'node:os';
 import { selfStart, type ContainerEngine, type Container } from './engine.js';
 import { JsonLogWriter } from './logs.js';
@@ -41,26 +41,6 @@ export interface MonitorResult {
   readonly error?: Error;
 }
 
-function exitStatusOf(child: ChildProcess, onError: (e: Error) => void): Promise<number> {
-  return new Promise((resolve) => {
-    child.on('error', (e) => { onError(e); resolve(125); });
-    child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
-  });
-}
-
-async function waitPid(pidFile: string, exited: Promise<number>): Promise<number | undefined> {
-  let done = false;
-  void exited.then(() => { done = true; });
-  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
-    try {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      if (pid > 0) return pid;
-    } catch { /* not yet */ }
-    if (done) return undefined;
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
-
 /** Runs a container until it is done (restarts included). Returns its last exit code. */
 export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOptions): Promise<MonitorResult> {
   let c: Container = engine.beginStart(ref);
@@ -79,51 +59,58 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       const { pidFile, logFile } = await engine.prepareStart(c);
       phase('start prepare');
       const io = o.io;
-      const child = engine.deps.runtime.run(id, {
-        bundle: engine.dir(id),
-        pidFile,
-        logFile,
-        stdio: io.kind === 'tty' ? 'inherit' : [io.kind === 'attach' && io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-        detached: io.kind !== 'tty',
-      });
-      child.stdout?.on('data', (d: Buffer) => {
-        log?.write('stdout', d);
-        if (io.kind === 'attach' && io.stdout !== false) process.stdout.write(d);
-      });
-      child.stderr?.on('data', (d: Buffer) => {
-        log?.write('stderr', d);
-        if (io.kind === 'attach' && io.stderr !== false) process.stderr.write(d);
-      });
-      if (io.kind === 'attach' && io.stdin && child.stdin) {
-        child.stdin.on('error', () => undefined);
-        process.stdin.pipe(child.stdin);
-      }
-      if (io.kind === 'attach' && io.sigProxy && forward === undefined) {
-        forward = (sig) => {
-          try { engine.deps.runtime.kill(id, constants.signals[sig]); } catch { /* exited meanwhile */ }
-        };
-        for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, forward);
-      }
-      let spawnError: string | undefined;
-      const exited = exitStatusOf(child, (e) => { spawnError = (e as NodeJS.ErrnoException).code ?? e.message; });
-      const pid = await waitPid(pidFile, exited);
-      if (pid !== undefined) {
-        c = engine.started(id, pid, process.pid, attempt > 0);
-        if (!ready) { ready = true; o.onReady?.({ ok: true, pid }); }
+      let handle: RunHandle | undefined;
+      let failure: BerthError | undefined;
+      try {
+        handle = await engine.deps.runtime.run(id, {
+          bundle: engine.dir(id), pidFile, logFile,
+          stdio: io.kind === 'tty' ? 'inherit' : { stdin: io.kind === 'attach' && io.stdin },
+          detached: io.kind !== 'tty',
+        });
+      } catch (e) {
+        failure = toBerthError(e);
       }
       phase('spawn runtime');
-      const status = await exited;
-      phase('runtime run (create, exec, wait)');
-      // Drain what the pipes still hold before recording the exit.
-      await Promise.all([child.stdout, child.stderr].map((s) => (s && !s.readableEnded ? new Promise((r) => s.once('close', r)) : undefined)));
-      if (io.kind === 'attach' && io.stdin) process.stdin.unpipe();
-      result = engine.finished(id, status, logFile, { started: pid !== undefined, ...(spawnError === undefined ? {} : { spawnError }) });
+      let exit: RunExit = { status: 125, oomKilled: false };
+      if (handle !== undefined) {
+        c = engine.started(id, handle.pid, process.pid, attempt > 0);
+        if (!ready) { ready = true; o.onReady?.({ ok: true, pid: handle.pid }); }
+        handle.stdout?.on('data', (d: Buffer) => {
+          log?.write('stdout', d);
+          if (io.kind === 'attach' && io.stdout !== false) process.stdout.write(d);
+        });
+        handle.stderr?.on('data', (d: Buffer) => {
+          log?.write('stderr', d);
+          if (io.kind === 'attach' && io.stderr !== false) process.stderr.write(d);
+        });
+        const stdin = handle.stdin;
+        if (io.kind === 'attach' && io.stdin && stdin) {
+          stdin.on('error', () => undefined);
+          process.stdin.pipe(stdin);
+        }
+        if (io.kind === 'attach' && io.sigProxy && forward === undefined) {
+          forward = (sig) => {
+            try { void engine.deps.runtime.kill(id, constants.signals[sig]); } catch { /* exited meanwhile */ }
+          };
+          for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, forward);
+        }
+        try {
+          exit = await handle.exited;
+        } catch (e) {
+          failure = toBerthError(e);
+        }
+        phase('runtime run (create, exec, wait)');
+        if (io.kind === 'attach' && io.stdin) process.stdin.unpipe();
+      }
+      // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
+      const stopped = engine.deps.store.find(id)?.state.status === 'stopping';
+      result = engine.finished(id, failure === undefined ? exit : { ...exit, failure });
       phase('record exit');
       if (result.error) {
         if (!ready) { ready = true; o.onReady?.({ ok: false, code: result.code, error: result.error.message }); }
         break;
       }
-      if (!engine.shouldRestart(id, result.code)) break;
+      if (stopped || !engine.shouldRestart(id, result.code)) break;
       // Back off like Docker (100 ms, doubling), then claim the row again for the next start.
       await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)));
       try {
@@ -152,4 +139,83 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
     }
   }
   return result;
+}
+
+/**
+ * Starts a container held by the runtime's own monitor (berth-shim), detached: no process of
+ * this CLI stays behind. The shim records the exit and then runs `exitCommand` in its place
+ * (`berth container cleanup <id>`, see {@link cleanupMonitored}), which carries out the restart
+ * policy and --rm. The row's holder is the shim (pid and start time): once it is gone without
+ * a recorded exit (killed, or the host rebooted), readers mark the container exited.
+ *
+ *   CLI (or cleanup, restarting)        berth-shim (monitor)              container init
+ *     beginStart (starting, owner me)
+ *     create ─────────────────────────► fork, setsid, clone ─────────────► steps, waits
+ *     start ──────────────────────────────────────────────────────────────► exec
+ *     started (running, holder = shim)
+ *     exit                                 log.json ◄─── stdout/stderr
+ *                                          exit.json ◄── wait ◄────────── exit
+ *                                          exec `berth container cleanup <id>` (same pid)
+ */
+export async function startMonitored(engine: ContainerEngine, ref: string, exitCommand: readonly string[], restarting = false): Promise<Container> {
+  const begun = engine.beginStart(ref);
+  const id = begun.id;
+  const startMon = engine.deps.runtime.startMonitored;
+  if (startMon === undefined) throw new Error(`the runtime ${engine.deps.runtime.name} has no monitor of its own`);
+  const opts = begun.config.options;
+  try {
+    await engine.prepareStart(begun);
+    phase('start prepare');
+    const s = await startMon(id, {
+      bundle: engine.dir(id), logFile: join(engine.dir(id), 'log.json'), exitCommand,
+      ...(opts.logMaxSize === undefined ? {} : { logMaxSize: opts.logMaxSize }),
+      ...(opts.logMaxFile === undefined ? {} : { logMaxFile: opts.logMaxFile }),
+    });
+    phase('start monitored');
+    return engine.started(id, s.pid, s.monitorPid, restarting);
+  } catch (e) {
+    const failure = toBerthError(e);
+    const r = engine.finished(id, { status: 125, oomKilled: false, failure });
+    if (opts.autoRemove) await engine.remove(id, { force: true, volumes: true }).catch(() => undefined);
+    else await engine.release(id);
+    throw r.error ?? failure;
+  }
+}
+
+/**
+ * `berth container cleanup <id>`: run by a container's shim in its own place once the
+ * container exited (so this process is the row's holder). Records the exit, then restarts the
+ * container under a new shim when its policy says so, else unmounts it or, with --rm, removes it.
+ * Does nothing when the row is no longer held by this process (removed, or taken over).
+ */
+export async function cleanupMonitored(engine: ContainerEngine, id: string, exitCommand: readonly string[]): Promise<void> {
+  // The shim may exit before its starter recorded it as the holder: wait for that (briefly).
+  let c = engine.deps.store.find(id);
+  for (let i = 0; c && c.state.status === 'starting' && i < 2000; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    c = engine.deps.store.find(id);
+  }
+  if (!c || c.state.shimPid !== process.pid || !['running', 'paused', 'stopping'].includes(c.state.status)) return;
+  const exit = (await engine.deps.runtime.monitoredExit?.(c.id).catch(() => undefined)) ?? { status: 137, oomKilled: false };
+  const r = engine.finished(c.id, exit);
+  // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
+  const stopped = c.state.status === 'stopping';
+  for (let attempt = c.state.restartCount; !stopped && engine.shouldRestart(c.id, r.code); attempt++) {
+    // Back off like Docker (100 ms, doubling); a stop or rm meanwhile wins.
+    await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** Math.min(attempt, 10), 5_000)));
+    if (!engine.shouldRestart(c.id, r.code)) break;
+    try {
+      await startMonitored(engine, c.id, exitCommand, true);
+      return;
+    } catch {
+      // recorded by startMonitored; the policy decides again on the new exit code
+      const now = engine.deps.store.find(c.id);
+      if (!now || now.state.status !== 'exited') return;
+    }
+  }
+  const after = engine.deps.store.find(c.id);
+  if (after && after.state.status === 'exited') {
+    if (after.config.options.autoRemove) await engine.remove(c.id, { force: true, volumes: true });
+    else await engine.release(c.id);
+  }
 }

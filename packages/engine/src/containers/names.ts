@@ -2,7 +2,31 @@
  * Container IDs (64 lower-case hex, like Docker's) and generated names in Docker's
  * `adjective_surname` style.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+
+/**
+ * Random bytes from the kernel's /dev/urandom (what crypto.randomBytes draws on too): loading
+ * node:crypto costs a `berth run` several ms for the 32 bytes of an ID.
+ */
+function randomBytes(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    for (let off = 0; off < n;) off += readSync(fd, b, off, n - off, null);
+  } finally {
+    closeSync(fd);
+  }
+  return b;
+}
+
+/** A uniform integer in [0, max) (max ≤ 2^16: rejection sampling over two random bytes). */
+function randomInt(max: number): number {
+  const limit = 65536 - (65536 % max);
+  for (;;) {
+    const v = randomBytes(2).readUInt16LE(0);
+    if (v < limit) return v % max;
+  }
+}
 import { invalidArgument } from '@berth/errors';
 
 /** A container ID: 64 lower-case hex characters. */

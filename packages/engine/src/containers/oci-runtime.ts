@@ -9,7 +9,9 @@
  * The process that spawns `run` is the container's monitor: the foreground CLI, or the
  * detached `berth container monitor` (see monitor.ts).
  */
-import type { ChildProcess, StdioOptions } from 'node:child_process';
+import type { StdioOptions } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { constants } from 'node:os';
 /** node:child_process (and net behind it) loads at the first spawn, not at start-up: ps never spawns. */
 const childProcess = () => process.getBuiltinModule('node:child_process');
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,15 +24,56 @@ export interface RuntimeState {
   readonly pid: number;
 }
 
+/** How the container's fds 0-2 are connected in a foreground run. */
+export type RunStdio =
+  /** The caller's terminal, as is (-t: the runtime makes the pty and proxies it). */
+  | 'inherit'
+  /** Pipes to the caller: stdout and stderr always, stdin when asked. */
+  | { readonly stdin: boolean };
+
 /** Options of {@link ContainerRuntime.run}. */
 export interface RunProcessOptions {
   readonly bundle: string;
   readonly pidFile: string;
   /** Runtime's own JSON log (errors of create/start land there). */
   readonly logFile: string;
-  readonly stdio: StdioOptions;
+  readonly stdio: RunStdio;
   /** Own process group, so a terminal's Ctrl-C reaches the container only through the engine. */
   readonly detached?: boolean;
+}
+
+/** How a run ended: the status (128+n for signal n) and whether the OOM killer did it. */
+export interface RunExit {
+  readonly status: number;
+  readonly oomKilled: boolean;
+}
+
+/** A container process that runs, in the foreground of its caller. */
+export interface RunHandle {
+  /** Host pid of the container's init. */
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  readonly exited: Promise<RunExit>;
+}
+
+/** Options of {@link ContainerRuntime.startMonitored}. */
+export interface MonitoredStartOptions {
+  readonly bundle: string;
+  /** The json-file log the monitor writes the container's output to, and its rotation. */
+  readonly logFile: string;
+  readonly logMaxSize?: number;
+  readonly logMaxFile?: number;
+  /** Run by the monitor, in its place, once the exit status is recorded (`berth container cleanup`). */
+  readonly exitCommand: readonly string[];
+}
+
+/** A container started under a monitor of the runtime's own (berth-shim), detached from its caller. */
+export interface MonitoredStart {
+  readonly pid: number;
+  /** The monitor's pid: the container's holder. */
+  readonly monitorPid: number;
 }
 
 /** An OCI runtime, as the engine uses it. */
@@ -38,10 +81,24 @@ export interface ContainerRuntime {
   readonly name: string;
   /** The binary run (its path, as given), for messages. */
   readonly binary: string;
-  /** Creates and starts the container; the returned process exits with the container's status. */
-  run(id: string, options: RunProcessOptions): ChildProcess;
-  /** Runs another process (an OCI `process` JSON file) in a running container; foreground unless `detach`. */
-  exec(id: string, processFile: string, options: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): ChildProcess;
+  /**
+   * Creates and starts the container in the foreground of this process. Resolves once it runs;
+   * rejects with the start failure (a BerthError, `detail.exec` for an exec error).
+   */
+  run(id: string, options: RunProcessOptions): Promise<RunHandle>;
+  /**
+   * Present when the runtime has a monitor of its own: starts the container held by it, with no
+   * process of the caller's left behind. Resolves once the container runs.
+   */
+  readonly startMonitored?: (id: string, options: MonitoredStartOptions) => Promise<MonitoredStart>;
+  /** The unix socket a monitored container's monitor answers on (attach, resize, kill, state), when it has one. */
+  readonly monitorSocket?: (id: string) => string | undefined;
+  /** The exit code a monitored container's monitor recorded (read synchronously), or undefined. */
+  readonly recordedExit?: (id: string) => number | undefined;
+  /** The exit a monitored container's monitor recorded, or undefined (none yet, or none kept). */
+  readonly monitoredExit?: (id: string) => Promise<RunExit | undefined>;
+  /** Runs another process (an OCI `process` JSON file) in a running container; resolves with its status (0 once started with `detach`). */
+  exec(id: string, processFile: string, options: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): Promise<number>;
   /** Pids of the container's processes (host pid namespace). */
   ps(id: string): number[];
   /** True when the runtime holds state for `id` (cheap: no process spawned). */
@@ -49,8 +106,22 @@ export interface ContainerRuntime {
   kill(id: string, signal: number, all?: boolean): void;
   delete(id: string, force?: boolean): void;
   state(id: string): RuntimeState | undefined;
-  pause(id: string): void;
-  resume(id: string): void;
+  pause(id: string): void | Promise<void>;
+  resume(id: string): void | Promise<void>;
+}
+
+/** Waits for a pid file to hold a pid; undefined once `exited` settled without one. */
+async function waitPid(pidFile: string, exited: Promise<unknown>): Promise<number | undefined> {
+  let done = false;
+  void exited.then(() => { done = true; });
+  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    try {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (pid > 0) return pid;
+    } catch { /* not yet */ }
+    if (done) return undefined;
+    await new Promise((r) => setTimeout(r, delay));
+  }
 }
 
 /** A runtime binary with runc's CLI, keeping its state under `stateRoot`. */
@@ -71,16 +142,52 @@ export class OciCliRuntime implements ContainerRuntime {
     return existsSync(join(this.#root, id));
   }
 
-  run(id: string, o: RunProcessOptions): ChildProcess {
-    return childProcess().spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, id], {
-      stdio: o.stdio,
+  async run(id: string, o: RunProcessOptions): Promise<RunHandle> {
+    const child = childProcess().spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, id], {
+      stdio: o.stdio === 'inherit' ? 'inherit' : [o.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       detached: o.detached ?? false,
     });
+    // Taken into our own streams at once: a child that exits before anyone reads its pipes has
+    // them resumed by Node (flushStdio), its output dropped, and the pid file comes later.
+    const { PassThrough } = process.getBuiltinModule('node:stream');
+    const take = (r: Readable | null): Readable | null => (r === null ? null : r.pipe(new PassThrough()));
+    const stdout = take(child.stdout);
+    const stderr = take(child.stderr);
+    let spawnError: string | undefined;
+    const status = new Promise<number>((resolve) => {
+      child.on('error', (e) => { spawnError = (e as NodeJS.ErrnoException).code ?? e.message; resolve(125); });
+      child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
+    });
+    // The exit counts once the pipes are drained: their last output belongs to the run.
+    const exited = status.then(async (st) => {
+      await Promise.all([stdout, stderr].map((s) => (s && !s.readableEnded && !s.destroyed ? new Promise((r) => s.once('close', r)) : undefined)));
+      return { status: st, oomKilled: st !== 0 && runtimeOomKilled(o.logFile) };
+    });
+    const pid = await waitPid(o.pidFile, status);
+    if (pid === undefined) {
+      const st = await status;
+      const failure = st !== 0 ? runtimeError(o.logFile) : undefined;
+      if (failure !== undefined) throw startError(failure);
+      // The runtime ended before the container's init ever ran, saying nothing: Docker's
+      // "OCI runtime create failed", exit 125.
+      throw new BerthError(ErrorCode.Unavailable, spawnError !== undefined
+        ? `cannot run the OCI runtime ${this.#binary}: ${spawnError}: install it, or unset BERTH_RUNTIME to use berth's own`
+        : `OCI runtime ${this.#binary} failed to create the container (exit status ${st}) and logged no reason: check the runtime, or unset BERTH_RUNTIME to use berth's own`,
+      { detail: { exec: false } });
+    }
+    return { pid, stdin: child.stdin, stdout, stderr, exited };
   }
 
-  exec(id: string, processFile: string, o: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): ChildProcess {
-    return childProcess().spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'exec', '--process', processFile,
+  async exec(id: string, processFile: string, o: { readonly stdio: StdioOptions; readonly detach?: boolean; readonly pidFile?: string; readonly logFile: string }): Promise<number> {
+    const child = childProcess().spawn(this.#binary, ['--root', this.#root, '--log', o.logFile, '--log-format', 'json', 'exec', '--process', processFile,
       ...(o.detach ? ['--detach'] : []), ...(o.pidFile === undefined ? [] : ['--pid-file', o.pidFile]), id], { stdio: o.stdio });
+    const status = await new Promise<number>((resolve) => {
+      child.on('error', () => resolve(125));
+      child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
+    });
+    const failure = status !== 0 ? runtimeError(o.logFile) : undefined;
+    if (failure !== undefined) throw startError(failure);
+    return status;
   }
 
   ps(id: string): number[] {

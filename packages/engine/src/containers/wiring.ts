@@ -14,10 +14,12 @@ import { openDatabase, Store } from '@berth/layer-store';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
+import { LibraryRuntime } from './library-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
 import { openImages, setContainerUsers } from './images.js';
+import { phase } from './trace.js';
 
 /** The facts about this host the spec builder needs. */
 export function hostFacts(): HostFacts {
@@ -60,7 +62,11 @@ function lazySnapshotter(root: string): RootfsSnapshotter {
   let s: Promise<Snapshotter> | undefined;
   const get = () => (s ??= import('@berth/overlay').then(({ createSnapshotter }) => createSnapshotter({ root, sys: new LinuxSys() })));
   return {
-    prepare: async (key, lowerDirs, options) => (await get()).prepare(key, lowerDirs, options),
+    prepare: async (key, lowerDirs, options) => {
+      const snap = await get();
+      phase('snapshotter open');
+      return snap.prepare(key, lowerDirs, options);
+    },
     mount: async (key) => (await get()).mount(key),
     unmount: async (key) => (await get()).unmount(key),
     remove: async (key) => (await get()).remove(key),
@@ -76,6 +82,7 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
   let facts: HostFacts | undefined;
   let volumes: VolumeStore | undefined;
   let init: string | undefined | null = null;
+  let seccompFor: { key: string; profile: unknown } | undefined;
   const store = new ContainerStore<ContainerConfig>(db, parseContainerConfig);
   return new ContainerEngine({
     root: ctx.root,
@@ -104,9 +111,15 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
       }
     }),
     snapshotter: lazySnapshotter(ctx.root),
-    runtime: new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')),
+    // berth's own runtime runs in this process; BERTH_RUNTIME names another (runc) to drive by its CLI.
+    runtime: process.env['BERTH_RUNTIME'] ? new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')) : new LibraryRuntime(join(ctx.state, 'runtime')),
     get host() { return (facts ??= hostFacts()); },
-    defaultSeccomp: (caps) => defaultSeccompProfile(caps),
+    // create builds the spec twice (a check before the row exists, then the real one): one profile.
+    defaultSeccomp: (caps) => {
+      const key = caps.join(',');
+      if (seccompFor?.key !== key) seccompFor = { key, profile: defaultSeccompProfile(caps) };
+      return seccompFor.profile;
+    },
     get initPath() { return init === null ? (init = findInit()) : init; },
     callerEnv: process.env,
     readFile: (p) => readFileSync(p, 'utf8'),

@@ -81,11 +81,11 @@ interface CommitOptions {
 /** Pauses a running container for the duration of `fn` (Docker's `commit -p`, the default). */
 async function paused<T>(engine: ContainerEngine, c: Container, pause: boolean, fn: () => Promise<T>): Promise<T> {
   if (!pause || c.state.status !== 'running') return fn();
-  engine.pause(c.id, true);
+  await engine.pause(c.id, true);
   try {
     return await fn();
   } finally {
-    engine.pause(c.id, false);
+    await engine.pause(c.id, false);
   }
 }
 

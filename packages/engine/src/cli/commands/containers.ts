@@ -1,6 +1,6 @@
 /** node:child_process (and net behind it) loads at the first spawn, not at start-up: ps never spawns. */
 const childProcess = () => process.getBuiltinModule('node:child_process');
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { totalmem as totalMem } from 'node:os';
 import { Option, type Command } from 'commander';
@@ -8,11 +8,10 @@ import { BerthError, ErrorCode, invalidArgument, toBerthError, exitStatus, isBer
 import type { Context } from '../context.js';
 import type { Container, ContainerEngine, PullPolicy } from '../../containers/engine.js';
 import { needRefs } from '../../containers/engine.js';
-import { runtimeError, startError } from '../../containers/oci-runtime.js';
 import { copyIn, copyOut, parseCpArg, tarIn, tarOut } from '../../containers/copy.js';
 import { LinuxSys } from '@berth/native';
 import { parseRunFlags, type RawRunFlags } from '../../containers/options.js';
-import { monitor } from '../../containers/monitor.js';
+import { cleanupMonitored, monitor, startMonitored } from '../../containers/monitor.js';
 import { openEngine } from '../../containers/wiring.js';
 import { readLog, selectLog } from '../../containers/logs.js';
 import { parseDuration, parseSignal, signalName } from '../../containers/units.js';
@@ -87,8 +86,20 @@ function selfArgv(): string[] {
   return [...process.execArgv, script];
 }
 
-/** Starts a container under a detached monitor; resolves when it runs (or failed to start). */
+/** What a container's shim runs once the container exited (see monitor.ts `cleanupMonitored`). */
+function cleanupCommand(ctx: Context, id: string): string[] {
+  return [process.execPath, ...selfArgv(), '--root', ctx.root, '--state', ctx.state, 'container', 'cleanup', id];
+}
+
+/**
+ * Starts a container detached; resolves when it runs (or failed to start). Held by the
+ * runtime's own monitor (berth-shim) when it has one, else by a `berth container monitor`.
+ */
 async function startDetached(ctx: Context, engine: ContainerEngine, c: Container): Promise<void> {
+  if (engine.deps.runtime.startMonitored !== undefined) {
+    await startMonitored(engine, c.id, cleanupCommand(ctx, c.id));
+    return;
+  }
   const sdir = engine.stateDir(c.id);
   mkdirSync(sdir, { recursive: true, mode: 0o700 });
   const errLog = join(sdir, 'monitor.log');
@@ -141,6 +152,51 @@ async function runCreated(ctx: Context, engine: ContainerEngine, c: Container, f
     process.stderr.write(`berth: ${r.error.message}\n`);
   }
   return r.code;
+}
+
+/**
+ * Connects to a berth-shim's socket (see native/shim/shim.c): `attach` streams the pty's output
+ * to stdout and stdin to the pty (the terminal raw meanwhile); SIGWINCH sends `resize`. The
+ * socket path can exceed sun_path's 108 bytes: connect from its directory, by name.
+ */
+async function attachSocket(path: string, forward?: (sig: NodeJS.Signals) => void): Promise<void> {
+  const net = process.getBuiltinModule('node:net');
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const connect = (): import('node:net').Socket => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try { return net.createConnection(name); } finally { process.chdir(cwd); }
+  };
+  const resize = (): void => {
+    if (!process.stdout.isTTY) return;
+    const s = connect();
+    s.on('error', () => undefined);
+    s.end(`resize ${process.stdout.rows} ${process.stdout.columns}\n`);
+  };
+  const sock = connect();
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', (e) => reject(toBerthError(e, 'attach to the container monitor')));
+  });
+  sock.write('attach\n');
+  resize();
+  const raw = process.stdin.isTTY === true;
+  if (raw) process.stdin.setRawMode(true);
+  // stdin's end is not the container's: the socket stays open for its output until it exits.
+  process.stdin.pipe(sock, { end: false });
+  sock.pipe(process.stdout);
+  process.on('SIGWINCH', resize);
+  if (forward) for (const s of ['SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+  try {
+    await new Promise<void>((resolve) => { sock.once('close', () => resolve()); });
+  } finally {
+    process.off('SIGWINCH', resize);
+    if (forward) for (const s of ['SIGTERM', 'SIGHUP'] as const) process.off(s, forward);
+    process.stdin.unpipe(sock);
+    if (raw) process.stdin.setRawMode(false);
+    process.stdin.destroy();
+  }
 }
 
 /** Docker's HumanDuration (go-units): "3 seconds", "About a minute", "2 hours", "3 days". */
@@ -409,7 +465,7 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('--no-sig-proxy', 'do not forward signals to the container')
     .option('-a, --attach <stream>', 'attach to stdin, stdout or stderr (repeatable)', collect))
     .action(async (image: string, command: string[], flags: CliRunFlags) => {
-      phase('node start, load, parse');
+      phase('flags parse');
       const c = ctx();
       const engine = openEngine(c);
       phase('db open');
@@ -495,7 +551,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       .argument('<container...>')
       .action(async (refs: string[]) => {
         const engine = openEngine(ctx());
-        await eachRef(refs, (ref) => { engine.pause(ref, on); process.stdout.write(`${ref}\n`); });
+        await eachRef(refs, async (ref) => { await engine.pause(ref, on); process.stdout.write(`${ref}\n`); });
       });
   }
 
@@ -537,8 +593,11 @@ export function register(cmd: Command, ctx: () => Context): void {
     .option('-f, --filter <k=v>', 'filter: status, name, id, label, ancestor, exited (repeatable)', collect)
     .option('--format <template>', "'json' or a template like '{{.ID}} {{.Names}}'")
     .action((o: { all?: boolean; quiet?: boolean; last?: string; latest?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => {
+      phase('flags parse');
       const engine = openEngine(ctx());
+      phase('db open');
       let list = engine.list();
+      phase('list, reconcile');
       const limit = o.latest ? 1 : o.last === undefined ? undefined : Number(o.last);
       if (!o.all && limit === undefined && !(o.filter ?? []).some((f) => f.startsWith('status='))) {
         list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'stopping');
@@ -629,6 +688,13 @@ export function register(cmd: Command, ctx: () => Context): void {
       const engine = openEngine(ctx());
       const c = engine.get(ref);
       if (c.state.status !== 'running' && c.state.status !== 'paused') throw invalidArgument(`you cannot attach to a stopped container ${c.name}: start it first`);
+      const sock = c.config.options.tty ? engine.deps.runtime.monitorSocket?.(c.id) : undefined;
+      if (sock !== undefined) {
+        // A terminal held by berth-shim: its socket carries the pty both ways, and resizes.
+        await attachSocket(sock, o.sigProxy !== false ? (sig) => { try { engine.kill(c.id, parseSignal(sig)); } catch { /* exited */ } } : undefined);
+        process.exitCode = await engine.wait(c.id);
+        return;
+      }
       const path = join(engine.dir(c.id), 'log.json');
       let offset = 0;
       try { offset = statSync(path).size; } catch { /* not yet */ }
@@ -659,18 +725,11 @@ export function register(cmd: Command, ctx: () => Context): void {
         ...(o.user === undefined ? {} : { user: o.user }), ...(o.workdir === undefined ? {} : { workdir: o.workdir }),
       });
       try {
-        const child = engine.deps.runtime.exec(c.id, processFile, {
+        process.exitCode = await engine.deps.runtime.exec(c.id, processFile, {
           stdio: o.detach ? 'ignore' : o.tty ? 'inherit' : [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
           detach: o.detach === true,
           logFile,
         });
-        const status = await new Promise<number>((resolve) => {
-          child.on('error', () => resolve(125));
-          child.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
-        });
-        const failure = status !== 0 ? runtimeError(logFile) : undefined;
-        if (failure !== undefined) throw startError(failure);
-        process.exitCode = status;
       } finally {
         rmSync(processFile, { force: true });
         rmSync(logFile, { force: true });
@@ -830,6 +889,20 @@ export function register(cmd: Command, ctx: () => Context): void {
       } catch (e) {
         const err = toBerthError(e);
         report({ ok: false, code: exitStatus(err), error: err.message });
+        throw e;
+      }
+    });
+  container.command('cleanup', { hidden: true })
+    .description("record a container's exit, restart or remove it (run by its berth-shim)")
+    .argument('<id>')
+    .action(async (id: string) => {
+      const context = ctx();
+      const engine = openEngine(context);
+      try {
+        await cleanupMonitored(engine, id, cleanupCommand(context, id));
+      } catch (e) {
+        // No terminal here (the shim's stdio is /dev/null): leave the reason beside the state.
+        try { appendFileSync(join(engine.stateDir(id), 'cleanup.log'), `${new Date().toISOString()} ${toBerthError(e).message}\n`); } catch { /* removed */ }
         throw e;
       }
     });
