@@ -242,6 +242,23 @@ Napi::Value Lremovexattr(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// lutimens(path, atimeNs, mtimeNs): utimensat(2) on `path` itself (a symlink is not followed),
+// to the nanosecond (Node's utimes takes float seconds, which cannot hold today's times exactly).
+Napi::Value Lutimens(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  struct timespec ts[2];
+  for (int i = 0; i < 2; i++) {
+    if (!info[i + 1].IsBigInt()) throw Napi::TypeError::New(info.Env(), "lutimens: times are bigint nanoseconds");
+    bool lossless = false;
+    int64_t ns = info[i + 1].As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless || ns < 0) throw Napi::RangeError::New(info.Env(), "lutimens: time out of range");
+    ts[i].tv_sec = static_cast<time_t>(ns / 1000000000);
+    ts[i].tv_nsec = static_cast<long>(ns % 1000000000);
+  }
+  if (utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) throw SysError{errno, "utimensat", path};
+  return info.Env().Undefined();
+}
+
 // ---- fd passing over unix sockets (SCM_RIGHTS) ----
 
 // socketpair() -> [fd, fd]: a connected AF_UNIX stream pair, both ends O_CLOEXEC.
@@ -365,6 +382,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lgetxattr", Napi::Function::New<Guard<Lgetxattr>>(env, "lgetxattr"));
   exports.Set("llistxattr", Napi::Function::New<Guard<Llistxattr>>(env, "llistxattr"));
   exports.Set("lremovexattr", Napi::Function::New<Guard<Lremovexattr>>(env, "lremovexattr"));
+  exports.Set("lutimens", Napi::Function::New<Guard<Lutimens>>(env, "lutimens"));
   exports.Set("socketpair", Napi::Function::New<Guard<Socketpair>>(env, "socketpair"));
   exports.Set("sendFd", Napi::Function::New<Guard<SendFd>>(env, "sendFd"));
   exports.Set("recvFd", Napi::Function::New<Guard<RecvFd>>(env, "recvFd"));
@@ -372,7 +390,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New<Guard<PidfdSendSignal>>(env, "pidfdSendSignal"));
   // The ABI version of these bindings: the TypeScript layer refuses an addon built from older
   // sources instead of failing later on a missing function.
-  exports.Set("abi", Napi::Number::New(env, 2));
+  exports.Set("abi", Napi::Number::New(env, 3));
   return exports;
 }
 

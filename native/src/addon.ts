@@ -6,7 +6,7 @@ import { errnoError } from './errno.js';
 import { addonPath } from './locate.js';
 
 /** The ABI version of the bindings this TypeScript expects (`abi` in csrc/addon.cc). */
-const expectedAbi = 2;
+const expectedAbi = 3;
 
 /** The raw functions of the addon. Results are `unknown`: LinuxSys validates each one. */
 export interface Addon {
@@ -23,6 +23,7 @@ export interface Addon {
   lgetxattr(path: string, name: string): unknown;
   llistxattr(path: string): unknown;
   lremovexattr(path: string, name: string): unknown;
+  lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): unknown;
   socketpair(): unknown;
   sendFd(socketFd: number, fd: number, message: Buffer): unknown;
   recvFd(socketFd: number): unknown;
@@ -32,7 +33,7 @@ export interface Addon {
 
 const functions = [
   'mount', 'umount2', 'flock', 'resolveInRoot', 'openInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
-  'llistxattr', 'lremovexattr', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal',
+  'llistxattr', 'lremovexattr', 'lutimens', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal',
 ] as const satisfies readonly (keyof Addon)[];
 
 function isRecord(v: unknown): v is Record<string, unknown> {

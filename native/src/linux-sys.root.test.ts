@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import {
-  closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync,
+  closeSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { constants as fsConstants } from 'node:fs';
@@ -462,6 +462,27 @@ test('pidfd: signal a child through its pidfd; ESRCH (NotFound) once it is reape
   const e = errorOf(() => sys.pidfdSendSignal(pidfd, 0));
   assert.is(e.errno, 'ESRCH');
   assert.is(e.code, 'NotFound');
+});
+
+test('lutimens sets times to the nanosecond on the path itself: a symlink, not its target', () => {
+  const dir = mkdtempSync(join(base, 'times-'));
+  const file = join(dir, 'f');
+  const link = join(dir, 'l');
+  writeFileSync(file, '');
+  symlinkSync('f', link);
+  const before = lstatSync(file, { bigint: true });
+  const at = 1_700_000_000_123_456_789n;
+  const mt = 1_600_000_000_987_654_321n;
+  sys.lutimens(link, at, mt);
+  const l = lstatSync(link, { bigint: true });
+  assert.is(l.atimeNs, at);
+  assert.is(l.mtimeNs, mt);
+  assert.is(lstatSync(file, { bigint: true }).mtimeNs, before.mtimeNs, 'the target keeps its times');
+  sys.lutimens(file, mt, at);
+  assert.is(lstatSync(file, { bigint: true }).mtimeNs, at);
+  const e = errorOf(() => sys.lutimens(join(dir, 'missing'), at, mt));
+  assert.is(e.code, 'NotFound');
+  assert.is(e.path, join(dir, 'missing'));
 });
 
 sysConformance(test, () => {

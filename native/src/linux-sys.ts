@@ -175,6 +175,14 @@ export class LinuxSys implements Sys {
     }
   }
 
+  lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+    try {
+      this.#native().lutimens(path, atimeNs, mtimeNs);
+    } catch (e) {
+      throw toSysError(e, `set the times of ${path}`, { path });
+    }
+  }
+
   socketpair(): [number, number] {
     let got: unknown;
     try {

@@ -9,7 +9,7 @@ import type { OpenInRootOptions, ReceivedFd, ResolveOptions, Sys, XattrFlag } fr
 /** The name of a {@link Sys} operation. */
 export type SysOp =
   | 'mount' | 'umount2' | 'flock' | 'resolveInRoot' | 'openInRoot' | 'mknod'
-  | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'lremovexattr'
+  | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'lremovexattr' | 'lutimens'
   | 'socketpair' | 'sendFd' | 'recvFd' | 'pidfdOpen' | 'pidfdSendSignal';
 
 /** One recorded call: the operation and its arguments (byte arrays copied into Buffers). */
@@ -205,6 +205,11 @@ export class RecordingSys implements Sys {
     const what = `remove xattr ${name} of ${path}`;
     this.#record('lremovexattr', [path, name], what, path);
     if (this.#xattrs.get(path)?.delete(name) !== true) throw this.#error('ENODATA', what, 'lremovexattr', path);
+  }
+
+  /** Records the call; the times set are not kept (nothing reads them back through Sys). */
+  lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+    this.#record('lutimens', [path, atimeNs, mtimeNs], `set the times of ${path}`, path);
   }
 
   socketpair(): [number, number] {

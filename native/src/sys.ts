@@ -63,6 +63,11 @@ export interface Sys {
   llistxattr(path: string): string[];
   /** lremovexattr(2). Throws NotFound (ENODATA) when there is no such attribute. */
   lremovexattr(path: string, name: string): void;
+  /**
+   * utimensat(2) with AT_SYMLINK_NOFOLLOW: sets the access and modification times of `path`
+   * itself, exactly, in nanoseconds since the epoch (as `lstat(…, { bigint: true })` gives them).
+   */
+  lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): void;
 
   /** socketpair(AF_UNIX, SOCK_STREAM): two connected sockets, both close-on-exec. */
   socketpair(): [number, number];

@@ -78,7 +78,7 @@ export async function makeInitLayer(sys: SnapshotterSys, dir: string, lowerDirs:
       made.add(e.path);
     }
     // Deepest first: making a child changes its parent's times.
-    for (const t of times.sort((a, b) => b.path.length - a.path.length)) await copyTimes(t.from, t.path);
+    for (const t of times.sort((a, b) => b.path.length - a.path.length)) await copyTimes(sys, t.from, t.path);
   } catch (e) {
     throw toBerthError(e, `make init layer ${dir}`);
   }

@@ -14,18 +14,18 @@ import { copyTimes } from './times.js';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
-import type { Change, MountSpec, SignalOptions } from './types.js';
+import type { Change, MountSpec, SignalOptions, SnapshotterSys } from './types.js';
 import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
 import { BaseSnapshotter, type SnapshotterOptions } from './base.js';
 import { computeChanges } from './changes.js';
 import { overlayItems, tarStream, type TarItem } from './difftar.js';
 import { mountDataLimit } from './mounts.js';
 
-async function copyRootAttrs(from: string, to: string): Promise<void> {
+async function copyRootAttrs(sys: SnapshotterSys, from: string, to: string): Promise<void> {
   const st = await lstat(from);
   await chown(to, st.uid, st.gid);
   await chmod(to, st.mode & 0o7777);
-  await copyTimes(from, to);
+  await copyTimes(sys, from, to);
 }
 
 /** Options of {@link OverlaySnapshotter}. */
@@ -66,7 +66,7 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     // recursive: a prepare that crashed before writing snapshot.json may have left them (empty).
     if (!readonly) await mkdir(p.upper, { recursive: true, mode: 0o755 });
     // The merged root shows the upper root's attributes: give it the image's.
-    if (!readonly && top !== undefined) await copyRootAttrs(top, p.upper);
+    if (!readonly && top !== undefined) await copyRootAttrs(this.sys, top, p.upper);
     if (top === undefined) {
       // An image without layers (FROM scratch): the upper dir is the whole tree.
       return [{ type: 'bind', source: p.upper, target: p.rootfs, options: ['rbind', 'rw'] }];

@@ -69,7 +69,7 @@ export interface SignalOptions {
  * removed and re-created in a container diffs as changed rather than replaced; without
  * `llistxattr` diff tars carry no xattrs.
  */
-export type SnapshotterSys = Pick<Sys, 'mount' | 'umount2'> & Partial<Pick<Sys, 'flock' | 'lgetxattr' | 'llistxattr'>>;
+export type SnapshotterSys = Pick<Sys, 'mount' | 'umount2'> & Partial<Pick<Sys, 'flock' | 'lgetxattr' | 'llistxattr' | 'lutimens'>>;
 
 /**
  * A container's root filesystem made from an image's unpacked layers. Lifecycle per key

@@ -15,7 +15,7 @@ import { copyTimes } from './times.js';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { canceled, internal, toBerthError } from '@berth/errors';
-import type { Change, MountSpec, SignalOptions } from './types.js';
+import type { Change, MountSpec, SignalOptions, SnapshotterSys } from './types.js';
 import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
 import { BaseSnapshotter, throwIfAborted } from './base.js';
 import { computeChanges } from './changes.js';
@@ -34,7 +34,7 @@ export class CopySnapshotter extends BaseSnapshotter {
       throwIfAborted(signal, `copy layer ${layer}`);
       const whiteouts: string[] = [];
       await this.clear(layer, partial, '', whiteouts);
-      await copyLayer(layer, partial, whiteouts, signal);
+      await copyLayer(this.sys, layer, partial, whiteouts, signal);
     }
     await rm(p.upper, { recursive: true, force: true }); // left by a prepare that crashed before its record
     await rename(partial, p.upper);
@@ -87,7 +87,7 @@ export class CopySnapshotter extends BaseSnapshotter {
  * holding whiteouts are walked and their other children copied in batches, and those dirs get
  * the layer's owner, mode and times afterwards (children first, since copying touches them).
  */
-async function copyLayer(layer: string, tree: string, whiteouts: readonly string[], signal?: AbortSignal): Promise<void> {
+async function copyLayer(sys: SnapshotterSys, layer: string, tree: string, whiteouts: readonly string[], signal?: AbortSignal): Promise<void> {
   if (whiteouts.length === 0) return cp([`${layer}/.`], tree, signal);
   const skip = new Set(whiteouts);
   const walkDirs = new Set<string>(['']);
@@ -109,7 +109,7 @@ async function copyLayer(layer: string, tree: string, whiteouts: readonly string
     const st = await lstat(here);
     await lchown(there, st.uid, st.gid);
     await chmod(there, st.mode & 0o7777);
-    await copyTimes(here, there);
+    await copyTimes(sys, here, there);
   };
   await into('');
 }
