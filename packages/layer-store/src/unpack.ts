@@ -12,7 +12,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import {
   constants as fsc, chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, rmSync, symlinkSync, writeSync,
+  mkdirSync, openSync, rmSync, symlinkSync, write, writeSync,
 } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -66,6 +66,9 @@ const S_IFIFO = 0o010000;
 const PATH_MAX = 4095;
 const NAME_MAX = 255;
 const gunzipChunk = 256 << 10;
+const largeFile = 1 << 20;
+const writeAsync = (fd: number, b: Buffer, off: number, len: number): Promise<number> =>
+  new Promise((resolve, reject) => write(fd, b, off, len, null, (e, n) => (e ? reject(e) : resolve(n))));
 
 /** Compression of a layer stream, by its magic bytes. */
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -274,10 +277,13 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
           // lookups after the O_EXCL|O_NOFOLLOW create, no thread-pool round trip per call.
           const fd = create(() => openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
           try {
+            // Large files are written on the thread pool: the copy into the page cache then
+            // overlaps with this thread's work on the other layers unpacking at the same time.
+            const large = (h.size ?? 0) >= largeFile;
             for await (const chunk of entry) {
               const b = chunk as Buffer;
               let off = 0;
-              while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+              while (off < b.length) off += large ? await writeAsync(fd, b, off, b.length - off) : writeSync(fd, b, off, b.length - off);
               size += b.length;
             }
             fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
