@@ -294,6 +294,9 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
       manifests: [{ digest: manifest.digest, mediaType: doc.mediaType, size: manifest.bytes.length }],
       tags: pr.digest === undefined ? [name] : [],
       repos: [pr.name],
+      // RepoDigests name what the reference resolved to: the index of a multi-platform image,
+      // as `docker pull` records it (and prints on the `Digest:` line).
+      repoDigests: [top.digest],
     });
     const upToDate = before?.id === image.id && pending.length === 0;
     emit({ kind: 'done', ref, id: image.id, digest: top.digest, upToDate });
