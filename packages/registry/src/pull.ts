@@ -14,8 +14,6 @@
  * A layer that fails verification is removed again with every other layer this pull created,
  * and no image is recorded: nothing unverified stays in the store.
  */
-import { createReadStream, readdirSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, invalidArgument, notFound } from '@berth/errors';
 import {
@@ -328,12 +326,10 @@ function ingestRef(store: Store, blob: Digest): string {
   const hex = blob.slice(7);
   const mine = `pull-${hex}-${process.pid}`;
   if (store.blobs.offset(mine) > 0) return mine;
-  let names: string[];
-  try { names = readdirSync(store.blobs.tmpDir); } catch { return mine; }
-  for (const n of names) {
-    const m = new RegExp(`^ingest-pull-${hex}-(\\d+)$`).exec(n);
+  for (const ref of store.blobs.partialRefs()) {
+    const m = new RegExp(`^pull-${hex}-(\\d+)$`).exec(ref);
     if (!m || pidAlive(Number(m[1]))) continue;
-    try { renameSync(join(store.blobs.tmpDir, n), join(store.blobs.tmpDir, `ingest-${mine}`)); return mine; } catch { /* taken by another */ }
+    if (store.blobs.adoptPartial(ref, mine)) return mine;
   }
   return mine;
 }
@@ -404,7 +400,7 @@ async function downloadLayer(
   }
 
   const unpackSource: AsyncIterable<Uint8Array> = offset > 0
-    ? concat(createReadStream(join(store.blobs.tmpDir, `ingest-${ref}`), { start: 0, end: offset - 1 }), toUnpack)
+    ? concat(store.blobs.readPartial(ref, offset), toUnpack)
     : toUnpack;
   const ingesting = store.blobs.ingest(received(), { digest: j.blob, size: j.desc.size, ref, ...(signal ? { signal } : {}) });
   const unpacking = verifyOrUnpack(store, j, unpackSource, needUnpack, created);
