@@ -21,7 +21,8 @@ import { startRegistry, type Registry } from '../registry/index.js';
 import { childEnv, median, type BenchOptions, type BenchResult } from './harness.js';
 
 const repo = new URL('../..', import.meta.url).pathname;
-const bin = join(repo, 'packages/engine/dist/berth.cjs');
+// BERTH_BENCH_BIN: another build's berth.cjs (e.g. a copy of an older dist/), to compare builds.
+const bin = process.env['BERTH_BENCH_BIN'] ?? join(repo, 'packages/engine/dist/berth.cjs');
 
 export const description = 'pull a ~300 MB 5-layer image from a local registry: berth pull vs podman pull vs skopeo copy (download only) (root)';
 
