@@ -21,8 +21,9 @@ import { startRegistry, type Registry } from '../registry/index.js';
 import { childEnv, median, type BenchOptions, type BenchResult } from './harness.js';
 
 const repo = new URL('../..', import.meta.url).pathname;
-// BERTH_BENCH_BIN: another build's berth.cjs (e.g. a copy of an older dist/), to compare builds.
-const bin = process.env['BERTH_BENCH_BIN'] ?? join(repo, 'packages/engine/dist/berth.cjs');
+const bin = join(repo, 'packages/engine/dist/berth.cjs');
+// BERTH_BENCH_BASELINE: another build's berth.cjs (a copy of an older dist/), run as one more candidate.
+const baseline = process.env['BERTH_BENCH_BASELINE'];
 
 export const description = 'pull a ~300 MB 5-layer image from a local registry: berth pull vs podman pull vs skopeo copy (download only) (root)';
 
@@ -126,6 +127,9 @@ export async function run(options: BenchOptions): Promise<readonly BenchResult[]
         '--cgroup-manager', 'cgroupfs', 'pull', '-q', '--tls-verify=false', ref] },
       { name: 'skopeo copy (download only)', argv: (d) => ['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(d, 'oci')}:x`] },
     ];
+    if (baseline !== undefined) {
+      candidates.push({ name: 'berth pull (baseline)', argv: (d) => [process.execPath, baseline, '--root', join(d, 'root'), '--state', join(d, 'state'), 'pull', '-q', ref] });
+    }
     const once = (c: (typeof candidates)[number]): number => {
       const d = prepare();
       const [file, ...args] = c.argv(d);
