@@ -5,8 +5,9 @@
  *   - `berth pull`  (download + verify + unpack, layers 3 at a time, one pass each)
  *   - `podman pull` (download + unpack; vfs storage, private root)
  *   - `skopeo copy docker://… oci:…` (download + verify only, no unpack)
- * Each run gets a fresh, empty root; `sync` runs before each so earlier writes do not land in
- * the next measurement (the page cache is not dropped: other people share this machine).
+ * Each run gets a fresh, empty root, and no run's files are deleted before all are measured (see
+ * `prepare`); `sync` runs before each so earlier writes do not land in the next measurement (the
+ * page cache is not dropped: other people share this machine).
  * Needs root (berth unpacks with owners), skopeo, podman and docker-registry.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,11 +17,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { startRegistry } from '../registry/index.js';
+import { startRegistry, type Registry } from '../registry/index.js';
 import { childEnv, median, type BenchOptions, type BenchResult } from './harness.js';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const bin = join(repo, 'packages/engine/dist/berth.cjs');
+// BERTH_BENCH_BASELINE: another build's berth.cjs (a copy of an older dist/), run as one more candidate.
+const baseline = process.env['BERTH_BENCH_BASELINE'];
 
 export const description = 'pull a ~300 MB 5-layer image from a local registry: berth pull vs podman pull vs skopeo copy (download only) (root)';
 
@@ -63,49 +66,56 @@ function text(bytes: number): Buffer {
   return Buffer.from(parts.join(''));
 }
 
+/** The bench image, pushed to `reg` as `bench/pull:latest`; returns the reference and sizes. */
+export async function pushBenchImage(reg: Registry, tmp: string): Promise<{ ref: string; tarMB: number; gzMB: number }> {
+  const pool = randomBytes(1 << 20);
+  const tars = [
+    await tarOf([{ name: 'big/', dir: true }, { name: 'big/random.bin', body: randomBytes(120 << 20) }]),
+    await smallFiles('small1', 10_000, pool),
+    await smallFiles('small2', 10_000, pool),
+    await tarOf([{ name: 'text/', dir: true }, ...Array.from({ length: 20 }, (_, i) => ({ name: `text/t${i}.txt`, body: text(4 << 20) }))]),
+    await tarOf([{ name: 'etc/', dir: true }, { name: 'etc/hostname', body: Buffer.from('bench\n') }]),
+  ];
+  const layout = join(tmp, 'layout');
+  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+  const put = (b: Buffer): string => { const d = sha(b); writeFileSync(join(layout, 'blobs', 'sha256', d.slice(7)), b); return d; };
+  const layers = tars.map((t) => { const gz = gzipSync(t, { level: 6 }); return { digest: put(gz), size: gz.length, diffID: sha(t), tarSize: t.length }; });
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux', created: '2024-01-01T00:00:00Z', config: { Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) },
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+  }));
+  const md = put(manifest);
+  writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(layout, 'index.json'), JSON.stringify({
+    schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }],
+  }));
+  const ref = `${reg.host}/bench/pull:latest`;
+  execFileSync('skopeo', ['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:bench`, `docker://${ref}`], { env: { ...childEnv(), TMPDIR: tmp } });
+  rmSync(layout, { recursive: true, force: true });
+  return { ref, tarMB: layers.reduce((n, l) => n + l.tarSize, 0) / 1e6, gzMB: layers.reduce((n, l) => n + l.size, 0) / 1e6 };
+}
+
 export async function run(options: BenchOptions): Promise<readonly BenchResult[]> {
   if (process.getuid?.() !== 0) throw new Error('pull bench: needs root');
   if (!existsSync(bin)) execFileSync('npx', ['nx', 'run', '@berth/engine:build'], { cwd: repo, stdio: 'inherit', env: childEnv() });
   const tmp = mkdtempSync(join(tmpdir(), 'berth-bench-pull-'));
   const reg = await startRegistry();
   try {
-    const pool = randomBytes(1 << 20);
-    const tars = [
-      await tarOf([{ name: 'big/', dir: true }, { name: 'big/random.bin', body: randomBytes(120 << 20) }]),
-      await smallFiles('small1', 10_000, pool),
-      await smallFiles('small2', 10_000, pool),
-      await tarOf([{ name: 'text/', dir: true }, ...Array.from({ length: 20 }, (_, i) => ({ name: `text/t${i}.txt`, body: text(4 << 20) }))]),
-      await tarOf([{ name: 'etc/', dir: true }, { name: 'etc/hostname', body: Buffer.from('bench\n') }]),
-    ];
-    const layout = join(tmp, 'layout');
-    mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
-    const put = (b: Buffer): string => { const d = sha(b); writeFileSync(join(layout, 'blobs', 'sha256', d.slice(7)), b); return d; };
-    const layers = tars.map((t) => { const gz = gzipSync(t, { level: 6 }); return { digest: put(gz), size: gz.length, diffID: sha(t), tarSize: t.length }; });
-    const config = Buffer.from(JSON.stringify({
-      architecture: 'amd64', os: 'linux', created: '2024-01-01T00:00:00Z', config: { Cmd: ['sh'] },
-      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) },
-    }));
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
-      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
-    }));
-    const md = put(manifest);
-    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-    writeFileSync(join(layout, 'index.json'), JSON.stringify({
-      schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }],
-    }));
-    const ref = `${reg.host}/bench/pull:latest`;
-    execFileSync('skopeo', ['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:bench`, `docker://${ref}`], { env: { ...childEnv(), TMPDIR: tmp } });
-    const tarMB = layers.reduce((n, l) => n + l.tarSize, 0) / 1e6;
-    const gzMB = layers.reduce((n, l) => n + l.size, 0) / 1e6;
+    const { ref, tarMB, gzMB } = await pushBenchImage(reg, tmp);
     process.stdout.write(`pull: 5 layers, ~20,000 files, ${tarMB.toFixed(0)} MB of tar, ${gzMB.toFixed(0)} MB to download\n`);
 
-    // Each run: the previous run's files removed and `sync`ed, an empty dir made — untimed —
-    // then only the pull command is timed (the harness's `bench` would time the clean-up too).
+    // Each run gets a new, empty directory — untimed: made, then `sync` — and only the pull
+    // command is timed. Nothing is deleted until every run is measured: on this disk (ext4, no
+    // journal) creating many files soon after deleting many is 2–3× slower, which would tax
+    // whichever unpacking candidate followed another's clean-up (the first runs showed it: podman
+    // 9 s fresh, 18–31 s after a delete). ~0.5 GB per run stays on disk until the end.
     let n = 0;
     const prepare = (): string => {
-      rmSync(join(tmp, 'runs'), { recursive: true, force: true });
       const d = join(tmp, 'runs', String(n++));
       mkdirSync(d, { recursive: true });
       execFileSync('sync');
@@ -117,6 +127,9 @@ export async function run(options: BenchOptions): Promise<readonly BenchResult[]
         '--cgroup-manager', 'cgroupfs', 'pull', '-q', '--tls-verify=false', ref] },
       { name: 'skopeo copy (download only)', argv: (d) => ['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(d, 'oci')}:x`] },
     ];
+    if (baseline !== undefined) {
+      candidates.push({ name: 'berth pull (baseline)', argv: (d) => [process.execPath, baseline, '--root', join(d, 'root'), '--state', join(d, 'state'), 'pull', '-q', ref] });
+    }
     const once = (c: (typeof candidates)[number]): number => {
       const d = prepare();
       const [file, ...args] = c.argv(d);

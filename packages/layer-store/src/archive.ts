@@ -144,7 +144,8 @@ export async function prepareLayers(
     const have = known.get(chain);
     hold(chain); // a layer unpacked before its image is recorded is a GC root through the lease
     if (store.layers.canUnpack && !store.layers.has(chain)) {
-      const r = await store.layers.unpack(chain, store.blobs.open(l.blob), { expectedDiffID: diffID });
+      // The blob was verified as it was stored: only the tar needs hashing (the diffID).
+      const r = await store.layers.unpack(chain, store.blobs.open(l.blob), { expectedDiffID: diffID, hashSource: false });
       if (r && have) store.images.setLayerSize(chain, r.size);
       out.push({ ...l, diffSize: r?.diffSize ?? have?.diffSize ?? 0, ...(r ? { size: r.size } : {}) });
       continue;

@@ -79,6 +79,23 @@ test('a resumable ingest continues from its offset after an interruption', async
   assert.is(s.offset('pull-1'), 0);
 });
 
+test('a partial ingest is listed, read back up to an offset, adopted under a new ref, then resumed', async () => {
+  const s = fresh();
+  const want = digestOf('hello world');
+  async function* cut() { yield Buffer.from('hello '); throw Object.assign(new Error('reset'), { code: 'ECONNRESET' }); }
+  await rejects(s.ingest(cut(), { digest: want, size: 11, ref: 'pull-aa-1' }), /reset/);
+  assert.equal(s.partialRefs(), ['pull-aa-1']);
+  let head = '';
+  for await (const c of s.readPartial('pull-aa-1', 5)) head += (c as Buffer).toString();
+  assert.is(head, 'hello');
+  assert.ok(s.adoptPartial('pull-aa-1', 'pull-aa-2'));
+  assert.not.ok(s.adoptPartial('pull-aa-1', 'pull-aa-3'), 'a partial taken by another is gone');
+  assert.equal(s.partialRefs(), ['pull-aa-2']);
+  assert.is(s.offset('pull-aa-2'), 6);
+  assert.equal(await s.ingest(chunks('world'), { digest: want, size: 11, ref: 'pull-aa-2' }), { digest: want, size: 11 });
+  assert.equal(s.partialRefs(), []);
+});
+
 test('delete removes a blob; open of a missing blob is NotFound', async () => {
   const s = fresh();
   const { digest } = await s.write('{}');

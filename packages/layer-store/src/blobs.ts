@@ -10,7 +10,7 @@
  * racing on one digest both verify and the second rename is a no-op replace of equal bytes.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, writeSync, readdirSync, rmSync, statSync, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, renameSync, writeSync, readdirSync, rmSync, statSync, type ReadStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canceled, invalidArgument, notFound } from '@berth/errors';
@@ -128,6 +128,36 @@ export class FileBlobStore implements ContentStore {
 
   abort(ref: string): void {
     rmSync(this.partialPath(ref), { force: true });
+  }
+
+  /**
+   * The first `length` bytes already written to the resumable ingest `ref` — what a resumed
+   * download replays to a consumer (an unpacker) that needs the whole stream.
+   */
+  readPartial(ref: string, length: number): ReadStream {
+    if (length <= 0) return createReadStream(this.partialPath(ref), { start: 0, end: -1 });
+    return createReadStream(this.partialPath(ref), { start: 0, end: length - 1 });
+  }
+
+  /** The refs of every resumable ingest with bytes in `tmp/` (finished or not, any process's). */
+  partialRefs(): string[] {
+    let names: string[];
+    try { names = readdirSync(this.tmpDir); } catch { return []; }
+    return names.filter((n) => n.startsWith('ingest-') && refRe.test(n.slice('ingest-'.length))).map((n) => n.slice('ingest-'.length));
+  }
+
+  /**
+   * Takes over resumable ingest `from` as `to` (a rename, atomic): the bytes of a dead process's
+   * download become this one's. False when `from` is gone (another process took it first).
+   */
+  adoptPartial(from: string, to: string): boolean {
+    try {
+      renameSync(this.partialPath(from), this.partialPath(to));
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   async write(data: string | Uint8Array, options: { readonly digest?: Digest } = {}): Promise<BlobInfo> {

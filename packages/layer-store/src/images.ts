@@ -95,8 +95,13 @@ export interface NewImage {
   readonly manifests?: ReadonlyArray<{ readonly digest: Digest; readonly mediaType: string; readonly size: number }>;
   /** Names to tag it with (any form; normalized). A tag moves from whatever image held it. */
   readonly tags?: readonly string[];
-  /** Repository names (`docker.io/library/busybox`) to record `repo@manifestDigest` for. */
+  /** Repository names (`docker.io/library/busybox`) to record `repo@<digest>` for. */
   readonly repos?: readonly string[];
+  /**
+   * The digests recorded per repository in `repos` (the image's RepoDigests). Default: the
+   * manifests' digests. A multi-platform pull gives the index digest here, as Docker does.
+   */
+  readonly repoDigests?: readonly Digest[];
 }
 
 /** Who uses images besides tags: the engine's containers. Wired by the engine. */
@@ -173,9 +178,10 @@ export class ImageStore {
       });
       for (const m of img.manifests ?? []) {
         this.db.prepare(`INSERT INTO manifests (digest, image_id, media_type, size) VALUES (?, ?, ?, ?) ON CONFLICT(digest) DO NOTHING`).run(m.digest, img.config, m.mediaType, m.size);
-        for (const r of img.repos ?? []) {
-          this.db.prepare(`INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)`).run(`${parseName(r).repo}@${m.digest}`, img.config);
-        }
+      }
+      const insRepoDigest = this.db.prepare(`INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)`);
+      for (const d of img.repoDigests ?? (img.manifests ?? []).map((m) => m.digest)) {
+        for (const r of img.repos ?? []) insRepoDigest.run(`${parseName(r).repo}@${parseDigest(d)}`, img.config);
       }
       for (const t of img.tags ?? []) this.tagId(img.config, t, now);
     });

@@ -12,7 +12,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import {
   constants as fsc, chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, rmSync, symlinkSync, writeSync,
+  mkdirSync, openSync, rmSync, symlinkSync, write, writeSync,
 } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -39,8 +39,8 @@ export interface UnpackSys {
 export interface UnpackResult {
   /** sha256 of the uncompressed tar: the layer's diffID. */
   readonly diffID: Digest;
-  /** sha256 of the bytes as read (the compressed blob's digest). */
-  readonly digest: Digest;
+  /** sha256 of the bytes as read (the compressed blob's digest); absent with `hashSource: false`. */
+  readonly digest?: Digest;
   /** Bytes of the uncompressed tar. */
   readonly diffSize: number;
   /** Bytes of regular-file content written (the layer's size on disk, for `system df`). */
@@ -52,6 +52,11 @@ export interface UnpackResult {
 export interface UnpackOptions {
   /** When set, the tar's diffID must equal it, else the unpack fails. */
   readonly expectedDiffID?: Digest;
+  /**
+   * `false` skips hashing the compressed bytes, for a caller that verifies them itself (a pull
+   * hashes them once, in the blob ingest); the result's `digest` is then `undefined`.
+   */
+  readonly hashSource?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -60,6 +65,10 @@ const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const PATH_MAX = 4095;
 const NAME_MAX = 255;
+const gunzipChunk = 256 << 10;
+const largeFile = 1 << 20;
+const writeAsync = (fd: number, b: Buffer, off: number, len: number): Promise<number> =>
+  new Promise((resolve, reject) => write(fd, b, off, len, null, (e, n) => (e ? reject(e) : resolve(n))));
 
 /** Compression of a layer stream, by its magic bytes. */
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -71,9 +80,9 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
-async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash, count: { n: number }, observe?: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash | undefined, count: { n: number }, observe?: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
   for await (const c of src) {
-    hash.update(c);
+    hash?.update(c);
     count.n += c.length;
     observe?.(c);
     yield c;
@@ -84,8 +93,10 @@ async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash, count: { n: 
  * Decompresses a layer stream (by magic), hashing both sides: yields the tar bytes. After the
  * iterator ends, `digest()` and `diffID()` give the results.
  */
-export function decompressing(source: AsyncIterable<Uint8Array>, observeTar?: (chunk: Uint8Array) => void): { tar: AsyncIterable<Uint8Array>; digest(): Digest; diffID(): Digest; diffSize(): number } {
-  const blobHash = createHash('sha256');
+export function decompressing(
+  source: AsyncIterable<Uint8Array>, observeTar?: (chunk: Uint8Array) => void, options: { readonly hashSource?: boolean } = {},
+): { tar: AsyncIterable<Uint8Array>; digest(): Digest; diffID(): Digest; diffSize(): number } {
+  const blobHash = options.hashSource === false ? undefined : createHash('sha256');
   const tarHash = createHash('sha256');
   const blobCount = { n: 0 };
   const tarCount = { n: 0 };
@@ -110,7 +121,8 @@ export function decompressing(source: AsyncIterable<Uint8Array>, observeTar?: (c
     }
     let plain: AsyncIterable<Uint8Array>;
     if (kind === 'gzip') {
-      const gunzip = createGunzip();
+      // 256 KiB output chunks, not 16: a sixteenth of the thread-pool round trips and callbacks.
+      const gunzip = createGunzip({ chunkSize: gunzipChunk });
       pipeline(Readable.from(rest()), gunzip).catch(() => undefined);
       plain = gunzip;
     } else if (kind === 'zstd') {
@@ -119,11 +131,11 @@ export function decompressing(source: AsyncIterable<Uint8Array>, observeTar?: (c
       plain = rest();
     }
     yield* hashing(plain, tarHash, tarCount, observeTar);
-    d1 = `sha256:${blobHash.digest('hex')}` as Digest;
+    d1 = blobHash === undefined ? undefined : `sha256:${blobHash.digest('hex')}` as Digest;
     d2 = `sha256:${tarHash.digest('hex')}` as Digest;
   }
   const need = (d: Digest | undefined): Digest => {
-    if (d === undefined) throw new BerthError('Internal', 'layer digest read before the stream ended');
+    if (d === undefined) throw new BerthError('Internal', blobHash === undefined && d2 !== undefined ? 'layer digest not computed (hashSource: false)' : 'layer digest read before the stream ended');
     return d;
   };
   return { tar: run(), digest: () => need(d1), diffID: () => need(d2), diffSize: () => tarCount.n };
@@ -167,7 +179,7 @@ export function entryPath(name: string): string {
  */
 export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
   const scanner = new PaxXattrScanner();
-  const streams = decompressing(source, (c) => scanner.push(c));
+  const streams = decompressing(source, (c) => scanner.push(c), options.hashSource === false ? { hashSource: false } : {});
   const extract = tarExtract();
   const feeding = pipeline(Readable.from(streams.tar), extract);
   feeding.catch(() => undefined);
@@ -231,28 +243,47 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
       }
 
       const target = `${parent}/${base}`;
-      let existing: ReturnType<typeof lstatSync> | undefined;
-      try { existing = lstatSync(target); } catch { existing = undefined; }
-      if (existing && !(existing.isDirectory() && h.type === 'directory')) {
+      // Entries are created optimistically — O_EXCL, mkdir, symlink, link and mknod all fail with
+      // EEXIST rather than follow or replace — and only then is the old entry looked at: in a
+      // fresh layer dir that never happens, which saves an lstat per entry. What is there goes,
+      // except a directory that a directory entry merges into.
+      const makeRoom = (): boolean => {
+        const existing = lstatSync(target, { throwIfNoEntry: false });
+        if (existing === undefined) return false;
+        if (existing.isDirectory() && h.type === 'directory') return true;
         rmSync(target, { recursive: true, force: true });
         forget(rel);
-      }
+        return false;
+      };
+      const create = <T>(make: () => T): T => {
+        try { return make(); } catch (e) {
+          if (!isExists(e)) throw e;
+          makeRoom();
+          return make();
+        }
+      };
 
       switch (h.type) {
         case 'directory':
-          if (!existing?.isDirectory()) mkdirSync(target, 0o700);
+          try { mkdirSync(target, 0o700); } catch (e) {
+            if (!isExists(e)) throw e;
+            if (!makeRoom()) mkdirSync(target, 0o700);
+          }
           applyAttrs(sys, target, h, dirTimes, true, rawXattrs);
           break;
         case 'file':
         case 'contiguous-file': {
           // Synchronous, fd-based: one open, the writes, fchown/fchmod/futimes, close — no path
           // lookups after the O_EXCL|O_NOFOLLOW create, no thread-pool round trip per call.
-          const fd = openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+          const fd = create(() => openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
           try {
+            // Large files are written on the thread pool: the copy into the page cache then
+            // overlaps with this thread's work on the other layers unpacking at the same time.
+            const large = (h.size ?? 0) >= largeFile;
             for await (const chunk of entry) {
               const b = chunk as Buffer;
               let off = 0;
-              while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+              while (off < b.length) off += large ? await writeAsync(fd, b, off, b.length - off) : writeSync(fd, b, off, b.length - off);
               size += b.length;
             }
             fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
@@ -266,7 +297,7 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
           break;
         }
         case 'symlink':
-          symlinkSync(h.linkname ?? '', target);
+          create(() => symlinkSync(h.linkname ?? '', target));
           applyAttrs(sys, target, h, dirTimes, false, rawXattrs);
           break;
         case 'link': {
@@ -280,14 +311,14 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
             throw invalidArgument(`layer entry "${h.name}" hard-links to "${h.linkname ?? ''}", which is not in the layer: refusing the layer`, { cause: e });
           }
           if (lstatSync(src).isDirectory()) throw invalidArgument(`layer entry "${h.name}" hard-links to a directory: refusing the layer`);
-          linkSync(src, target);
+          create(() => linkSync(src, target));
           break;
         }
         case 'character-device':
         case 'block-device':
         case 'fifo': {
           const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
-          sys.mknod(target, kind | ((h.mode ?? 0o644) & 0o7777), h.devmajor ?? 0, h.devminor ?? 0);
+          create(() => sys.mknod(target, kind | ((h.mode ?? 0o644) & 0o7777), h.devmajor ?? 0, h.devminor ?? 0));
           applyAttrs(sys, target, h, dirTimes, false, rawXattrs);
           break;
         }
@@ -309,7 +340,13 @@ export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Arr
   if (options.expectedDiffID !== undefined && diffID !== options.expectedDiffID) {
     throw invalidArgument(`layer diffID mismatch: the config lists ${options.expectedDiffID}, the layer is ${diffID}: the image is corrupt`);
   }
-  return { diffID, digest: streams.digest(), diffSize: streams.diffSize(), size, entries };
+  return { diffID, ...(options.hashSource === false ? {} : { digest: streams.digest() }), diffSize: streams.diffSize(), size, entries };
+}
+
+/** EEXIST from Node's fs (`code`) or from the addon (a BerthError's `errno`). */
+function isExists(e: unknown): boolean {
+  const x = e as { code?: unknown; errno?: unknown };
+  return x.code === 'EEXIST' || x.errno === 'EEXIST';
 }
 
 function paxOf(h: Header): Record<string, string> {

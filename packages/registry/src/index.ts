@@ -16,4 +16,4 @@ export {
   pullImage, parsePullRef, fetchManifest, pullSummary, listTags, withRetries, maxManifestBytes,
   type PullOptions, type PullResult, type PullEvent, type PullRef,
 } from './pull.js';
-export { pushImage, pushBlob, type PushOptions, type PushResult, type PushEvent } from './push.js';
+export { pushImage, pushAllTags, localTags, pushBlob, type PushOptions, type PushResult, type PushEvent } from './push.js';

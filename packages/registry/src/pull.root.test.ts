@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Store } from '@berth/layer-store';
+import { inspectImage, Store } from '@berth/layer-store';
 import { LinuxSys } from '@berth/native';
 import { fixture, readTree, withoutXattrs } from '../../../tools/fixtures/index.js';
 import { pushFixture, startRegistry, type Registry, type RegistryOptions } from '../../../tools/registry/index.js';
-import { loadRegistryConfig, pullImage, saveCredentials, type PullEvent, type RegistryConfig } from './index.js';
+import { loadRegistryConfig, pullImage, pullSummary, saveCredentials, type PullEvent, type RegistryConfig } from './index.js';
 
 const dirs: string[] = [];
 const registries: Registry[] = [];
@@ -79,6 +79,22 @@ test('multiarch: --platform linux/arm64 picks the arm64 manifest; the host gets 
   } catch (e) {
     assert.match((e as Error).message, /does not match the specified platform: wanted linux\/s390x, actual: linux\/amd64/);
   }
+  store.close();
+});
+
+test('multiarch: RepoDigests and the Digest: line name the index, as docker shows them', async () => {
+  const f = await fixture('multiarch');
+  const store = openStore();
+  const r = await pullImage(store, `${plain.host}/multi:latest`, { config: isolated(), platform: 'linux/arm64' });
+  const armImage = f.images.find((i) => i.platform.architecture === 'arm64')!;
+  assert.is(pullSummary(r)[0], `Digest: ${f.indexDigest}`);
+  assert.equal(inspectImage(store, r.id).RepoDigests, [`${plain.host}/multi@${f.indexDigest}`]);
+  assert.not.ok(inspectImage(store, r.id).RepoDigests.includes(`${plain.host}/multi@${armImage.manifestDigest}`));
+  // The index digest names the image in the store, and a pull by it is up to date.
+  assert.is(store.images.resolve(`${plain.host}/multi@${f.indexDigest}`).id, armImage.configDigest);
+  const again = await pullImage(store, `${plain.host}/multi@${f.indexDigest}`, { config: isolated(), platform: 'linux/arm64' });
+  assert.ok(again.upToDate);
+  assert.is(again.bytesDownloaded, 0);
   store.close();
 });
 

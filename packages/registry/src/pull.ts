@@ -14,8 +14,6 @@
  * A layer that fails verification is removed again with every other layer this pull created,
  * and no image is recorded: nothing unverified stays in the store.
  */
-import { createReadStream, readdirSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, invalidArgument, notFound } from '@berth/errors';
 import {
@@ -294,6 +292,9 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
       manifests: [{ digest: manifest.digest, mediaType: doc.mediaType, size: manifest.bytes.length }],
       tags: pr.digest === undefined ? [name] : [],
       repos: [pr.name],
+      // RepoDigests name what the reference resolved to: the index of a multi-platform image,
+      // as `docker pull` records it (and prints on the `Digest:` line).
+      repoDigests: [top.digest],
     });
     const upToDate = before?.id === image.id && pending.length === 0;
     emit({ kind: 'done', ref, id: image.id, digest: top.digest, upToDate });
@@ -325,12 +326,10 @@ function ingestRef(store: Store, blob: Digest): string {
   const hex = blob.slice(7);
   const mine = `pull-${hex}-${process.pid}`;
   if (store.blobs.offset(mine) > 0) return mine;
-  let names: string[];
-  try { names = readdirSync(store.blobs.tmpDir); } catch { return mine; }
-  for (const n of names) {
-    const m = new RegExp(`^ingest-pull-${hex}-(\\d+)$`).exec(n);
+  for (const ref of store.blobs.partialRefs()) {
+    const m = new RegExp(`^pull-${hex}-(\\d+)$`).exec(ref);
     if (!m || pidAlive(Number(m[1]))) continue;
-    try { renameSync(join(store.blobs.tmpDir, n), join(store.blobs.tmpDir, `ingest-${mine}`)); return mine; } catch { /* taken by another */ }
+    if (store.blobs.adoptPartial(ref, mine)) return mine;
   }
   return mine;
 }
@@ -401,7 +400,7 @@ async function downloadLayer(
   }
 
   const unpackSource: AsyncIterable<Uint8Array> = offset > 0
-    ? concat(createReadStream(join(store.blobs.tmpDir, `ingest-${ref}`), { start: 0, end: offset - 1 }), toUnpack)
+    ? concat(store.blobs.readPartial(ref, offset), toUnpack)
     : toUnpack;
   const ingesting = store.blobs.ingest(received(), { digest: j.blob, size: j.desc.size, ref, ...(signal ? { signal } : {}) });
   const unpacking = verifyOrUnpack(store, j, unpackSource, needUnpack, created);
@@ -434,15 +433,17 @@ async function* concat(...sources: Array<AsyncIterable<Uint8Array> & Readable>):
 
 async function verifyOrUnpack(store: Store, j: LayerJob, source: AsyncIterable<Uint8Array>, needUnpack: boolean, created: { layers: Digest[] }): Promise<{ diffSize: number; size?: number }> {
   if (needUnpack) {
-    const r = await store.layers.unpack(j.chain, source, { expectedDiffID: j.diffID });
+    // The compressed bytes are hashed once, by the blob ingest (or were, when the blob is stored),
+    // and the caller drops this layer again when that check fails; the tar itself is always
+    // checked here against the diffID of the verified config, whoever ingested the blob.
+    const r = await store.layers.unpack(j.chain, source, { expectedDiffID: j.diffID, hashSource: false });
     if (r) {
       created.layers.push(j.chain);
-      if (r.digest !== j.blob) { store.layers.delete(j.chain); throw corrupted(j.blob); }
       return { diffSize: r.diffSize, size: r.size };
     }
   }
   // Already unpacked, or no kernel door: hash the tar to check the diffID.
-  const d = decompressing(source);
+  const d = decompressing(source, undefined, { hashSource: false });
   for await (const _ of d.tar) { /* hash only */ }
   if (d.diffID() !== j.diffID) throw invalidArgument(`layer ${j.blob} does not match the image config (diffID ${d.diffID()}, expected ${j.diffID})`, { detail: { verification: true } });
   return { diffSize: d.diffSize() };

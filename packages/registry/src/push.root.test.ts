@@ -11,7 +11,12 @@ import { Store, loadArchive, loadOciDir } from '@berth/layer-store';
 import { LinuxSys } from '@berth/native';
 import { fixture } from '../../../tools/fixtures/index.js';
 import { skopeoArgs, startRegistry, type Registry } from '../../../tools/registry/index.js';
-import { loadRegistryConfig, pullImage, pushImage, type PushEvent, type RegistryConfig } from './index.js';
+import { Registries, listTags, loadRegistryConfig, localTags, pullImage, pushAllTags, pushImage, type PushEvent, type RegistryConfig } from './index.js';
+
+async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try { await p; } catch (e) { assert.match((e as Error).message, re); return; }
+  assert.unreachable(`expected a rejection matching ${String(re)}`);
+}
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -69,6 +74,24 @@ test('a docker-archive image pushes in chunks, mounts across repos, and round-tr
   assert.is((await pullImage(other, `${reg.host}/b/busybox:1`, { config: isolated() })).id, f.imageId);
   store.close();
   other.close();
+});
+
+test('push --all-tags pushes every local tag of the repository, and refuses a tag or a repository with none', async () => {
+  const f = await fixture('busybox');
+  const store = openStore();
+  await loadArchive(store, createReadStream(f.dockerArchive!));
+  for (const t of ['1', '2', 'latest']) store.images.tag('busybox:latest', `${reg.host}/all/busybox:${t}`);
+  store.images.tag('busybox:latest', `${reg.host}/other/busybox:9`);
+  assert.equal(localTags(store, `${reg.host}/all/busybox`), ['1', '2', 'latest'].map((t) => `${reg.host}/all/busybox:${t}`));
+  const rs = await pushAllTags(store, `${reg.host}/all/busybox`, { config: isolated() });
+  assert.equal(rs.map((r) => r.tag), ['1', '2', 'latest']);
+  assert.equal(rs.map((r) => r.uploaded), [2, 0, 0]);
+  const client = new Registries(isolated()).client(reg.host);
+  assert.equal((await listTags(client, 'all/busybox')).sort(), ['1', '2', 'latest']);
+  await rejects(pushAllTags(store, `${reg.host}/all/busybox:1`, { config: isolated() }), /tag can't be used with --all-tags\/-a/);
+  await rejects(pushAllTags(store, `${reg.host}/none/busybox`, { config: isolated() }), /does not exist locally/);
+  client.close();
+  store.close();
 });
 
 test.run();

@@ -9,7 +9,7 @@
  *   PUT  /v2/<repo>/manifests/<tag>                    the stored manifest's exact bytes
  */
 import { createReadStream } from 'node:fs';
-import { invalidArgument } from '@berth/errors';
+import { invalidArgument, notFound } from '@berth/errors';
 import { MediaType } from '@berth/oci-spec';
 import { familiar, type Digest, type Store } from '@berth/layer-store';
 import { readBody, repoScope, type RegistryClient } from './client.js';
@@ -198,3 +198,40 @@ export async function pushImage(store: Store, ref: string, options: PushOptions 
     if (own) registries.close();
   }
 }
+
+/**
+ * The tags `berth push --all-tags <repo>` pushes: every tag in the store of repository `name`
+ * (`host/repo`, no tag or digest), sorted. Throws as docker does when `name` has a tag, or when
+ * the store has no tag of the repository.
+ */
+export function localTags(store: Store, name: string): string[] {
+  const pr = parsePullRef(name);
+  // parsePullRef fills in `latest`: look for a tag in the name's last path component (a
+  // registry's port is in its first).
+  const last = name.replace(/@.*$/, '').split('/').pop() ?? '';
+  if (pr.digest !== undefined || last.includes(':')) throw invalidArgument(`tag can't be used with --all-tags/-a`);
+  const tags = store.images.list().flatMap((img) => img.tags).filter((t) => {
+    const p = parsePullRef(t);
+    return p.name === pr.name && p.digest === undefined;
+  });
+  if (tags.length === 0) throw notFound(`an image does not exist locally with the name: ${familiar(pr.name)} (tag one first: berth tag <image> ${familiar(pr.name)}:<tag>)`);
+  return [...new Set(tags)].sort();
+}
+
+/**
+ * Pushes every local tag of repository `name` ({@link localTags}), one after another as docker
+ * does; blobs the registry already got from an earlier tag are skipped by their HEAD.
+ */
+export async function pushAllTags(store: Store, name: string, options: PushOptions = {}): Promise<PushResult[]> {
+  const tags = localTags(store, name);
+  const own = options.registries === undefined;
+  const registries = options.registries ?? new Registries(options.config ?? loadRegistryConfig());
+  try {
+    const out: PushResult[] = [];
+    for (const t of tags) out.push(await pushImage(store, t, { ...options, registries, config: registries.config }));
+    return out;
+  } finally {
+    if (own) registries.close();
+  }
+}
+

@@ -9,7 +9,7 @@ import { Option } from 'commander';
 import { invalidArgument } from '@berth/errors';
 import type { Store } from '@berth/layer-store';
 import {
-  Registries, fetchManifest, listTags, loadRegistryConfig, parsePullRef, pullImage, pullSummary, pushImage, removeCredentials,
+  Registries, fetchManifest, listTags, loadRegistryConfig, localTags, parsePullRef, pullImage, pullSummary, pushImage, removeCredentials,
   saveCredentials, RegistryClient, type PullEvent, type PushEvent, type RegistryConfig,
 } from '@berth/registry';
 import type { Context } from '../context.js';
@@ -122,6 +122,26 @@ async function pullOne(store: Store, ref: string, o: PullOpts, registries: Regis
   for (const l of pullSummary(r)) process.stdout.write(`${l}\n`);
 }
 
+/** Pushes one tag, printing `docker push`'s lines. */
+async function pushOne(store: Store, name: string, quiet: boolean, registries: Registries): Promise<void> {
+  const printer = new ProgressPrinter(process.stdout, quiet);
+  const pr = parsePullRef(name);
+  // Mount candidates: other repositories of the same registry this image is tagged in.
+  const img = store.images.resolve(`${pr.name}:${pr.tag ?? 'latest'}`);
+  const mountFrom = img.tags.map((t) => parsePullRef(t)).filter((t) => t.host === pr.host && t.repo !== pr.repo).map((t) => t.repo);
+  const r = await pushImage(store, name, {
+    registries, config: registries.config, mountFrom,
+    onProgress: (e: PushEvent) => {
+      if (e.kind === 'preparing') printer.line(`The push refers to repository [${e.repo}]`);
+      else if (e.kind === 'layer') {
+        const text = { preparing: 'Preparing', exists: 'Layer already exists', mounted: `Mounted from ${mountFrom[0] ?? ''}`, pushing: `Pushing ${bar(e.current, e.total)}`, pushed: 'Pushed' }[e.status];
+        printer.layer(e.id, text, e.status !== 'pushing');
+      } else if (e.kind === 'done') printer.end();
+    },
+  });
+  printer.line(`${r.tag}: digest: ${r.digest} size: ${r.size}`);
+}
+
 interface PullOpts { allTags?: boolean; platform?: string; quiet?: boolean; maxConcurrentDownloads?: number; insecureRegistry?: string[] }
 
 /** Adds the registry commands. */
@@ -161,28 +181,14 @@ export function register(cmd: Command, ctx: () => Context): void {
   cmd.command('push')
     .description('upload an image to a registry')
     .argument('<name>', 'NAME[:TAG]')
+    .option('-a, --all-tags', 'push every local tag of the repository')
     .option('-q, --quiet', 'print nothing but errors')
     .addOption(insecureOption())
-    .action(async (name: string, o: { quiet?: boolean; insecureRegistry?: string[] }) => {
+    .action(async (name: string, o: { allTags?: boolean; quiet?: boolean; insecureRegistry?: string[] }) => {
       const registries = new Registries(registryConfig(o.insecureRegistry));
       const store = openStore(ctx());
-      const printer = new ProgressPrinter(process.stdout, o.quiet === true);
-      const pr = parsePullRef(name);
       try {
-        // Mount candidates: other repositories of the same registry this image is tagged in.
-        const img = store.images.resolve(`${pr.name}:${pr.tag ?? 'latest'}`);
-        const mountFrom = img.tags.map((t) => parsePullRef(t)).filter((t) => t.host === pr.host && t.repo !== pr.repo).map((t) => t.repo);
-        const r = await pushImage(store, name, {
-          registries, config: registries.config, mountFrom,
-          onProgress: (e: PushEvent) => {
-            if (e.kind === 'preparing') printer.line(`The push refers to repository [${e.repo}]`);
-            else if (e.kind === 'layer') {
-              const text = { preparing: 'Preparing', exists: 'Layer already exists', mounted: `Mounted from ${mountFrom[0] ?? ''}`, pushing: `Pushing ${bar(e.current, e.total)}`, pushed: 'Pushed' }[e.status];
-              printer.layer(e.id, text, e.status !== 'pushing');
-            } else if (e.kind === 'done') printer.end();
-          },
-        });
-        printer.line(`${r.tag}: digest: ${r.digest} size: ${r.size}`);
+        for (const t of o.allTags ? localTags(store, name) : [name]) await pushOne(store, t, o.quiet === true, registries);
       } finally {
         registries.close();
         store.close();
