@@ -182,6 +182,16 @@ test('-d prints the ID; logs -f follows; stop and rm clean up', async () => {
   assert.is(berth(['inspect', id]).status, 125);
 });
 
+test('logs into a reader that stops early (| head -1): berth ends quietly, status 0', () => {
+  ok(['run', '--name', 'chatty', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done']);
+  // More than a pipe holds (64 KiB), so berth is still writing when head exits.
+  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${bin}" logs chatty | head -1; exit \${PIPESTATUS[0]}`], { env, encoding: 'utf8' });
+  assert.is(r.stdout, 'line 0\n');
+  assert.is(r.stderr, '');
+  assert.is(r.status, 0);
+  ok(['rm', 'chatty']);
+});
+
 test('rm refuses a running container; rm -f kills it; exec runs beside it', () => {
   const id = ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
   seen.push(id);
