@@ -42,6 +42,7 @@
  * reaps the init and writes its status to the exit file).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -123,9 +124,19 @@ static void say(int fd, const char *fmt, ...) {
 }
 
 /* Report a failed step of the init and die: the shim relays the line to TypeScript. */
+static int started; /* past wait_start: `create` has returned and nobody reads the err pipe */
 static void fail(const char *stage, const char *op, const char *path) {
   int e = errno;
   say(errfd, "error\t%s\t%s\t%d\t%s\n", stage, op, e, path ? path : "");
+  /* After `start`, the shim of a create is gone: tell the person on the process's own stderr,
+   * as runc's init does ("exec /bin/x: exec format error"). */
+  if (started) {
+    char why[128];
+    snprintf(why, sizeof why, "%s", strerror(e));
+    why[0] = (char)tolower((unsigned char)why[0]); /* "exec format error", as runc words it */
+    if (!strcmp(stage, "exec")) say(2, "exec %s: %s\n", path ? path : "", why);
+    else say(2, "berth-runtime: %s: %s %s: %s\n", stage, op, path ? path : "", why);
+  }
   _exit(1);
 }
 
@@ -275,7 +286,13 @@ static void write_file(const char *path, const char *value, const char *stage) {
  * binary is reported by create rather than lost after start (runc does the same). */
 static void lookpath(const char *file, const char *pathvar) {
   if (strchr(file, '/')) {
+    /* As Go's exec.LookPath (runc): a path must exist, not be a directory, and be executable.
+     * access(X_OK) alone lets root "execute" a directory, and execve would fail only after the
+     * init reported ready. */
     snprintf(exec_path, sizeof exec_path, "%s", file);
+    struct stat st;
+    if (stat(exec_path, &st) < 0) fail("exec", "stat", file);
+    if (S_ISDIR(st.st_mode)) { errno = EISDIR; fail("exec", "lookpath", file); }
     if (access(exec_path, X_OK) < 0) fail("exec", "lookpath", file);
     return;
   }
@@ -444,6 +461,7 @@ static void run_step(struct rec *r) {
     if (write(fd, "0", 1) != 1) fail("start", "write exec fifo", p);
     close(fd);
     close(fifo_fd);
+    started = 1;
   } else if (!strcmp(op, "bounding")) {
     unsigned long long keep = num(a1);
     for (int cap = 0; cap < 64; cap++) {
@@ -826,18 +844,29 @@ int main(void) {
   if (write(syncp[1], "g", 1) != 1) shim_fail("release init", NULL);
   close(syncp[1]);
 
-  /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve). */
+  /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve).
+   * When nothing waits between "ready" and execve (run, exec: no wait_start step), "ready" is
+   * held back until EOF: the err pipe is close-on-exec, so EOF without an error line means
+   * execve succeeded, and an exec that fails (a directory, ENOEXEC, EACCES for the user) is
+   * still a failure to start, reported as such, as runc reports it. */
+  int hold_ready = 1;
+  for (int i = 0; i < nrecs; i++)
+    if (!strcmp(recs[i].tok[0], "wait_start")) hold_ready = 0;
   FILE *ef = fdopen(errp[0], "r");
   char rep[8192];
   int ready = 0, failed = 0;
   while (fgets(rep, sizeof rep, ef)) {
-    write_all(CTL_OUT, rep, strlen(rep));
-    if (!strncmp(rep, "error", 5)) failed = 1;
     if (!strcmp(rep, "ready\n")) {
       ready = 1;
+      if (hold_ready) continue;
+      write_all(CTL_OUT, rep, strlen(rep));
       if (!monitor && !foreground) break;
+      continue;
     }
+    write_all(CTL_OUT, rep, strlen(rep));
+    if (!strncmp(rep, "error", 5)) failed = 1;
   }
+  if (ready && hold_ready && !failed) write_all(CTL_OUT, "ready\n", 6);
   if (failed || !ready) {
     int st;
     kill(pid, SIGKILL);

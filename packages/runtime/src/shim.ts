@@ -50,16 +50,36 @@ export function shimError(line: string): BerthError {
   const [, stage = 'init', op = 'unknown', errnoText = '0', path = ''] = line.replace(/\n$/, '').split('\t');
   const errno = errnoNames.get(Number(errnoText)) ?? `E${errnoText}`;
   const what = path === '' ? `${stage}: ${op}` : `${stage}: ${op} ${path}`;
-  if (stage === 'exec' && (errno === 'ENOENT' || errno === 'EACCES')) {
-    const msg = errno === 'ENOENT' ? `exec: "${path}": executable file not found in $PATH` : `exec: "${path}": permission denied`;
-    return new BerthError(errno === 'ENOENT' ? 'NotFound' : 'PermissionDenied', msg, { errno, syscall: op, path, detail: { exec: true, stage } });
-  }
+  if (stage === 'exec') return execError(op, errno, path);
   if (op === 'setrlimit' && errno === 'EPERM') {
     const hard = hostHardLimit(path);
     const hint = hard === undefined ? 'it exceeds the hard limit of the runtime' : `the host's hard limit is ${hard}`;
     return fromErrno(what, errno, { syscall: op, path, detail: { stage }, message: `operation not permitted: ${hint}; request at most that (or raise the host's limit)` });
   }
   return fromErrno(what, errno, { syscall: op, ...(path === '' ? {} : { path }), detail: { stage } });
+}
+
+/**
+ * A program that could not be started, worded as runc words it (`exec: "/etc": permission
+ * denied`; a directory says so). The engine maps NotFound to exit status 127 and the others to 126,
+ * and matches these phrases in a runtime's log: "executable file not found", "no such file or
+ * directory", "permission denied", "is a directory", "exec format error".
+ */
+function execError(op: string, errno: string, path: string): BerthError {
+  const opts = { errno, syscall: op, path, detail: { exec: true, stage: 'exec' } };
+  const q = JSON.stringify(path);
+  switch (errno) {
+    case 'ENOENT':
+      return new BerthError('NotFound', path.includes('/') ? `exec: ${q}: stat ${path}: no such file or directory` : `exec: ${q}: executable file not found in $PATH`, opts);
+    case 'EISDIR':
+      return new BerthError('PermissionDenied', `exec: ${q}: permission denied (is a directory)`, opts);
+    case 'EACCES':
+      return new BerthError('PermissionDenied', `exec: ${q}: permission denied`, opts);
+    case 'ENOEXEC':
+      return new BerthError('FailedPrecondition', `exec: ${q}: exec format error`, opts);
+    default:
+      return fromErrno(`exec: ${q}`, errno, { syscall: op, path, detail: { exec: true, stage: 'exec' } });
+  }
 }
 
 const limitRows: Readonly<Record<string, string>> = {
