@@ -17,6 +17,7 @@ import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
 import { cgroupManager, cgroupManagerAt, defaultDeviceRules, readCgroupHost, type CgroupHost, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
+import { warmCgroupMigration } from './cgroups/warm.js';
 import { compileExecPlan, compilePlan, type ShimMode } from './plan.js';
 import { resolveInRoot, type InRootResolver } from './resolve.js';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
@@ -297,6 +298,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 
   async function create(id: string, opts: CreateOptions, mode?: ShimMode): Promise<{ state: ContainerState; shim: ShimHandle }> {
     checkId(id);
+    if (options.cgroups === undefined) warmCgroupMigration(hostInfo());
     const bundle = resolve(opts.bundle);
     let config: OciConfig;
     try {
@@ -352,7 +354,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           await cgReady; // the shim joins the init to it after "go"
           const st = stateFor(pid);
           // What createContainer/startContainer hooks get on stdin (the init reads it through the state dir).
-          writeAtomic(join(dir(id), 'hookstate.json'), JSON.stringify(st));
+          if (config.hooks?.['createContainer'] || config.hooks?.['startContainer']) writeAtomic(join(dir(id), 'hookstate.json'), JSON.stringify(st));
           await runHooks('prestart', config.hooks?.['prestart'], st);
           await runHooks('createRuntime', config.hooks?.['createRuntime'], st);
         },
@@ -515,6 +517,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   async function exec(id: string, proc: OciProcess, o: ExecOptions = {}): Promise<ExitStatus & { pid: number }> {
     const s = load(id);
     if (statusOf(s) !== 'running' && statusOf(s) !== 'created') throw failedPrecondition(`cannot exec in a stopped container: container "${id}" is not running`);
+    if (options.cgroupsAt === undefined) warmCgroupMigration(hostInfo());
     const steps = compileExecPlan(proc, {
       initPid: s.pid, namespaces: s.namespaces, mode: o.detach === true ? 'exit' : 'foreground',
       ...(o.consoleSocket !== undefined ? { consoleSocket: o.consoleSocket } : {}),
