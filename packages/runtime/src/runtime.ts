@@ -341,23 +341,31 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
-      // Make the cgroup while the shim starts and clones; only the join waits for the pid.
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
       cgReady.catch(() => {});
+      // Id maps, hooks and the hooks' state need the init's pid: then the shim waits for us
+      // between clone and release. Otherwise the cgroup is made first (cgroupfs calls are
+      // synchronous, about a millisecond) and the shim releases the init without waiting.
+      const hooks = config.hooks ?? {};
+      const needsPid = (linux.uidMappings ?? []).length > 0 || (linux.gidMappings ?? []).length > 0 ||
+        ['prestart', 'createRuntime', 'createContainer', 'startContainer'].some((k) => (hooks[k] ?? []).length > 0);
+      if (!needsPid) await cgReady;
       const shim = await startShim({
         shimPath: shimPath(),
         steps,
         stdio: stdioArray(opts.stdio),
         monitor: shimMode === 'monitor',
-        prepare: async (pid) => {
-          writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
-          await cgReady; // the shim joins the init to it after "go"
-          const st = stateFor(pid);
-          // What createContainer/startContainer hooks get on stdin (the init reads it through the state dir).
-          if (config.hooks?.['createContainer'] || config.hooks?.['startContainer']) writeAtomic(join(dir(id), 'hookstate.json'), JSON.stringify(st));
-          await runHooks('prestart', config.hooks?.['prestart'], st);
-          await runHooks('createRuntime', config.hooks?.['createRuntime'], st);
-        },
+        ...(needsPid ? {
+          prepare: async (pid: number) => {
+            writeIdMaps(pid, linux.uidMappings, linux.gidMappings);
+            await cgReady; // made while the shim started and cloned; it joins the init after "go"
+            const st = stateFor(pid);
+            // What createContainer/startContainer hooks get on stdin (the init reads it through the state dir).
+            writeAtomic(join(dir(id), 'hookstate.json'), JSON.stringify(st));
+            await runHooks('prestart', hooks['prestart'], st);
+            await runHooks('createRuntime', hooks['createRuntime'], st);
+          },
+        } : {}),
       });
       const initStat = procStat(shim.pid);
       const monitorStat = shimMode === 'monitor' && initStat ? procStat(initStat.ppid) : undefined;

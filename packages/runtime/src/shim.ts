@@ -1,7 +1,8 @@
 /**
  * Starting berth-shim and speaking its sync protocol (drawn in native/shim/shim.c):
  * write the plan on fd 3, read `pid N` on fd 4, let the caller prepare the child (uid/gid
- * maps, cgroups), answer `go`, then read `ready` or a structured error.
+ * maps, cgroups), answer `go` (at once, with the plan, when there is nothing to prepare),
+ * then read `ready` or a structured error.
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -36,7 +37,11 @@ export interface StartShimOptions {
   readonly steps: readonly Step[];
   /** The container's fds 0-2 as the shim (and the init) receive them. */
   readonly stdio: readonly ('inherit' | 'ignore' | 'pipe' | number)[];
-  /** Runs between clone and release: write id maps, join cgroups. A throw aborts the init. */
+  /**
+   * Runs between clone and release: write id maps, join cgroups. A throw aborts the init.
+   * Without it, `go` is written with the plan: the shim releases the init at once, with no
+   * round trip through this process's event loop.
+   */
   readonly prepare?: (pid: number) => Promise<void>;
   /** The shim forks away as the monitor: its own exit means nothing, the `exit` line does. */
   readonly monitor?: boolean;
@@ -130,7 +135,8 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   const ctlIn = child.stdio[3] as Writable;
   const ctlOut = child.stdio[4] as Readable;
   ctlIn.on('error', () => {});
-  ctlIn.write(encodePlan(opts.steps));
+  const plan = encodePlan(opts.steps);
+  ctlIn.write(opts.prepare ? plan : Buffer.concat([plan, Buffer.from('go\n')]));
   let pid = 0;
   let ready = false;
   let failure: BerthError | undefined;
@@ -152,8 +158,8 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   const handle = (line: string): void => {
     if (line.startsWith('pid ')) {
       pid = Number(line.slice(4));
-      const prep = opts.prepare ? opts.prepare(pid) : Promise.resolve();
-      prep.then(
+      if (!opts.prepare) return;
+      opts.prepare(pid).then(
         () => ctlIn.write('go\n'),
         (e: unknown) => {
           failure = e instanceof BerthError ? e : internal(`prepare container init: ${String(e)}`, { cause: e });
