@@ -344,12 +344,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       const cgReady = cgm.create(withDefaultDevices(linux.resources, linux.devices));
       cgReady.catch(() => {});
       // Id maps, hooks and the hooks' state need the init's pid: then the shim waits for us
-      // between clone and release. Otherwise the cgroup is made first (cgroupfs calls are
-      // synchronous, about a millisecond) and the shim releases the init without waiting.
+      // between clone and release. Otherwise "go" follows the plan as soon as the cgroup is
+      // made (cgroupfs calls are synchronous: while the shim starts), with no round trip.
       const hooks = config.hooks ?? {};
       const needsPid = (linux.uidMappings ?? []).length > 0 || (linux.gidMappings ?? []).length > 0 ||
         ['prestart', 'createRuntime', 'createContainer', 'startContainer'].some((k) => (hooks[k] ?? []).length > 0);
-      if (!needsPid) await cgReady;
       const shim = await startShim({
         shimPath: shimPath(),
         steps,
@@ -365,7 +364,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
             await runHooks('prestart', hooks['prestart'], st);
             await runHooks('createRuntime', hooks['createRuntime'], st);
           },
-        } : {}),
+        } : { releaseAfter: cgReady }),
       });
       const initStat = procStat(shim.pid);
       const monitorStat = shimMode === 'monitor' && initStat ? procStat(initStat.ppid) : undefined;

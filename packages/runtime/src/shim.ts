@@ -39,10 +39,12 @@ export interface StartShimOptions {
   readonly stdio: readonly ('inherit' | 'ignore' | 'pipe' | number)[];
   /**
    * Runs between clone and release: write id maps, join cgroups. A throw aborts the init.
-   * Without it, `go` is written with the plan: the shim releases the init at once, with no
-   * round trip through this process's event loop.
+   * Without it, `go` is written as soon as `releaseAfter` settles (with the plan when there is
+   * none): no round trip through this process's event loop.
    */
   readonly prepare?: (pid: number) => Promise<void>;
+  /** Without `prepare`: what must be done before the init is released (the cgroup it joins); a rejection aborts the init. */
+  readonly releaseAfter?: Promise<unknown>;
   /** The shim forks away as the monitor: its own exit means nothing, the `exit` line does. */
   readonly monitor?: boolean;
 }
@@ -136,10 +138,23 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   const ctlOut = child.stdio[4] as Readable;
   ctlIn.on('error', () => {});
   const plan = encodePlan(opts.steps);
-  ctlIn.write(opts.prepare ? plan : Buffer.concat([plan, Buffer.from('go\n')]));
+  const goNow = !opts.prepare && !opts.releaseAfter;
+  ctlIn.write(goNow ? Buffer.concat([plan, Buffer.from('go\n')]) : plan);
   let pid = 0;
   let ready = false;
   let failure: BerthError | undefined;
+  const releaseWhen = (p: Promise<unknown>): void => {
+    p.then(
+      () => ctlIn.write('go\n'),
+      (e: unknown) => {
+        failure = e instanceof BerthError ? e : internal(`prepare container init: ${String(e)}`, { cause: e });
+        ctlIn.write('abort\n');
+      },
+    );
+  };
+  // The shim reads "go" after it reports the pid, whenever it arrives: with nothing that needs
+  // the pid, the init is released as soon as the caller is done, while the shim starts.
+  if (!opts.prepare && opts.releaseAfter) releaseWhen(opts.releaseAfter);
   let exitLine: ExitStatus | undefined;
   let onReady: (h: ShimHandle) => void = () => {};
   let onFail: (e: BerthError) => void = () => {};
@@ -158,14 +173,7 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   const handle = (line: string): void => {
     if (line.startsWith('pid ')) {
       pid = Number(line.slice(4));
-      if (!opts.prepare) return;
-      opts.prepare(pid).then(
-        () => ctlIn.write('go\n'),
-        (e: unknown) => {
-          failure = e instanceof BerthError ? e : internal(`prepare container init: ${String(e)}`, { cause: e });
-          ctlIn.write('abort\n');
-        },
-      );
+      if (opts.prepare) releaseWhen(opts.prepare(pid));
     } else if (line === 'ready') {
       ready = true;
       onReady({ child, pid, exited, release });
@@ -176,6 +184,9 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
       const [, code = '0', sig = '0', oom] = line.split(' ');
       const signal = signalNames.get(Number(sig));
       exitLine = { exitCode: Number(code), ...(signal && Number(sig) !== 0 ? { signal } : {}), ...(oom === undefined ? {} : { oomKilled: oom === '1' }) };
+      // The shim has reaped the process and removed the cgroups before it says so: the caller
+      // need not wait for the shim's own exit.
+      onExit(exitLine);
     }
   };
   ctlOut.setEncoding('utf8');
