@@ -28,10 +28,12 @@
  * Sync protocol (one line each):
  *
  *   shim --(fd 4) "pid <host pid>\n"      --> TypeScript writes uid/gid maps, makes the cgroups
- *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript
+ *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript (may come before the pid line: when nothing
+ *                                          needs the pid, it follows the plan once the cgroups exist)
  *   shim: writes the pid to each "cgroup" dir's cgroup.procs
  *   shim --(sync pipe) 1 byte             --> init runs its steps
- *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start or execve)
+ *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start; with no
+ *                                          wait_start, held back until the err pipe's EOF: execve worked)
  *   init --(err pipe)  "error\t<stage>\t<op>\t<errno>\t<path>\n" on failure, then _exit(1)
  *   monitor/foreground: shim --(fd 4) "exit <code> <signal> <oom killed 0|1>\n" when the init exits
  *
