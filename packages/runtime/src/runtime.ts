@@ -12,7 +12,7 @@
  * Status: stopped if exit.json exists or the init (pid + start time) is gone; created while
  * exec.fifo exists; else running.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, readdirSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync, readdirSync, constants as fsc } from 'node:fs';
 import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
@@ -153,6 +153,20 @@ function procStat(pid: number): { startTime: string; state: string; ppid: number
     return { state: rest[0] ?? '', ppid: Number(rest[1]), startTime: rest[19] ?? '' };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Removes a container's state dir. It holds only files (state.json, exit.json, exec.fifo …):
+ * unlink them and rmdir, which costs a fraction of rmSync's first call (it loads Node's rimraf);
+ * anything unexpected falls back to rmSync.
+ */
+function removeStateDir(path: string): void {
+  try {
+    for (const f of readdirSync(path)) unlinkSync(join(path, f));
+    rmdirSync(path);
+  } catch {
+    rmSync(path, { recursive: true, force: true });
   }
 }
 
@@ -496,7 +510,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       for (let i = 0; i < 500 && (status = statusOf(s)) !== 'stopped'; i++) await sleep(10);
     }
     await cgOf(s).destroy({ force: true });
-    rmSync(dir(id), { recursive: true, force: true });
+    removeStateDir(dir(id));
     await runHooks('poststop', s.poststop, { ...view(s), status: 'stopped' }).catch(() => {});
   }
 
