@@ -16,6 +16,7 @@
  *   mode exit|foreground|monitor   clone <flags>   setns <flag> <path>
  *   sc_default <action> <errno>    sc_arch <name>
  *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
+ *   sc_cache <dir>                 (keep the compiled filter as BPF there; see "seccomp cache")
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
  *   cleanup_cgroups                (foreground: rmdir the cgroups once the init is reaped)
@@ -59,7 +60,9 @@
 #include <string.h>
 #include <poll.h>
 #include <time.h>
+#include <linux/filter.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -86,6 +89,7 @@ static int errfd = -1; /* init -> shim */
 static int fifo_fd = -1;
 static int console_fd = -1;
 static scmp_filter_ctx sc_ctx;
+static struct sock_fprog sc_prog; /* the filter as BPF (cached or exported): what the init loads */
 static char exec_path[4096];
 static char **exec_env;
 
@@ -217,6 +221,97 @@ static void sc_rule(struct rec *r, uint32_t def) {
 }
 
 /* ---- init steps (run in the cloned child) ------------------------------ */
+
+/*
+ * The seccomp cache. Building a profile like Docker's with libseccomp (~300 rules) and
+ * compiling it to BPF costs 15-25 ms of every container start. The BPF depends only on the
+ * sc_* records, the libseccomp build and the kernel's seccomp API level, so the shim keeps it
+ * in <dir>/<fnv64 of that key>.bpf, as: u32 key length, the key itself (compared byte for
+ * byte: a hash collision can never select another profile), u32 instruction count, the
+ * instructions. A miss builds the filter as before and exports it (seccomp_export_bpf) for the
+ * cache and for the init, which thus always loads the same kind of program. Any failure of the
+ * cache only costs the build.
+ */
+static char *sc_key;
+static size_t sc_keylen;
+
+static void sc_key_add(const char *p, size_t n) {
+  sc_key = realloc(sc_key, sc_keylen + n);
+  if (!sc_key) { errno = ENOMEM; shim_fail("seccomp cache key", NULL); }
+  memcpy(sc_key + sc_keylen, p, n);
+  sc_keylen += n;
+}
+
+static void sc_key_record(const struct rec *r) {
+  char count[16];
+  int n = snprintf(count, sizeof count, "%d", r->n);
+  sc_key_add(count, (size_t)n + 1);
+  for (int i = 0; i < r->n; i++) sc_key_add(r->tok[i], strlen(r->tok[i]) + 1);
+}
+
+static void sc_cache_file(const char *dir, char *out, size_t size) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < sc_keylen; i++) h = (h ^ (unsigned char)sc_key[i]) * 1099511628211ULL;
+  snprintf(out, size, "%s/%016llx.bpf", dir, (unsigned long long)h);
+}
+
+/* The cached program for sc_key, if the file holds exactly that key. */
+static int sc_cache_load(const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  struct stat st;
+  char *buf = NULL;
+  int ok = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 8 && st.st_size < (1 << 24) &&
+      (buf = malloc((size_t)st.st_size)) && read_full(fd, buf, (size_t)st.st_size) == 0) {
+    uint32_t klen, count;
+    memcpy(&klen, buf, 4);
+    if ((size_t)klen == sc_keylen && 8 + (size_t)klen <= (size_t)st.st_size && !memcmp(buf + 4, sc_key, klen)) {
+      memcpy(&count, buf + 4 + klen, 4);
+      size_t bytes = (size_t)count * sizeof(struct sock_filter);
+      if (count > 0 && count <= BPF_MAXINSNS && 8 + (size_t)klen + bytes == (size_t)st.st_size) {
+        sc_prog.filter = malloc(bytes);
+        if (sc_prog.filter) {
+          memcpy(sc_prog.filter, buf + 8 + klen, bytes);
+          sc_prog.len = (unsigned short)count;
+          ok = 1;
+        }
+      }
+    }
+  }
+  free(buf);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+/* Exports the built filter as BPF into sc_prog and, best effort, into the cache file. */
+static void sc_cache_store(const char *dir, const char *file) {
+  int mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
+  if (mfd < 0) return;
+  off_t size;
+  if (seccomp_export_bpf(sc_ctx, mfd) < 0 || (size = lseek(mfd, 0, SEEK_END)) <= 0 ||
+      size % (off_t)sizeof(struct sock_filter) != 0 || size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    close(mfd);
+    return;
+  }
+  struct sock_filter *prog = malloc((size_t)size);
+  if (!prog || pread(mfd, prog, (size_t)size, 0) != size) { free(prog); close(mfd); return; }
+  close(mfd);
+  sc_prog.filter = prog;
+  sc_prog.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+  if (mkdirp(dir, 0700) < 0) return;
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", file, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  uint32_t klen = (uint32_t)sc_keylen, count = sc_prog.len;
+  write_all(fd, (const char *)&klen, 4);
+  write_all(fd, sc_key, sc_keylen);
+  write_all(fd, (const char *)&count, 4);
+  write_all(fd, (const char *)prog, (size_t)size);
+  if (close(fd) == 0 && rename(tmp, file) == 0) return;
+  unlink(tmp);
+}
 
 static void set_console(const char *rows, const char *cols) {
   /* The container's own devpts is mounted at /dev/pts; open its ptmx. */
@@ -492,8 +587,15 @@ static void run_step(struct rec *r) {
   } else if (!strcmp(op, "nnp")) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("process", "prctl PR_SET_NO_NEW_PRIVS", NULL);
   } else if (!strcmp(op, "seccomp_load")) {
-    int rc = seccomp_load(sc_ctx);
-    if (rc < 0) { errno = -rc; fail("seccomp", "seccomp_load", NULL); }
+    if (sc_prog.len > 0) {
+      /* What seccomp_load does with libseccomp's default attributes (the shim sets none):
+       * no_new_privs, then the program, with no filter flags (libseccomp src/system.c). */
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("seccomp", "prctl PR_SET_NO_NEW_PRIVS", NULL);
+      if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &sc_prog) < 0) fail("seccomp", "seccomp_load", NULL);
+    } else {
+      int rc = seccomp_load(sc_ctx);
+      if (rc < 0) { errno = -rc; fail("seccomp", "seccomp_load", NULL); }
+    }
   } else if (!strcmp(op, "env")) {
     exec_env = calloc((size_t)r->n, sizeof(char *));
     for (int i = 1; i < r->n; i++) exec_env[i - 1] = r->tok[i];
@@ -710,6 +812,7 @@ int main(void) {
   const char *exitfile = NULL;
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
+  const char *sc_cache_dir = NULL;
   for (int i = 0; i < nall; i++) {
     struct rec *r = &all[i];
     const char *op = r->tok[0];
@@ -747,18 +850,39 @@ int main(void) {
       if (fd < 0) shim_fail("open namespace", r->tok[2]);
       if (setns(fd, (int)num(r->tok[1])) < 0) shim_fail("setns", r->tok[2]);
       close(fd);
-    } else if (!strcmp(op, "sc_default")) {
-      sc_def = sc_action(r->tok[1], r->tok[2]);
-      sc_ctx = seccomp_init(sc_def);
-      if (!sc_ctx) { errno = ENOMEM; shim_fail("seccomp_init", NULL); }
-    } else if (!strcmp(op, "sc_arch")) {
-      uint32_t arch = seccomp_arch_resolve_name(r->tok[1]);
-      if (arch) {
-        int rc = seccomp_arch_add(sc_ctx, arch);
-        if (rc < 0 && rc != -EEXIST) { errno = -rc; shim_fail("seccomp_arch_add", r->tok[1]); }
+    } else if (!strcmp(op, "sc_cache")) {
+      sc_cache_dir = r->tok[1];
+    } else if (!strncmp(op, "sc_", 3)) {
+      sc_key_record(r); /* built below, unless the cache has it */
+    }
+  }
+  if (sc_keylen > 0) {
+    const struct scmp_version *v = seccomp_version();
+    char id[128];
+    int n = snprintf(id, sizeof id, "berth-seccomp 1 libseccomp %u.%u.%u api %u arch %u", v->major, v->minor, v->micro,
+                     seccomp_api_get(), (unsigned)seccomp_arch_native());
+    sc_key_add(id, (size_t)n + 1);
+    char file[4200] = "";
+    if (sc_cache_dir) sc_cache_file(sc_cache_dir, file, sizeof file);
+    if (!sc_cache_dir || sc_cache_load(file) < 0) {
+      for (int i = 0; i < nall; i++) {
+        struct rec *r = &all[i];
+        const char *op = r->tok[0];
+        if (!strcmp(op, "sc_default")) {
+          sc_def = sc_action(r->tok[1], r->tok[2]);
+          sc_ctx = seccomp_init(sc_def);
+          if (!sc_ctx) { errno = ENOMEM; shim_fail("seccomp_init", NULL); }
+        } else if (!strcmp(op, "sc_arch")) {
+          uint32_t arch = seccomp_arch_resolve_name(r->tok[1]);
+          if (arch) {
+            int rc = seccomp_arch_add(sc_ctx, arch);
+            if (rc < 0 && rc != -EEXIST) { errno = -rc; shim_fail("seccomp_arch_add", r->tok[1]); }
+          }
+        } else if (!strcmp(op, "sc_rule")) {
+          sc_rule(r, sc_def);
+        }
       }
-    } else if (!strcmp(op, "sc_rule")) {
-      sc_rule(r, sc_def);
+      if (sc_cache_dir) sc_cache_store(sc_cache_dir, file);
     }
   }
 

@@ -4,6 +4,7 @@
  *
  * State directory (`root`, default /run/berth-runtime):
  *
+ *   <root>/.seccomp-cache/    compiled seccomp filters (BPF) berth-shim keeps, one per profile
  *   <root>/<id>/state.json   {ociVersion,id,pid,bundle,rootfs,created,owner,annotations,
  *                              startTime,cgroupsPath,namespaces,seccomp?}   written at create
  *               exec.fifo    exists from create until start (the init blocks on it)
@@ -351,6 +352,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         isDir: (p) => { try { return statSync(p).isDirectory(); } catch { return true; } },
         resolve: (dest) => resolveIn(rootfs, dest),
         stateDir: dir(id),
+        seccompCache: join(root, '.seccomp-cache'),
         cgroupDirs: cgm.dirs,
         cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
@@ -542,7 +544,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     const steps = compileExecPlan(proc, {
       initPid: s.pid, namespaces: s.namespaces, mode: o.detach === true ? 'exit' : 'foreground',
       ...(o.consoleSocket !== undefined ? { consoleSocket: o.consoleSocket } : {}),
-      ...(s.seccomp ? { seccomp: s.seccomp } : {}),
+      ...(s.seccomp ? { seccomp: s.seccomp, seccompCache: join(root, '.seccomp-cache') } : {}),
     });
     const cg = cgOf(s);
     const shim = await startShim({
