@@ -588,9 +588,9 @@ static void run_step(struct rec *r) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("process", "prctl PR_SET_NO_NEW_PRIVS", NULL);
   } else if (!strcmp(op, "seccomp_load")) {
     if (sc_prog.len > 0) {
-      /* What seccomp_load does with libseccomp's default attributes (the shim sets none):
-       * no_new_privs, then the program, with no filter flags (libseccomp src/system.c). */
-      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("seccomp", "prctl PR_SET_NO_NEW_PRIVS", NULL);
+      /* What seccomp_load does with the attributes the shim sets (no_new_privs left to the
+       * plan's own "nnp" step, as runc does; no filter flags): seccomp(2) with the program.
+       * Without no_new_privs this needs CAP_SYS_ADMIN, which the plan keeps until here. */
       if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &sc_prog) < 0) fail("seccomp", "seccomp_load", NULL);
     } else {
       int rc = seccomp_load(sc_ctx);
@@ -872,6 +872,9 @@ int main(void) {
           sc_def = sc_action(r->tok[1], r->tok[2]);
           sc_ctx = seccomp_init(sc_def);
           if (!sc_ctx) { errno = ENOMEM; shim_fail("seccomp_init", NULL); }
+          /* libseccomp would set no_new_privs when loading; whether the process gets it is
+           * process.noNewPrivileges' call (the plan's "nnp" step), as in runc. */
+          if (seccomp_attr_set(sc_ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) shim_fail("seccomp_attr_set", "SCMP_FLTATR_CTL_NNP");
         } else if (!strcmp(op, "sc_arch")) {
           uint32_t arch = seccomp_arch_resolve_name(r->tok[1]);
           if (arch) {

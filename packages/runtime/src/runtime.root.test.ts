@@ -126,6 +126,9 @@ test('a compiled seccomp filter is kept per profile and enforces the same as a f
   const rebuilt = await runCaptured(mk());
   assert.equal(rebuilt.out, 'unshare=1\nNoNewPrivs: 1\nSeccomp: 2\n');
   assert.not.equal(fs.readFileSync(file), data, 'the damaged entry was replaced');
+  // no_new_privs is process.noNewPrivileges' call, not a side effect of the filter (runc's behaviour).
+  const without = await runCaptured(bundle(['sh', '-c', script], (c) => ({ ...withProcess({ noNewPrivileges: false })(c), linux: { ...c.linux, seccomp: own } })));
+  assert.equal(without.out, 'unshare=1\nNoNewPrivs: 0\nSeccomp: 2\n');
 });
 
 test('a setuid binary does not raise privileges under noNewPrivileges', async () => {
