@@ -249,15 +249,19 @@ static void sc_key_record(const struct rec *r) {
   for (int i = 0; i < r->n; i++) sc_key_add(r->tok[i], strlen(r->tok[i]) + 1);
 }
 
-static void sc_cache_file(const char *dir, char *out, size_t size) {
+/* The cache dir, opened when the plan is read: before any setns, so a plan that joins another
+ * mount namespace (exec, a namespace path) still reads and writes the host's cache. */
+static int sc_cache_dirfd = -1;
+
+static void sc_cache_file(char *out, size_t size) {
   uint64_t h = 1469598103934665603ULL;
   for (size_t i = 0; i < sc_keylen; i++) h = (h ^ (unsigned char)sc_key[i]) * 1099511628211ULL;
-  snprintf(out, size, "%s/%016llx.bpf", dir, (unsigned long long)h);
+  snprintf(out, size, "%016llx.bpf", (unsigned long long)h);
 }
 
 /* The cached program for sc_key, if the file holds exactly that key. */
 static int sc_cache_load(const char *file) {
-  int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = openat(sc_cache_dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return -1;
   struct stat st;
   char *buf = NULL;
@@ -285,7 +289,7 @@ static int sc_cache_load(const char *file) {
 }
 
 /* Exports the built filter as BPF into sc_prog and, best effort, into the cache file. */
-static void sc_cache_store(const char *dir, const char *file) {
+static void sc_cache_store(const char *file) {
   int mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
   if (mfd < 0) return;
   off_t size;
@@ -299,18 +303,17 @@ static void sc_cache_store(const char *dir, const char *file) {
   close(mfd);
   sc_prog.filter = prog;
   sc_prog.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
-  if (mkdirp(dir, 0700) < 0) return;
-  char tmp[4200];
+  char tmp[64];
   snprintf(tmp, sizeof tmp, "%s.%d.tmp", file, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd = openat(sc_cache_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
   uint32_t klen = (uint32_t)sc_keylen, count = sc_prog.len;
   write_all(fd, (const char *)&klen, 4);
   write_all(fd, sc_key, sc_keylen);
   write_all(fd, (const char *)&count, 4);
   write_all(fd, (const char *)prog, (size_t)size);
-  if (close(fd) == 0 && rename(tmp, file) == 0) return;
-  unlink(tmp);
+  if (close(fd) == 0 && renameat(sc_cache_dirfd, tmp, sc_cache_dirfd, file) == 0) return;
+  unlinkat(sc_cache_dirfd, tmp, 0);
 }
 
 static void set_console(const char *rows, const char *cols) {
@@ -812,7 +815,10 @@ int main(void) {
   const char *exitfile = NULL;
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
-  const char *sc_cache_dir = NULL;
+  for (int i = 0; i < nall; i++) {
+    if (strcmp(all[i].tok[0], "sc_cache") || all[i].n < 2 || sc_cache_dirfd >= 0) continue;
+    if (mkdirp(all[i].tok[1], 0700) == 0) sc_cache_dirfd = open(all[i].tok[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
   for (int i = 0; i < nall; i++) {
     struct rec *r = &all[i];
     const char *op = r->tok[0];
@@ -851,7 +857,7 @@ int main(void) {
       if (setns(fd, (int)num(r->tok[1])) < 0) shim_fail("setns", r->tok[2]);
       close(fd);
     } else if (!strcmp(op, "sc_cache")) {
-      sc_cache_dir = r->tok[1];
+      /* opened below, before the header records run */
     } else if (!strncmp(op, "sc_", 3)) {
       sc_key_record(r); /* built below, unless the cache has it */
     }
@@ -862,9 +868,9 @@ int main(void) {
     int n = snprintf(id, sizeof id, "berth-seccomp 1 libseccomp %u.%u.%u api %u arch %u", v->major, v->minor, v->micro,
                      seccomp_api_get(), (unsigned)seccomp_arch_native());
     sc_key_add(id, (size_t)n + 1);
-    char file[4200] = "";
-    if (sc_cache_dir) sc_cache_file(sc_cache_dir, file, sizeof file);
-    if (!sc_cache_dir || sc_cache_load(file) < 0) {
+    char file[64] = "";
+    if (sc_cache_dirfd >= 0) sc_cache_file(file, sizeof file);
+    if (sc_cache_dirfd < 0 || sc_cache_load(file) < 0) {
       for (int i = 0; i < nall; i++) {
         struct rec *r = &all[i];
         const char *op = r->tok[0];
@@ -885,9 +891,10 @@ int main(void) {
           sc_rule(r, sc_def);
         }
       }
-      if (sc_cache_dir) sc_cache_store(sc_cache_dir, file);
+      if (sc_cache_dirfd >= 0) sc_cache_store(file);
     }
   }
+  if (sc_cache_dirfd >= 0) close(sc_cache_dirfd);
 
   /* Our caller may stop listening on fd 4 (a released monitor): a late report must not kill
    * us. The init and hooks put every signal back to default before they exec. */

@@ -129,6 +129,24 @@ test('a compiled seccomp filter is kept per profile and enforces the same as a f
   // no_new_privs is process.noNewPrivileges' call, not a side effect of the filter (runc's behaviour).
   const without = await runCaptured(bundle(['sh', '-c', script], (c) => ({ ...withProcess({ noNewPrivileges: false })(c), linux: { ...c.linux, seccomp: own } })));
   assert.equal(without.out, 'unshare=1\nNoNewPrivs: 0\nSeccomp: 2\n');
+  // exec joins the container's mount namespace before the filter is built: the cache it uses is
+  // still the host's, never a directory the container could write to.
+  const id = newId();
+  const box = bundle(['sleep', '1000'], (c) => ({ ...c, root: { ...c.root, readonly: false }, linux: { ...c.linux, seccomp: { ...own, syscalls: [...own.syscalls, { names: ['acct'], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 39 }] } } }));
+  await rt.create(id, { bundle: box.dir, stdio: 'ignore' });
+  await rt.start(id);
+  const out = join(box.dir, 'exec.txt');
+  const fd = openSync(out, 'w');
+  // create made this profile's entry: remove it, so the exec has to build and keep it again.
+  for (const f of files().filter((f) => !before.has(f) && !added.includes(f))) fs.rmSync(join(cache, f));
+  const before2 = new Set(files());
+  const e = await rt.exec(id, { cwd: '/', args: ['sh', '-c', script], env: ['PATH=/bin'], user: { uid: 0, gid: 0 }, noNewPrivileges: true }, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  await rt.delete(id, { force: true });
+  assert.equal(e.exitCode, 0, readFileSync(out, 'utf8'));
+  assert.equal(readFileSync(out, 'utf8'), 'unshare=1\nNoNewPrivs: 1\nSeccomp: 2\n');
+  assert.not.ok(existsSync(join(box.rootfs, cache)), 'nothing written inside the container');
+  assert.equal(files().filter((f) => !before2.has(f)).length, 1, 'the exec kept its filter in the host cache');
 });
 
 test('a setuid binary does not raise privileges under noNewPrivileges', async () => {
