@@ -16,6 +16,7 @@
  *   mode exit|foreground|monitor   clone <flags>   setns <flag> <path>
  *   sc_default <action> <errno>    sc_arch <name>
  *   sc_rule <action> <errno> <syscall> <n> (<idx> <op> <value> <value2>)*
+ *   sc_cache <dir>                 (keep the compiled filter as BPF there; see "seccomp cache")
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
  *   cleanup_cgroups                (foreground: rmdir the cgroups once the init is reaped)
@@ -34,10 +35,12 @@
  * Sync protocol (one line each):
  *
  *   shim --(fd 4) "pid <host pid>\n"      --> TypeScript writes uid/gid maps, makes the cgroups
- *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript
+ *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript (may come before the pid line: when nothing
+ *                                          needs the pid, it follows the plan once the cgroups exist)
  *   shim: writes the pid to each "cgroup" dir's cgroup.procs
  *   shim --(sync pipe) 1 byte             --> init runs its steps
- *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start or execve)
+ *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start; with no
+ *                                          wait_start, held back until the err pipe's EOF: execve worked)
  *   init --(err pipe)  "error\t<stage>\t<op>\t<errno>\t<path>\n" on failure, then _exit(1)
  *   monitor/foreground: shim --(fd 4) "exit <code> <signal> <oom killed 0|1>\n" when the init exits
  *
@@ -48,6 +51,7 @@
  * reaps the init and writes its status to the exit file).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -62,7 +66,9 @@
 #include <string.h>
 #include <poll.h>
 #include <time.h>
+#include <linux/filter.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -89,6 +95,7 @@ static int errfd = -1; /* init -> shim */
 static int fifo_fd = -1;
 static int console_fd = -1;
 static scmp_filter_ctx sc_ctx;
+static struct sock_fprog sc_prog; /* the filter as BPF (cached or exported): what the init loads */
 static char exec_path[4096];
 static char **exec_env;
 
@@ -129,9 +136,19 @@ static void say(int fd, const char *fmt, ...) {
 }
 
 /* Report a failed step of the init and die: the shim relays the line to TypeScript. */
+static int started; /* past wait_start: `create` has returned and nobody reads the err pipe */
 static void fail(const char *stage, const char *op, const char *path) {
   int e = errno;
   say(errfd, "error\t%s\t%s\t%d\t%s\n", stage, op, e, path ? path : "");
+  /* After `start`, the shim of a create is gone: tell the person on the process's own stderr,
+   * as runc's init does ("exec /bin/x: exec format error"). */
+  if (started) {
+    char why[128];
+    snprintf(why, sizeof why, "%s", strerror(e));
+    why[0] = (char)tolower((unsigned char)why[0]); /* "exec format error", as runc words it */
+    if (!strcmp(stage, "exec")) say(2, "exec %s: %s\n", path ? path : "", why);
+    else say(2, "berth-runtime: %s: %s %s: %s\n", stage, op, path ? path : "", why);
+  }
   _exit(1);
 }
 
@@ -211,6 +228,100 @@ static void sc_rule(struct rec *r, uint32_t def) {
 
 /* ---- init steps (run in the cloned child) ------------------------------ */
 
+/*
+ * The seccomp cache. Building a profile like Docker's with libseccomp (~300 rules) and
+ * compiling it to BPF costs 15-25 ms of every container start. The BPF depends only on the
+ * sc_* records, the libseccomp build and the kernel's seccomp API level, so the shim keeps it
+ * in <dir>/<fnv64 of that key>.bpf, as: u32 key length, the key itself (compared byte for
+ * byte: a hash collision can never select another profile), u32 instruction count, the
+ * instructions. A miss builds the filter as before and exports it (seccomp_export_bpf) for the
+ * cache and for the init, which thus always loads the same kind of program. Any failure of the
+ * cache only costs the build.
+ */
+static char *sc_key;
+static size_t sc_keylen;
+
+static void sc_key_add(const char *p, size_t n) {
+  sc_key = realloc(sc_key, sc_keylen + n);
+  if (!sc_key) { errno = ENOMEM; shim_fail("seccomp cache key", NULL); }
+  memcpy(sc_key + sc_keylen, p, n);
+  sc_keylen += n;
+}
+
+static void sc_key_record(const struct rec *r) {
+  char count[16];
+  int n = snprintf(count, sizeof count, "%d", r->n);
+  sc_key_add(count, (size_t)n + 1);
+  for (int i = 0; i < r->n; i++) sc_key_add(r->tok[i], strlen(r->tok[i]) + 1);
+}
+
+/* The cache dir, opened when the plan is read: before any setns, so a plan that joins another
+ * mount namespace (exec, a namespace path) still reads and writes the host's cache. */
+static int sc_cache_dirfd = -1;
+
+static void sc_cache_file(char *out, size_t size) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < sc_keylen; i++) h = (h ^ (unsigned char)sc_key[i]) * 1099511628211ULL;
+  snprintf(out, size, "%016llx.bpf", (unsigned long long)h);
+}
+
+/* The cached program for sc_key, if the file holds exactly that key. */
+static int sc_cache_load(const char *file) {
+  int fd = openat(sc_cache_dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  struct stat st;
+  char *buf = NULL;
+  int ok = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 8 && st.st_size < (1 << 24) &&
+      (buf = malloc((size_t)st.st_size)) && read_full(fd, buf, (size_t)st.st_size) == 0) {
+    uint32_t klen, count;
+    memcpy(&klen, buf, 4);
+    if ((size_t)klen == sc_keylen && 8 + (size_t)klen <= (size_t)st.st_size && !memcmp(buf + 4, sc_key, klen)) {
+      memcpy(&count, buf + 4 + klen, 4);
+      size_t bytes = (size_t)count * sizeof(struct sock_filter);
+      if (count > 0 && count <= BPF_MAXINSNS && 8 + (size_t)klen + bytes == (size_t)st.st_size) {
+        sc_prog.filter = malloc(bytes);
+        if (sc_prog.filter) {
+          memcpy(sc_prog.filter, buf + 8 + klen, bytes);
+          sc_prog.len = (unsigned short)count;
+          ok = 1;
+        }
+      }
+    }
+  }
+  free(buf);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+/* Exports the built filter as BPF into sc_prog and, best effort, into the cache file. */
+static void sc_cache_store(const char *file) {
+  int mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
+  if (mfd < 0) return;
+  off_t size;
+  if (seccomp_export_bpf(sc_ctx, mfd) < 0 || (size = lseek(mfd, 0, SEEK_END)) <= 0 ||
+      size % (off_t)sizeof(struct sock_filter) != 0 || size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    close(mfd);
+    return;
+  }
+  struct sock_filter *prog = malloc((size_t)size);
+  if (!prog || pread(mfd, prog, (size_t)size, 0) != size) { free(prog); close(mfd); return; }
+  close(mfd);
+  sc_prog.filter = prog;
+  sc_prog.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", file, (int)getpid());
+  int fd = openat(sc_cache_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  uint32_t klen = (uint32_t)sc_keylen, count = sc_prog.len;
+  write_all(fd, (const char *)&klen, 4);
+  write_all(fd, sc_key, sc_keylen);
+  write_all(fd, (const char *)&count, 4);
+  write_all(fd, (const char *)prog, (size_t)size);
+  if (close(fd) == 0 && renameat(sc_cache_dirfd, tmp, sc_cache_dirfd, file) == 0) return;
+  unlinkat(sc_cache_dirfd, tmp, 0);
+}
+
 static void set_console(const char *rows, const char *cols) {
   /* The container's own devpts is mounted at /dev/pts; open its ptmx. */
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -281,7 +392,13 @@ static void write_file(const char *path, const char *value, const char *stage) {
  * binary is reported by create rather than lost after start (runc does the same). */
 static void lookpath(const char *file, const char *pathvar) {
   if (strchr(file, '/')) {
+    /* As Go's exec.LookPath (runc): a path must exist, not be a directory, and be executable.
+     * access(X_OK) alone lets root "execute" a directory, and execve would fail only after the
+     * init reported ready. */
     snprintf(exec_path, sizeof exec_path, "%s", file);
+    struct stat st;
+    if (stat(exec_path, &st) < 0) fail("exec", "stat", file);
+    if (S_ISDIR(st.st_mode)) { errno = EISDIR; fail("exec", "lookpath", file); }
     if (access(exec_path, X_OK) < 0) fail("exec", "lookpath", file);
     return;
   }
@@ -450,6 +567,7 @@ static void run_step(struct rec *r) {
     if (write(fd, "0", 1) != 1) fail("start", "write exec fifo", p);
     close(fd);
     close(fifo_fd);
+    started = 1;
   } else if (!strcmp(op, "bounding")) {
     unsigned long long keep = num(a1);
     for (int cap = 0; cap < 64; cap++) {
@@ -478,8 +596,15 @@ static void run_step(struct rec *r) {
   } else if (!strcmp(op, "nnp")) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("process", "prctl PR_SET_NO_NEW_PRIVS", NULL);
   } else if (!strcmp(op, "seccomp_load")) {
-    int rc = seccomp_load(sc_ctx);
-    if (rc < 0) { errno = -rc; fail("seccomp", "seccomp_load", NULL); }
+    if (sc_prog.len > 0) {
+      /* What seccomp_load does with the attributes the shim sets (no_new_privs left to the
+       * plan's own "nnp" step, as runc does; no filter flags): seccomp(2) with the program.
+       * Without no_new_privs this needs CAP_SYS_ADMIN, which the plan keeps until here. */
+      if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &sc_prog) < 0) fail("seccomp", "seccomp_load", NULL);
+    } else {
+      int rc = seccomp_load(sc_ctx);
+      if (rc < 0) { errno = -rc; fail("seccomp", "seccomp_load", NULL); }
+    }
   } else if (!strcmp(op, "env")) {
     exec_env = calloc((size_t)r->n, sizeof(char *));
     for (int i = 1; i < r->n; i++) exec_env[i - 1] = r->tok[i];
@@ -827,6 +952,10 @@ int main(void) {
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
   for (int i = 0; i < nall; i++) {
+    if (strcmp(all[i].tok[0], "sc_cache") || all[i].n < 2 || sc_cache_dirfd >= 0) continue;
+    if (mkdirp(all[i].tok[1], 0700) == 0) sc_cache_dirfd = open(all[i].tok[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
+  for (int i = 0; i < nall; i++) {
     struct rec *r = &all[i];
     const char *op = r->tok[0];
     if (!is_header(op)) { recs[nrecs++] = *r; continue; }
@@ -866,20 +995,45 @@ int main(void) {
       if (fd < 0) shim_fail("open namespace", r->tok[2]);
       if (setns(fd, (int)num(r->tok[1])) < 0) shim_fail("setns", r->tok[2]);
       close(fd);
-    } else if (!strcmp(op, "sc_default")) {
-      sc_def = sc_action(r->tok[1], r->tok[2]);
-      sc_ctx = seccomp_init(sc_def);
-      if (!sc_ctx) { errno = ENOMEM; shim_fail("seccomp_init", NULL); }
-    } else if (!strcmp(op, "sc_arch")) {
-      uint32_t arch = seccomp_arch_resolve_name(r->tok[1]);
-      if (arch) {
-        int rc = seccomp_arch_add(sc_ctx, arch);
-        if (rc < 0 && rc != -EEXIST) { errno = -rc; shim_fail("seccomp_arch_add", r->tok[1]); }
-      }
-    } else if (!strcmp(op, "sc_rule")) {
-      sc_rule(r, sc_def);
+    } else if (!strcmp(op, "sc_cache")) {
+      /* opened below, before the header records run */
+    } else if (!strncmp(op, "sc_", 3)) {
+      sc_key_record(r); /* built below, unless the cache has it */
     }
   }
+  if (sc_keylen > 0) {
+    const struct scmp_version *v = seccomp_version();
+    char id[128];
+    int n = snprintf(id, sizeof id, "berth-seccomp 1 libseccomp %u.%u.%u api %u arch %u", v->major, v->minor, v->micro,
+                     seccomp_api_get(), (unsigned)seccomp_arch_native());
+    sc_key_add(id, (size_t)n + 1);
+    char file[64] = "";
+    if (sc_cache_dirfd >= 0) sc_cache_file(file, sizeof file);
+    if (sc_cache_dirfd < 0 || sc_cache_load(file) < 0) {
+      for (int i = 0; i < nall; i++) {
+        struct rec *r = &all[i];
+        const char *op = r->tok[0];
+        if (!strcmp(op, "sc_default")) {
+          sc_def = sc_action(r->tok[1], r->tok[2]);
+          sc_ctx = seccomp_init(sc_def);
+          if (!sc_ctx) { errno = ENOMEM; shim_fail("seccomp_init", NULL); }
+          /* libseccomp would set no_new_privs when loading; whether the process gets it is
+           * process.noNewPrivileges' call (the plan's "nnp" step), as in runc. */
+          if (seccomp_attr_set(sc_ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) shim_fail("seccomp_attr_set", "SCMP_FLTATR_CTL_NNP");
+        } else if (!strcmp(op, "sc_arch")) {
+          uint32_t arch = seccomp_arch_resolve_name(r->tok[1]);
+          if (arch) {
+            int rc = seccomp_arch_add(sc_ctx, arch);
+            if (rc < 0 && rc != -EEXIST) { errno = -rc; shim_fail("seccomp_arch_add", r->tok[1]); }
+          }
+        } else if (!strcmp(op, "sc_rule")) {
+          sc_rule(r, sc_def);
+        }
+      }
+      if (sc_cache_dirfd >= 0) sc_cache_store(file);
+    }
+  }
+  if (sc_cache_dirfd >= 0) close(sc_cache_dirfd);
 
   /* Our caller may stop listening on fd 4 (a released monitor): a late report must not kill
    * us. The init and hooks put every signal back to default before they exec. */
@@ -967,11 +1121,25 @@ int main(void) {
   if (write(syncp[1], "g", 1) != 1) shim_fail("release init", NULL);
   close(syncp[1]);
 
-  /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve). */
+  /* Relay the init's report lines until "ready" (exit mode stops there) or EOF (execve).
+   * When nothing waits between "ready" and execve (run, exec: no wait_start step), "ready" is
+   * held back until EOF: the err pipe is close-on-exec, so EOF without an error line means
+   * execve succeeded, and an exec that fails (a directory, ENOEXEC, EACCES for the user) is
+   * still a failure to start, reported as such, as runc reports it. */
+  int hold_ready = 1;
+  for (int i = 0; i < nrecs; i++)
+    if (!strcmp(recs[i].tok[0], "wait_start")) hold_ready = 0;
   FILE *ef = fdopen(errp[0], "r");
   char rep[8192];
   int ready = 0, failed = 0, late_errno = 0;
   while (fgets(rep, sizeof rep, ef)) {
+    if (!strcmp(rep, "ready\n")) {
+      ready = 1;
+      if (hold_ready) continue;
+      write_all(CTL_OUT, rep, strlen(rep));
+      if (!monitor && !foreground) break;
+      continue;
+    }
     write_all(CTL_OUT, rep, strlen(rep));
     if (!strncmp(rep, "error", 5)) {
       failed = 1;
@@ -980,12 +1148,11 @@ int main(void) {
       for (int k = 0; k < 3 && t; k++) { t = strchr(t, '\t'); if (t) t++; }
       if (t) late_errno = atoi(t);
     }
-    if (!strcmp(rep, "ready\n")) {
-      ready = 1;
-      if (!monitor && !foreground) break;
-    }
   }
-  int late_failure = monitor && ready && failed;
+  if (ready && hold_ready && !failed) write_all(CTL_OUT, "ready\n", 6);
+  /* A failure after "ready" went out (create, then start: the exec fails once the caller of
+   * create has gone): a monitor records it as the container's exit (126/127), as it would any. */
+  int late_failure = monitor && ready && !hold_ready && failed;
   if ((failed || !ready) && !late_failure) {
     int st;
     kill(pid, SIGKILL);

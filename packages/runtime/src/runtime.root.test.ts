@@ -102,6 +102,53 @@ test('seccomp denies unshare even with CAP_SYS_ADMIN; without the filter the sam
   assert.equal(allowed.exitCode, 0, allowed.out);
 });
 
+test('a compiled seccomp filter is kept per profile and enforces the same as a freshly built one', async () => {
+  const cache = join(stateRoot, '.seccomp-cache');
+  // A profile no other test uses, so the first run builds it.
+  const own = { ...profile, syscalls: [...profile.syscalls, { names: ['acct'], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 38 }] };
+  const files = () => (existsSync(cache) ? fs.readdirSync(cache).filter((f) => f.endsWith('.bpf')) : []);
+  const before = new Set(files());
+  const script = 'unshare -n true 2>/dev/null; echo unshare=$?; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status | tr -s "\t" " "';
+  const mk = () => bundle(['sh', '-c', script], (c) => ({ ...c, linux: { ...c.linux, seccomp: own } }));
+  const built = await runCaptured(mk());
+  const added = files().filter((f) => !before.has(f));
+  assert.equal(added.length, 1, 'the first run keeps its filter');
+  const cached = await runCaptured(mk());
+  for (const r of [built, cached]) {
+    assert.equal(r.exitCode, 0, r.out);
+    assert.equal(r.out, 'unshare=1\nNoNewPrivs: 1\nSeccomp: 2\n');
+  }
+  // A file whose key is not this profile's (damaged, or another profile's) is never used.
+  const file = join(cache, added[0] ?? '');
+  const data = fs.readFileSync(file);
+  data[8] = (data[8] ?? 0) ^ 0xff;
+  fs.writeFileSync(file, data);
+  const rebuilt = await runCaptured(mk());
+  assert.equal(rebuilt.out, 'unshare=1\nNoNewPrivs: 1\nSeccomp: 2\n');
+  assert.not.equal(fs.readFileSync(file), data, 'the damaged entry was replaced');
+  // no_new_privs is process.noNewPrivileges' call, not a side effect of the filter (runc's behaviour).
+  const without = await runCaptured(bundle(['sh', '-c', script], (c) => ({ ...withProcess({ noNewPrivileges: false })(c), linux: { ...c.linux, seccomp: own } })));
+  assert.equal(without.out, 'unshare=1\nNoNewPrivs: 0\nSeccomp: 2\n');
+  // exec joins the container's mount namespace before the filter is built: the cache it uses is
+  // still the host's, never a directory the container could write to.
+  const id = newId();
+  const box = bundle(['sleep', '1000'], (c) => ({ ...c, root: { ...c.root, readonly: false }, linux: { ...c.linux, seccomp: { ...own, syscalls: [...own.syscalls, { names: ['acct'], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 39 }] } } }));
+  await rt.create(id, { bundle: box.dir, stdio: 'ignore' });
+  await rt.start(id);
+  const out = join(box.dir, 'exec.txt');
+  const fd = openSync(out, 'w');
+  // create made this profile's entry: remove it, so the exec has to build and keep it again.
+  for (const f of files().filter((f) => !before.has(f) && !added.includes(f))) fs.rmSync(join(cache, f));
+  const before2 = new Set(files());
+  const e = await rt.exec(id, { cwd: '/', args: ['sh', '-c', script], env: ['PATH=/bin'], user: { uid: 0, gid: 0 }, noNewPrivileges: true }, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  await rt.delete(id, { force: true });
+  assert.equal(e.exitCode, 0, readFileSync(out, 'utf8'));
+  assert.equal(readFileSync(out, 'utf8'), 'unshare=1\nNoNewPrivs: 1\nSeccomp: 2\n');
+  assert.not.ok(existsSync(join(box.rootfs, cache)), 'nothing written inside the container');
+  assert.equal(files().filter((f) => !before2.has(f)).length, 1, 'the exec kept its filter in the host cache');
+});
+
 test('a setuid binary does not raise privileges under noNewPrivileges', async () => {
   const euid = join(mkdtempSync(join(tmpdir(), 'berth-euid-')), 'euid.c');
   const prog = 'int geteuid(void); int printf(const char*, ...); int main(void){printf("euid=%d\\n", geteuid()); return 0;}';

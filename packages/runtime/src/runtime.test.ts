@@ -22,6 +22,16 @@ test('shim error lines become typed errors naming stage, operation and path', ()
   const x = shimError('error\texec\tlookpath\t2\tnope');
   assert.equal(x.message, 'exec: "nope": executable file not found in $PATH');
   assert.equal(x.detail?.['exec'], true);
+  const table: [string, string, string][] = [
+    ['error\texec\tstat\t2\t/no/x', 'NotFound', 'exec: "/no/x": stat /no/x: no such file or directory'],
+    ['error\texec\tlookpath\t21\t/etc', 'PermissionDenied', 'exec: "/etc": permission denied (is a directory)'],
+    ['error\texec\texecve\t13\t/bin/x', 'PermissionDenied', 'exec: "/bin/x": permission denied'],
+    ['error\texec\texecve\t8\t/bin/x', 'FailedPrecondition', 'exec: "/bin/x": exec format error'],
+  ];
+  for (const [line, code, message] of table) {
+    const e = shimError(line);
+    assert.equal([e.code, e.message, e.detail?.['exec']], [code, message, true], line);
+  }
   const r = shimError('error\tprocess\tsetrlimit\t1\tRLIMIT_NOFILE');
   assert.match(r.message, /^process: setrlimit RLIMIT_NOFILE: operation not permitted: the host's hard limit is \d+|unlimited/);
 });

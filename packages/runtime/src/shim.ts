@@ -1,7 +1,8 @@
 /**
  * Starting berth-shim and speaking its sync protocol (drawn in native/shim/shim.c):
  * write the plan on fd 3, read `pid N` on fd 4, let the caller prepare the child (uid/gid
- * maps, cgroups), answer `go`, then read `ready` or a structured error.
+ * maps, cgroups), answer `go` (at once, with the plan, when there is nothing to prepare),
+ * then read `ready` or a structured error.
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -36,8 +37,14 @@ export interface StartShimOptions {
   readonly steps: readonly Step[];
   /** The container's fds 0-2 as the shim (and the init) receive them. */
   readonly stdio: readonly ('inherit' | 'ignore' | 'pipe' | number)[];
-  /** Runs between clone and release: write id maps, join cgroups. A throw aborts the init. */
+  /**
+   * Runs between clone and release: write id maps, join cgroups. A throw aborts the init.
+   * Without it, `go` is written as soon as `releaseAfter` settles (with the plan when there is
+   * none): no round trip through this process's event loop.
+   */
   readonly prepare?: (pid: number) => Promise<void>;
+  /** Without `prepare`: what must be done before the init is released (the cgroup it joins); a rejection aborts the init. */
+  readonly releaseAfter?: Promise<unknown>;
   /** The shim forks away as the monitor: its own exit means nothing, the `exit` line does. */
   readonly monitor?: boolean;
   /** Spawn the shim in its own process group (setpgid), out of the terminal's signals. */
@@ -52,16 +59,36 @@ export function shimError(line: string): BerthError {
   const [, stage = 'init', op = 'unknown', errnoText = '0', path = ''] = line.replace(/\n$/, '').split('\t');
   const errno = errnoNames.get(Number(errnoText)) ?? `E${errnoText}`;
   const what = path === '' ? `${stage}: ${op}` : `${stage}: ${op} ${path}`;
-  if (stage === 'exec' && (errno === 'ENOENT' || errno === 'EACCES')) {
-    const msg = errno === 'ENOENT' ? `exec: "${path}": executable file not found in $PATH` : `exec: "${path}": permission denied`;
-    return new BerthError(errno === 'ENOENT' ? 'NotFound' : 'PermissionDenied', msg, { errno, syscall: op, path, detail: { exec: true, stage } });
-  }
+  if (stage === 'exec') return execError(op, errno, path);
   if (op === 'setrlimit' && errno === 'EPERM') {
     const hard = hostHardLimit(path);
     const hint = hard === undefined ? 'it exceeds the hard limit of the runtime' : `the host's hard limit is ${hard}`;
     return fromErrno(what, errno, { syscall: op, path, detail: { stage }, message: `operation not permitted: ${hint}; request at most that (or raise the host's limit)` });
   }
   return fromErrno(what, errno, { syscall: op, ...(path === '' ? {} : { path }), detail: { stage } });
+}
+
+/**
+ * A program that could not be started, worded as runc words it (`exec: "/etc": permission
+ * denied`; a directory says so). The engine maps NotFound to exit status 127 and the others to 126,
+ * and matches these phrases in a runtime's log: "executable file not found", "no such file or
+ * directory", "permission denied", "is a directory", "exec format error".
+ */
+function execError(op: string, errno: string, path: string): BerthError {
+  const opts = { errno, syscall: op, path, detail: { exec: true, stage: 'exec' } };
+  const q = JSON.stringify(path);
+  switch (errno) {
+    case 'ENOENT':
+      return new BerthError('NotFound', path.includes('/') ? `exec: ${q}: stat ${path}: no such file or directory` : `exec: ${q}: executable file not found in $PATH`, opts);
+    case 'EISDIR':
+      return new BerthError('PermissionDenied', `exec: ${q}: permission denied (is a directory)`, opts);
+    case 'EACCES':
+      return new BerthError('PermissionDenied', `exec: ${q}: permission denied`, opts);
+    case 'ENOEXEC':
+      return new BerthError('FailedPrecondition', `exec: ${q}: exec format error`, opts);
+    default:
+      return fromErrno(`exec: ${q}`, errno, { syscall: op, path, detail: { exec: true, stage: 'exec' } });
+  }
 }
 
 const limitRows: Readonly<Record<string, string>> = {
@@ -112,10 +139,24 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   const ctlIn = child.stdio[3] as Writable;
   const ctlOut = child.stdio[4] as Readable;
   ctlIn.on('error', () => {});
-  ctlIn.write(encodePlan(opts.steps));
+  const plan = encodePlan(opts.steps);
+  const goNow = !opts.prepare && !opts.releaseAfter;
+  ctlIn.write(goNow ? Buffer.concat([plan, Buffer.from('go\n')]) : plan);
   let pid = 0;
   let ready = false;
   let failure: BerthError | undefined;
+  const releaseWhen = (p: Promise<unknown>): void => {
+    p.then(
+      () => ctlIn.write('go\n'),
+      (e: unknown) => {
+        failure = e instanceof BerthError ? e : internal(`prepare container init: ${String(e)}`, { cause: e });
+        ctlIn.write('abort\n');
+      },
+    );
+  };
+  // The shim reads "go" after it reports the pid, whenever it arrives: with nothing that needs
+  // the pid, the init is released as soon as the caller is done, while the shim starts.
+  if (!opts.prepare && opts.releaseAfter) releaseWhen(opts.releaseAfter);
   let exitLine: ExitStatus | undefined;
   let onReady: (h: ShimHandle) => void = () => {};
   let onFail: (e: BerthError) => void = () => {};
@@ -134,14 +175,7 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
   const handle = (line: string): void => {
     if (line.startsWith('pid ')) {
       pid = Number(line.slice(4));
-      const prep = opts.prepare ? opts.prepare(pid) : Promise.resolve();
-      prep.then(
-        () => ctlIn.write('go\n'),
-        (e: unknown) => {
-          failure = e instanceof BerthError ? e : internal(`prepare container init: ${String(e)}`, { cause: e });
-          ctlIn.write('abort\n');
-        },
-      );
+      if (opts.prepare) releaseWhen(opts.prepare(pid));
     } else if (line === 'ready') {
       ready = true;
       onReady({ child, pid, exited, release });
@@ -152,6 +186,9 @@ export async function startShim(opts: StartShimOptions): Promise<ShimHandle> {
       const [, code = '0', sig = '0', oom] = line.split(' ');
       const signal = signalNames.get(Number(sig));
       exitLine = { exitCode: Number(code), ...(signal && Number(sig) !== 0 ? { signal } : {}), ...(oom === undefined ? {} : { oomKilled: oom === '1' }) };
+      // The shim has reaped the process and removed the cgroups before it says so: the caller
+      // need not wait for the shim's own exit.
+      onExit(exitLine);
     }
   };
   ctlOut.setEncoding('utf8');

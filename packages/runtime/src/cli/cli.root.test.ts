@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxBundle, type TestBundle } from '../testing/bundle.js';
@@ -91,6 +91,46 @@ test('errors: exit status 1, a runc-style line on stderr and a JSON line in --lo
   assert.equal(entry.msg, 'container "no-such-container" does not exist');
   assert.equal(br('delete', '--force', 'no-such-container').status, 0, 'delete --force of a missing container succeeds');
   assert.equal(br('bogus').status, 1);
+});
+
+test('run of a program that cannot start fails as runc does: exit 1, the reason on stderr and in --log', () => {
+  const b = bundle(['true']);
+  writeFileSync(join(b.rootfs, 'bin/garbage'), 'not a program\0');
+  execFileSync('chmod', ['755', join(b.rootfs, 'bin/garbage')]);
+  const cases: [string, RegExp][] = [
+    ['/etc', /exec: \\"\/etc\\": permission denied \(is a directory\)/],
+    ['/bin/garbage', /exec: \\"\/bin\/garbage\\": exec format error/],
+    ['/etc/passwd', /exec: \\"\/etc\/passwd\\": permission denied/],
+    ['/no/such', /exec: \\"\/no\/such\\": stat \/no\/such: no such file or directory/],
+    ['nope', /exec: \\"nope\\": executable file not found in \$PATH/],
+  ];
+  for (const [argv0, message] of cases) {
+    const cfg = JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as { process: { args: string[] } };
+    cfg.process.args = [argv0];
+    writeFileSync(join(b.dir, 'config.json'), JSON.stringify(cfg));
+    const c = id(`noexec-${argv0.replace(/\W/g, '')}`);
+    const r = br('run', '--bundle', b.dir, c);
+    assert.equal(r.status, 1, argv0);
+    assert.match(r.stderr, message, argv0);
+    const last = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1) ?? '{}') as { level: string; msg: string };
+    assert.equal(last.level, 'error');
+    assert.match(JSON.stringify(last.msg), message, argv0);
+    assert.not.ok(existsSync(join(root, c)), 'a failed run leaves no state');
+  }
+  // After `start` the caller has gone: the init says why on the process's own stderr, as runc's does.
+  const cfg = JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as { process: { args: string[] } };
+  cfg.process.args = ['/bin/garbage'];
+  writeFileSync(join(b.dir, 'config.json'), JSON.stringify(cfg));
+  const c = id('noexec-started');
+  const errFile = join(b.dir, 'stderr');
+  const fd = openSync(errFile, 'w');
+  const created = spawnSync(process.execPath, [bin, '--root', root, 'create', '--bundle', b.dir, c], { env, stdio: ['ignore', 'ignore', fd], timeout: 30_000 });
+  closeSync(fd);
+  assert.equal(created.status, 0);
+  assert.equal(br('start', c).status, 0);
+  for (let i = 0; i < 100 && !readFileSync(errFile, 'utf8').includes('\n'); i++) execFileSync('sleep', ['0.02']);
+  assert.equal(readFileSync(errFile, 'utf8'), 'exec /bin/garbage: exec format error\n');
+  assert.equal(br('delete', '--force', c).status, 0);
 });
 
 test('run forwards stdio and exits with the container status; exec runs in it', () => {
