@@ -4,6 +4,7 @@ export * from './caps/index.js';
 export {
   createRuntime,
   parseSignal,
+  procStat,
   type ContainerState,
   type ContainerStatus,
   type CreateOptions,

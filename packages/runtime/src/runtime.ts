@@ -181,7 +181,7 @@ function checkId(id: string): void {
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), the state letter and the parent; undefined when gone. */
-function procStat(pid: number): { startTime: string; state: string; ppid: number } | undefined {
+export function procStat(pid: number): { startTime: string; state: string; ppid: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');

@@ -15,7 +15,7 @@ import { existsSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync
 import type { StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, notFound, toBerthError } from '@berth/errors';
-import { createRuntime, parseProcess, type Runtime, type RunStarted, type StdioEntry, type StdioSpec } from '@berth/runtime';
+import { createRuntime, parseProcess, procStat, type Runtime, type RunStarted, type StdioEntry, type StdioSpec } from '@berth/runtime';
 import type { ContainerRuntime, MonitoredStart, MonitoredStartOptions, RunExit, RunHandle, RunProcessOptions, RuntimeState } from './oci-runtime.js';
 
 /** The part of the runtime's state.json read here. */
@@ -23,16 +23,6 @@ interface StoredState {
   readonly pid: number;
   readonly startTime: string;
   readonly cgroupDirs?: readonly string[];
-}
-
-function procStat(pid: number): { state: string; ppid: number; startTime: string } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0] ?? '', ppid: Number(rest[1]), startTime: rest[19] ?? '' };
-  } catch {
-    return undefined;
-  }
 }
 
 const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
