@@ -24,7 +24,7 @@ const common = {
   target: 'node20',
   conditions: ['berth-source'],
   external: ['better-sqlite3', '*.node'],
-  minify: true,
+  minify: process.env['BERTH_MINIFY'] !== '0', // BERTH_MINIFY=0 for readable profiles
   legalComments: 'none',
   logLevel: 'warning',
 };

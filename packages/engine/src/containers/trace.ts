@@ -5,7 +5,7 @@
  * where the time of `berth run` goes. Free when tracing is off.
  */
 const on = process.env['BERTH_TRACE'] === '1';
-const t0 = performance.timeOrigin;
+// (The global `performance` loads node:perf_hooks at its first touch: only when tracing.)
 let last = 0;
 const rows: [string, number][] = [];
 
@@ -21,6 +21,5 @@ if (on) {
   process.on('exit', () => {
     phase('exit');
     process.stderr.write(rows.map(([n, ms]) => `berth-trace ${n.replace(/ /g, '_')} ${ms.toFixed(1)}\n`).join(''));
-    void t0;
   });
 }

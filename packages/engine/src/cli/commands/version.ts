@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printRows } from '../output.js';
+import { formatRows, printSync } from '../output.js';
 import { release } from 'node:os';
 import { cgroupMode } from '@berth/runtime';
 
@@ -27,7 +27,6 @@ export function register(cmd: Command): void {
     .option('-f, --format <format>', "'json' for JSON output")
     .action((o: { format?: string }) => {
       const v = versionInfo();
-      if (o.format === 'json') process.stdout.write(JSON.stringify(v) + '\n');
-      else { process.stdout.write('berth:\n'); printRows(v, ' '); }
+      printSync(o.format === 'json' ? `${JSON.stringify(v)}\n` : `berth:\n${formatRows(v, ' ')}`);
     });
 }
