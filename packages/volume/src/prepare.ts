@@ -19,7 +19,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidArgument, toBerthError } from '@berth/errors';
-import { write } from '@berth/layer-store';
+import { write } from '@berth/layer-store/db';
 import { cleanPath, type MountRequest, type Propagation } from './parse.js';
 import type { Volume, VolumeStore } from './store.js';
 

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, conflict, invalidArgument, notFound } from '@berth/errors';
-import { migrate, openDatabase, write, type DB, type Migration } from '@berth/layer-store';
+import { migrate, openDatabase, write, type DB, type Migration } from '@berth/layer-store/db';
 
 /** The owner name of this package's migrations in `schema_migrations`. */
 export const volumeStoreOwner = 'volumes';

@@ -18,7 +18,7 @@
  * check the state machine, mark the transient status with our pid; act outside the
  * transaction; persist the outcome in a second transaction.
  */
-import { migrate, type DB, type Migration } from '@berth/layer-store';
+import { migrate, type DB, type Migration } from '@berth/layer-store/db';
 import { conflict, invalidArgument, notFound } from '@berth/errors';
 import { generateName, newContainerId, type ContainerId } from './names.js';
 import { checkName } from './options.js';

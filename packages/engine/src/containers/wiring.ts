@@ -10,7 +10,7 @@ import { LinuxSys } from '@berth/native';
 import type { Snapshotter } from '@berth/overlay';
 import { cgroupMode, defaultSeccompProfile } from '@berth/runtime';
 import type { Context } from '../cli/context.js';
-import { openDatabase, Store } from '@berth/layer-store';
+import { openDatabase } from '@berth/layer-store/db';
 import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
 import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
@@ -18,7 +18,6 @@ import { LibraryRuntime } from './library-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
 import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
-import { openImages, setContainerUsers } from './images.js';
 import { phase } from './trace.js';
 
 /** The facts about this host the spec builder needs. */
@@ -73,6 +72,23 @@ function lazySnapshotter(root: string): RootfsSnapshotter {
   };
 }
 
+/**
+ * An image resolver whose image and layer stores load at its first use: ps, logs, rm … never
+ * resolve an image, and layer-store's modules are several ms of a start.
+ */
+function lazyImages(load: () => Promise<ImageResolver>): ImageResolver {
+  let r: Promise<ImageResolver> | undefined;
+  const get = () => (r ??= load());
+  return {
+    find: async (ref) => (await get()).find(ref),
+    pull: async (ref, signal) => {
+      const resolver = await get();
+      if (resolver.pull === undefined) throw new Error('no registry client is wired');
+      return resolver.pull(ref, signal);
+    },
+  };
+}
+
 /** Opens berth.db and wires an engine for the CLI. */
 export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngine {
   const db = openDatabase(ctx.root);
@@ -88,12 +104,13 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
     root: ctx.root,
     state: ctx.state,
     store,
-    images: images ?? openImages(ctx.root, db, getSys, async (ref, signal) => {
+    images: images ?? lazyImages(async () => (await import('./images.js')).openImages(ctx.root, db, getSys, async (ref, signal) => {
       // Progress in Docker's words, on stderr so that `run -d` still prints only the ID on
       // stdout; the "Unable to find image" line only once the registry answered (a pull that
       // fails outright is one line: the error).
       // The registry client (undici, TLS) loads only when a pull happens: ps, rm, logs … never need it.
-      const [{ pullImage }, { ProgressPrinter, pullPrinter }] = await Promise.all([import('@berth/registry'), import('../cli/commands/registry.js')]);
+      const [{ pullImage }, { ProgressPrinter, pullPrinter }, { Store }, { setContainerUsers }] = await Promise.all([
+        import('@berth/registry'), import('../cli/commands/registry.js'), import('@berth/layer-store'), import('./images.js')]);
       const store = Store.open(ctx.root, { sys: getSys() });
       setContainerUsers(store.images, store.db);
       const print = pullPrinter(new ProgressPrinter(process.stderr));
@@ -109,7 +126,7 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
       } finally {
         store.close();
       }
-    }),
+    })),
     snapshotter: lazySnapshotter(ctx.root),
     // berth's own runtime runs in this process; BERTH_RUNTIME names another (runc) to drive by its CLI.
     runtime: process.env['BERTH_RUNTIME'] ? new OciCliRuntime(runtimeBinary(), join(ctx.state, 'runtime')) : new LibraryRuntime(join(ctx.state, 'runtime')),
