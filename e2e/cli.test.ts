@@ -20,6 +20,19 @@ test('berth version prints berth, Node, kernel and cgroup versions', () => {
   assert.is(json['Node'], process.version);
 });
 
+test("version's fast entry prints what the full CLI prints, and declines the forms it does not know", () => {
+  const full = (...args: string[]) => spawnSync(process.execPath, [join(bin, '../berth-main.cjs'), ...args], { encoding: 'utf8' });
+  for (const args of [['version'], ['version', '-f', 'json'], ['--root', '/nonexistent', 'version', '--format=json']]) {
+    const fast = berth(...args);
+    assert.is(fast.status, 0, fast.stderr);
+    assert.is(fast.stdout, full(...args).stdout, args.join(' '));
+  }
+  assert.match(berth('version', '--help').stdout, /^Usage: berth version \[options\]/);
+  const bad = berth('version', '--bogus');
+  assert.is(bad.status, 125);
+  assert.match(bad.stderr, /unknown option '--bogus'/);
+});
+
 test('berth info reports the root and state dirs it was given', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
   try {

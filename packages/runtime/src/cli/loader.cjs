@@ -12,18 +12,11 @@
 // (`version`, `run`, `ps`…): V8 deserializes all of a cache, so `version` must not load the
 // functions that a `run` compiled.
 'use strict';
-const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { basename, dirname, join } = require('node:path');
 const { Script, constants: vmConstants } = require('node:vm');
 
-const file = join(__dirname, basename(__filename, '.cjs') + '-main.cjs');
-const fd = openSync(file, 'r');
-const st = fstatSync(fd);
-const source = readFileSync(fd, 'utf8');
-closeSync(fd);
-const dir = process.env.BERTH_CACHE || join(process.env.BERTH_STATE || '/run/berth', 'cache');
-const prefix = `${basename(file, '.cjs')}-`;
 // The command: the first argument that is not an option or the value of a global option of
 // berth's or berth-runtime's (all of which take a value); anything unusual shares one cache.
 const valued = new Set(['--root', '--state', '--log', '--log-format']);
@@ -35,32 +28,45 @@ for (let i = 2; i < process.argv.length; i++) {
   if (/^[a-z][a-z0-9-]{0,31}$/.test(a)) command = a;
   break;
 }
-const build = `${prefix}${st.size}-${Math.floor(st.mtimeMs)}-`;
-const cacheFile = join(dir, `${build}${process.version}-${process.arch}-${command}.v8`);
-let cachedData;
-try { cachedData = readFileSync(cacheFile); } catch { /* first run of this build: compile */ }
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-  filename: file,
-  // import() of Node's modules in the bundle resolves as it would in the bundle run directly.
-  importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  ...(cachedData === undefined ? {} : { cachedData }),
-});
-if (cachedData === undefined || script.cachedDataRejected === true) {
-  process.once('exit', (code) => {
-    // A failed command (a typo, a bad flag) leaves no cache behind.
-    if (code !== 0) return;
-    try {
-      mkdirSync(dir, { recursive: true });
-      const tmp = `${cacheFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, script.createCachedData());
-      renameSync(tmp, cacheFile);
-      // Caches of earlier builds of this bundle go once an hour old (another copy of berth may
-      // still use its own: it writes it again, once). Builds are frequent where berth is developed.
-      for (const f of readdirSync(dir)) {
-        const old = join(dir, f);
-        if (f.startsWith(prefix) && !f.startsWith(build) && f.endsWith('.v8') && Date.now() - statSync(old).mtimeMs > 3600e3) rmSync(old, { force: true });
-      }
-    } catch { /* the cache is an optimisation: a read-only or missing state dir only costs speed */ }
+const fast = join(__dirname, `${basename(__filename, '.cjs')}-fast-${command}.cjs`);
+if (!(command !== 'other' && existsSync(fast) && require(fast).run(process.argv.slice(2)) === true)) runBundle();
+
+/** Runs `<name>-main.cjs` with the code cache of this command. */
+function runBundle() {
+  const file = join(__dirname, basename(__filename, '.cjs') + '-main.cjs');
+  const fd = openSync(file, 'r');
+  const st = fstatSync(fd);
+  const source = readFileSync(fd, 'utf8');
+  closeSync(fd);
+  const dir = process.env.BERTH_CACHE || join(process.env.BERTH_STATE || '/run/berth', 'cache');
+  const prefix = `${basename(file, '.cjs')}-`;
+  const build = `${prefix}${st.size}-${Math.floor(st.mtimeMs)}-`;
+  const cacheFile = join(dir, `${build}${process.version}-${process.arch}-${command}.v8`);
+  let cachedData;
+  try { cachedData = readFileSync(cacheFile); } catch { /* first run of this build: compile */ }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    // import() of Node's modules in the bundle resolves as it would in the bundle run directly.
+    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    ...(cachedData === undefined ? {} : { cachedData }),
   });
+  if (cachedData === undefined || script.cachedDataRejected === true) {
+    process.once('exit', (code) => {
+      // A failed command (a typo, a bad flag) leaves no cache behind.
+      if (code !== 0) return;
+      try {
+        mkdirSync(dir, { recursive: true });
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cacheFile);
+        // Caches of earlier builds of this bundle go once an hour old (another copy of berth may
+        // still use its own: it writes it again, once). Builds are frequent where berth is developed.
+        for (const f of readdirSync(dir)) {
+          const old = join(dir, f);
+          if (f.startsWith(prefix) && !f.startsWith(build) && f.endsWith('.v8') && Date.now() - statSync(old).mtimeMs > 3600e3) rmSync(old, { force: true });
+        }
+      } catch { /* the cache is an optimisation: a read-only or missing state dir only costs speed */ }
+    });
+  }
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
 }
-script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));

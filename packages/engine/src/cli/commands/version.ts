@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatRows, printSync } from '../output.js';
 import { release } from 'node:os';
-import { cgroupMode } from '@berth/runtime';
+import { cgroupMode } from '@berth/runtime/cgroup-mode';
 
 /** berth's own version, stamped into the bundle by build.mjs. */
 declare const BERTH_VERSION: string | undefined;
@@ -20,13 +20,16 @@ export function versionInfo(): Record<string, string> {
   };
 }
 
+/** What `berth version [-f format]` prints. */
+export function versionText(format?: string): string {
+  const v = versionInfo();
+  return format === 'json' ? `${JSON.stringify(v)}\n` : `berth:\n${formatRows(v, ' ')}`;
+}
+
 /** Registers `berth version`. */
 export function register(cmd: Command): void {
   cmd.command('version')
     .description('show the versions of berth, Node, the kernel and the cgroup mode')
     .option('-f, --format <format>', "'json' for JSON output")
-    .action((o: { format?: string }) => {
-      const v = versionInfo();
-      printSync(o.format === 'json' ? `${JSON.stringify(v)}\n` : `berth:\n${formatRows(v, ' ')}`);
-    });
+    .action((o: { format?: string }) => printSync(versionText(o.format)));
 }
