@@ -128,6 +128,21 @@ test('mount records the mount before performing it, and forgets it when the moun
   assert.equal(after.mounts, []);
 });
 
+test("a layer dir named by a digest (layer-store's chain IDs) is linked by that name; a clash takes a longer one", async ({ tmp, root }) => {
+  const id = 'ab'.repeat(32);
+  const a = join(tmp, 'store-a', id);
+  const b = join(tmp, 'store-b', id);
+  await mkdir(a, { recursive: true });
+  await mkdir(b, { recursive: true });
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  assert.is(await snap.link(a), `l/${id.slice(0, 12)}`);
+  assert.is(await snap.link(b), `l/${id.slice(0, 20)}`, 'same name, other dir: the next length');
+  // Another process (a new snapshotter) finds the same links.
+  const again = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  assert.is(await again.link(b), `l/${id.slice(0, 20)}`);
+  assert.is(readlinkSync(join(root, 'overlay', `l/${id.slice(0, 12)}`)), a);
+});
+
 test('pruneLinks removes the links of deleted layers only', async ({ root, layers }) => {
   const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
   await snap.prepare('c', layers);

@@ -5,13 +5,15 @@
  * The lower dirs are named through short links, `$root/overlay/l/<12 hex>` → layer dir, and
  * mounted from `$root/overlay` as `lowerdir=l/…:l/…`: 15 bytes a layer, so the 128 layers
  * Docker allows (and more) fit mount(2)'s one page of data, which absolute paths would overflow.
- * A link's name is derived from the layer path (sha256), so every process finds the same link
- * without a shared table; a clash of 48-bit prefixes moves to a longer name.
+ * A link's name is derived from the layer dir, so every process finds the same link without a
+ * shared table: from its own name when that is a digest (layer-store names a layer dir by its
+ * chain ID: no hashing, and node:crypto, several ms of a start, stays unloaded), else from a
+ * sha256 of its path; a clash of 48-bit prefixes moves to a longer name.
  */
 import { createHash } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
 import { copyTimes } from './times.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
 import type { Change, MountSpec, SignalOptions, SnapshotterSys } from './types.js';
@@ -26,6 +28,14 @@ async function copyRootAttrs(sys: SnapshotterSys, from: string, to: string): Pro
   await chown(to, st.uid, st.gid);
   await chmod(to, st.mode & 0o7777);
   await copyTimes(sys, from, to);
+}
+
+/** The names a layer dir's short link may take, in the order tried (see the top of this file). */
+function* linkNames(layerDir: string): Generator<string> {
+  const own = basename(layerDir);
+  if (/^[0-9a-f]{64}$/.test(own)) for (const len of [12, 20, 64]) yield own.slice(0, len);
+  const hash = createHash('sha256').update(layerDir).digest('hex');
+  for (const len of [12, 20, 64]) yield hash.slice(0, len);
 }
 
 /** Options of {@link OverlaySnapshotter}. */
@@ -97,9 +107,7 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   private async makeLink(layerDir: string): Promise<string> {
     const dir = join(this.linkBase, 'l');
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const hash = createHash('sha256').update(layerDir).digest('hex');
-    for (const len of [12, 20, 64]) {
-      const name = hash.slice(0, len);
+    for (const name of linkNames(layerDir)) {
       const path = join(dir, name);
       try {
         await symlink(layerDir, path);
