@@ -134,8 +134,12 @@ export abstract class BaseSnapshotter implements Snapshotter {
     await this.locked(key, options.signal, async () => {
       await this.unmountLocked(key);
       await this.removeOwnFiles(p);
+      await this.forget(p);
     });
   }
+
+  /** What a driver keeps about a container outside its dir, dropped once it is removed. */
+  protected async forget(_p: ContainerPaths): Promise<void> {}
 
   /**
    * Runs `fn` holding an exclusive flock(2) on the container's dir, so that concurrent CLIs

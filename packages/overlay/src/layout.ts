@@ -19,10 +19,9 @@
  * ```
  * The engine's own files (config.json, hosts …) live beside these; `remove` deletes only ours.
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { failedPrecondition, invalidArgument, notFound, toBerthError } from '@berth/errors';
 import type { Driver, InitEntry, MountSpec } from './types.js';
 
@@ -60,6 +59,9 @@ export function containerPaths(root: string, key: string): ContainerPaths {
   };
 }
 
+/** Sequence of this process's temp files (see writeFileAtomic). */
+let tmpSeq = 0;
+
 /**
  * Writes a small file atomically: temp file, fsync, rename, fsync the directory. With
  * `durable: false` the fsyncs are skipped: for records that a reboot makes moot anyway (mounts do
@@ -67,8 +69,17 @@ export function containerPaths(root: string, key: string): ContainerPaths {
  */
 export function writeFileAtomic(path: string, data: string, options: { readonly durable?: boolean } = {}): void {
   const durable = options.durable ?? true;
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'wx', 0o600);
+  // Named by pid and sequence (no random bytes: node:crypto is ms of a start). A file of that
+  // name is left by a crashed process that had our pid: stale, so it is replaced.
+  const tmp = `${path}.tmp-${process.pid}-${tmpSeq++}`;
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    rmSync(tmp, { force: true });
+    fd = openSync(tmp, 'wx', 0o600);
+  }
   try {
     writeFileSync(fd, data);
     if (durable) fsyncSync(fd);

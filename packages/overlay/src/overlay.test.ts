@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RecordingSys } from '@berth/native';
-import { OverlaySnapshotter } from './overlay.js';
+import { OverlaySnapshotter, fnv1a64 } from './overlay.js';
 import { CopySnapshotter } from './vfs.js';
 
 const test = suite<{ tmp: string; root: string; layers: string[] }>('overlay plans', { tmp: '', root: '', layers: [] });
@@ -141,6 +141,24 @@ test("a layer dir named by a digest (layer-store's chain IDs) is linked by that 
   const again = new OverlaySnapshotter({ root, sys: new RecordingSys() });
   assert.is(await again.link(b), `l/${id.slice(0, 20)}`);
   assert.is(readlinkSync(join(root, 'overlay', `l/${id.slice(0, 12)}`)), a);
+});
+
+test("other dirs are linked by a hash of their path; a container's init link goes when it is removed", async ({ root, layers }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  const [m] = await snap.prepare('c', layers, { init: [{ path: '/etc/hosts', kind: 'file' }] });
+  const lower = (m?.options ?? []).find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length).split(':') ?? [];
+  const init = join(root, 'containers/c/init');
+  assert.is(lower[0], `l/${fnv1a64(init).slice(0, 12)}`);
+  assert.is(readlinkSync(join(root, 'overlay', lower[0] ?? '')), init);
+  await snap.remove('c');
+  const left = (await readdir(join(root, 'overlay/l'))).map((l) => readlinkSync(join(root, 'overlay/l', l))).sort();
+  assert.equal(left, [...layers].sort(), 'the image layers keep their links');
+});
+
+test('fnv1a64 is FNV-1a: the published test vectors', () => {
+  assert.is(fnv1a64(''), 'cbf29ce484222325');
+  assert.is(fnv1a64('a'), 'af63dc4c8601ec8c');
+  assert.is(fnv1a64('foobar'), '85944171f73967e8');
 });
 
 test('pruneLinks removes the links of deleted layers only', async ({ root, layers }) => {

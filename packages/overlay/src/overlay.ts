@@ -7,8 +7,9 @@
  * Docker allows (and more) fit mount(2)'s one page of data, which absolute paths would overflow.
  * A link's name is derived from the layer dir, so every process finds the same link without a
  * shared table: from its own name when that is a digest (layer-store names a layer dir by its
- * chain ID: no hashing, and node:crypto, several ms of a start, stays unloaded), else from a
- * sha256 of its path; a clash of 48-bit prefixes moves to a longer name.
+ * chain ID), else from a 64-bit FNV-1a of its path, then (on clashes) from a sha256 of it; a
+ * clash moves to the next name. No hashing module is loaded on the common path (node:crypto is
+ * several ms of a start). A container's init layer's link goes with the container.
  */
 import { createHash } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
@@ -30,10 +31,20 @@ async function copyRootAttrs(sys: SnapshotterSys, from: string, to: string): Pro
   await copyTimes(sys, from, to);
 }
 
+/** FNV-1a, 64 bits, of the UTF-8 bytes of `s`, as 16 hex digits: a name, not a checksum. */
+export function fnv1a64(s: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(s)) h = BigInt.asUintN(64, (h ^ BigInt(byte)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
+}
+
 /** The names a layer dir's short link may take, in the order tried (see the top of this file). */
 function* linkNames(layerDir: string): Generator<string> {
   const own = basename(layerDir);
   if (/^[0-9a-f]{64}$/.test(own)) for (const len of [12, 20, 64]) yield own.slice(0, len);
+  const fnv = fnv1a64(layerDir);
+  yield fnv.slice(0, 12);
+  yield fnv;
   const hash = createHash('sha256').update(layerDir).digest('hex');
   for (const len of [12, 20, 64]) yield hash.slice(0, len);
 }
@@ -118,6 +129,16 @@ export class OverlaySnapshotter extends BaseSnapshotter {
       if ((await readlink(path)) === layerDir) return `l/${name}`;
     }
     throw conflict(`link layer ${layerDir}: every short name is taken by another layer; remove ${dir} and retry`);
+  }
+
+  protected override async forget(p: ContainerPaths): Promise<void> {
+    // The init layer is the container's own: its link goes with it (image layers' links stay).
+    const dir = join(this.linkBase, 'l');
+    for (const name of linkNames(p.init)) {
+      const path = join(dir, name);
+      const target = await readlink(path).catch(() => undefined);
+      if (target === p.init) { await unlink(path).catch(() => undefined); this.links.delete(p.init); return; }
+    }
   }
 
   /**
