@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { Type } from '@sinclair/typebox';
 import * as assert from 'uvu/assert';
 import { BerthError } from '@berth/errors';
 import {
@@ -166,6 +167,18 @@ test('every issue is listed, one per field, the first in the message', () => {
   const r = validate(ImageManifestSchema, m, 'm');
   assert.is(r.ok, false);
   assert.ok(validate(ImageManifestSchema, manifest(), 'm').ok);
+});
+
+test('a schema checked first by the interpreter, then compiled, gives the same verdicts and issues', () => {
+  const schema = Type.Object({ n: Type.Integer({ minimum: 0 }), s: Type.String({ minLength: 1 }) });
+  const bad = { n: -1, s: '' };
+  const first = validate(schema, bad, 'x');
+  const second = validate(schema, bad, 'x');
+  const third = validate(schema, bad, 'x');
+  assert.is(first.ok, false);
+  assert.equal(second, first);
+  assert.equal(third, first);
+  assert.ok(validate(schema, { n: 1, s: 'a' }, 'x').ok);
 });
 
 test('embedded descriptor data must match its size and digest', () => {

@@ -8,6 +8,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { Value } from '@sinclair/typebox/value';
 import { invalidArgument } from '@berth/errors';
 import { expectKey } from './image.js';
 
@@ -21,16 +22,27 @@ export interface Issue {
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly Issue[] };
 
 const maxIssues = 20;
-// Compiled lazily on first use, never at import time.
-const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
+/** What checks a schema: TypeBox's interpreter, or the compiled check once it pays. */
+interface Checker {
+  Check(value: unknown): boolean;
+  Errors(value: unknown): Iterable<ValueError>;
+}
+// A schema's first check walks the schema (Value.Check); from the second on, the check is
+// compiled (once, kept here). Compiling costs ~2 ms: a CLI that checks one image config per
+// run (berth run) should not pay it; a pull or a load checking many documents does, once.
+const compiled = new WeakMap<TSchema, Checker>();
+const used = new WeakSet<TSchema>();
 
-function checkerFor<T extends TSchema>(schema: T): TypeCheck<T> {
-  let c = compiled.get(schema);
-  if (c === undefined) {
-    c = TypeCompiler.Compile(schema);
-    compiled.set(schema, c);
+function checkerFor(schema: TSchema): Checker {
+  const c = compiled.get(schema);
+  if (c !== undefined) return c;
+  if (!used.has(schema)) {
+    used.add(schema);
+    return { Check: (v) => Value.Check(schema, v), Errors: (v) => Value.Errors(schema, v) };
   }
-  return c as TypeCheck<T>;
+  const made: TypeCheck<TSchema> = TypeCompiler.Compile(schema);
+  compiled.set(schema, made);
+  return made;
 }
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
