@@ -404,6 +404,10 @@ test("overlay's init layer, its driver verdict in info, and system check finding
   assert.match(String(info['Storage Driver Reason']), info['Storage Driver'] === 'overlay' ? /overlay mount works/ : /./);
   const orphan = join(root, 'containers', 'f'.repeat(64), 'rootfs');
   spawnSync('mkdir', ['-p', orphan]);
+  // A short link to a lower dir that is gone (what an older berth left for each removed container).
+  const links = join(root, 'overlay', 'l');
+  const dangling = existsSync(links) ? join(links, 'dangling0000') : undefined;
+  if (dangling) spawnSync('ln', ['-s', join(root, 'containers', 'gone', 'init'), dangling]);
   assert.is(spawnSync('mount', ['-t', 'tmpfs', 'berth-e2e-orphan', orphan]).status, 0);
   try {
     const check = berth(['system', 'check']);
@@ -412,6 +416,10 @@ test("overlay's init layer, its driver verdict in info, and system check finding
     const repair = berth(['system', 'check', '--repair']);
     assert.is(repair.status, 0, repair.stdout + repair.stderr);
     assert.ok(repair.stdout.includes(`repaired: unmounted ${orphan} (tmpfs, unknown container)\n`), repair.stdout);
+    if (dangling) {
+      assert.match(repair.stdout, /removed \d+ dangling layer links?\n/);
+      assert.not.ok(existsSync(dangling) || spawnSync('test', ['-L', dangling]).status === 0, 'the dangling link is gone');
+    }
     assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(orphan), 'the orphan is still mounted');
     assert.match(ok(['system', 'check']), /store is clean/);
   } finally {

@@ -11,7 +11,7 @@ import { humanDuration } from './containers.js';
 import { humanSize, openStore } from './images.js';
 import { ContainerStore } from '../../containers/store.js';
 import { LinuxSys } from '@berth/native';
-import { findOrphanMounts, repairOrphanMounts } from '@berth/overlay';
+import { OverlaySnapshotter, createSnapshotter, findOrphanMounts, repairOrphanMounts } from '@berth/overlay';
 import { duBytes } from '@berth/volume';
 
 function table(rows: readonly Record<string, string>[], cols: readonly [string, string][]): string {
@@ -94,6 +94,13 @@ export function register(cmd: Command, ctx: () => Context): void {
         if (o.repair) {
           const gc = collectGarbage(store);
           process.stdout.write(`removed ${gc.blobs.length} unused blobs, ${gc.layers.length} unused layers, ${gc.temps.length} leftovers (${humanSize(gc.reclaimed)})\n`);
+          // Short links of overlay lower dirs that are gone (layers just collected, init layers of
+          // containers removed by an older berth, which left them).
+          const snap = await createSnapshotter({ root: c.root, sys: new LinuxSys() });
+          if (snap instanceof OverlaySnapshotter) {
+            const n = await snap.pruneLinks();
+            if (n > 0) process.stdout.write(`removed ${n} dangling layer link${n === 1 ? '' : 's'}\n`);
+          }
         }
         const { images, blobs, layers } = r.counts;
         if (problems.length === 0) process.stdout.write(`store is clean: ${images} images, ${blobs} blobs, ${layers} layers checked\n`);
