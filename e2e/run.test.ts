@@ -1,7 +1,7 @@
 // `berth run` and the container lifecycle as a user drives them, through the bundled binary,
 // on a temp store holding the busybox fixture. Needs root (mounts, namespaces, cgroups).
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -328,6 +328,7 @@ test("attach to a detached -t container goes through its shim's socket: input re
   const id = ok(['run', '-d', '-t', 'busybox', 'sh']).trim();
   seen.push(id);
   await until('the socket', () => existsSync(join(state, 'runtime', id, 'shim.sock')));
+  assert.is(statSync(join(state, 'runtime', id, 'shim.sock')).mode & 0o777, 0o600, 'only its owner may attach or kill');
   const r = berth(['attach', id], 'echo hello-$((1+2))\nexit 7\n');
   assert.is(r.status, 7, r.stderr);
   assert.match(r.stdout, /hello-3/);

@@ -732,10 +732,14 @@ static void sock_open(const char *path) {
   snprintf(sa.sun_path, sizeof sa.sun_path, "%s", name);
   unlink(name);
   listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  /* Owner only (connecting needs write permission): whoever reaches the socket can attach to the
+   * container and kill it, whatever umask the shim was started with. */
+  mode_t old_mask = umask(0177);
   if (listen_fd >= 0 && (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(listen_fd, 8) < 0)) {
     close(listen_fd);
     listen_fd = -1;
   }
+  umask(old_mask);
   if (fchdir(cwd) < 0) { /* stay where we are: nothing else is relative */ }
   close(cwd);
   sock_path = path;
