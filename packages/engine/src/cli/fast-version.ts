@@ -5,18 +5,14 @@
  * It handles `berth [--root D] [--state D] version [-f|--format F]` and declines every other
  * form (help, an unknown flag), which the full CLI then runs as ever. Same output as the CLI.
  */
+import { commandIndex } from './context.js';
 import { printSync } from './output.js';
 import { versionText } from './commands/version.js';
 
 /** Prints the version and returns true, or returns false when argv is not a form handled here. */
 export function run(argv: readonly string[]): boolean {
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '--root' || a === '--state') i++;
-    else if (!a.startsWith('--root=') && !a.startsWith('--state=')) break;
-  }
-  if (argv[i] !== 'version') return false;
+  const i = commandIndex(argv);
+  if (i < 0 || argv[i] !== 'version') return false;
   const rest = argv.slice(i + 1);
   let format: string | undefined;
   if (rest.length === 2 && (rest[0] === '-f' || rest[0] === '--format')) format = rest[1];

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, exitStatus, toBerthError } from '@berth/errors';
-import { defaultRoot, defaultState, type Context } from './context.js';
+import { commandIndex, defaultRoot, defaultState, type Context } from './context.js';
 
 /** berth's own version, stamped into the bundle by build.mjs (commands/version.ts reads the same stamp). */
 declare const BERTH_VERSION: string | undefined;
@@ -38,22 +38,13 @@ export const commandModules: ReadonlyArray<{ readonly names: readonly string[]; 
   { names: ['diff', 'commit', 'export'], load: () => import('./commands/changes.js') },
 ];
 
-/** The global options that take a value: skipped when looking for the command name. */
-const globalValued = new Set(['--root', '--state']);
-
 /**
  * The command argv names, if main() can tell it without commander: the first argument after the
  * global `--root`/`--state` options. Undefined when there is none or another option comes first.
  */
 export function commandName(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (globalValued.has(a)) { i++; continue; }
-    if (a.startsWith('--root=') || a.startsWith('--state=')) continue;
-    if (a.startsWith('-')) return undefined;
-    return a;
-  }
-  return undefined;
+  const i = commandIndex(argv);
+  return i < 0 ? undefined : argv[i];
 }
 
 /**
