@@ -7,6 +7,8 @@
 //   - after fork()/clone() from a threaded process the child may call only async-signal-safe
 //     functions (fork(2), signal-safety(7)) - no malloc, no V8.
 // Whatever needs a new process or namespace is done by berth-shim, a single-threaded executable.
+// The one exception to "a few syscalls and return" is execve, which replaces this process
+// (its threads end with it): a CLI whose remaining work is berth-shim's becomes berth-shim.
 //
 // Conventions: every fd is created O_CLOEXEC (a child spawned meanwhile by another part of the
 // engine must not inherit it); a failure throws an Error carrying `errno` (number), `code`
@@ -33,6 +35,12 @@
 #include "common.h"
 #include "resolve.h"
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -259,6 +267,59 @@ Napi::Value Lutimens(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// execve(path, argv, fds): replaces this process with `path` (the environment is this
+// process's own). fds[i] becomes fd 3+i in the new program, without close-on-exec; fds 0-2 are
+// kept (Node made them close-on-exec at start-up: that is undone); every other fd is
+// close-on-exec (this addon's and Node's convention), so nothing else leaks into the program.
+// Returns only by throwing, when the sources cannot be moved or execve itself fails.
+Napi::Value Execve(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  if (!info[1].IsArray() || !info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "execve: argv and fds are arrays");
+  Napi::Array a = info[1].As<Napi::Array>();
+  std::vector<std::string> args;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "execve: argv holds strings");
+    args.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  Napi::Array f = info[2].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < f.Length(); i++) {
+    Napi::Value v = f.Get(i);
+    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), "execve: fds holds numbers");
+    fds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  // First out of the way of the targets 3..3+n (a source may sit on another's target), then in place.
+  std::vector<int> high;
+  for (int fd : fds) {
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, 3 + static_cast<int>(fds.size()));
+    if (h < 0) {
+      int e = errno;
+      for (int x : high) close(x);
+      throw SysError{e, "fcntl", "F_DUPFD_CLOEXEC"};
+    }
+    high.push_back(h);
+  }
+  for (size_t i = 0; i < high.size(); i++) {
+    if (dup2(high[i], 3 + static_cast<int>(i)) < 0) throw SysError{errno, "dup2", ""};
+  }
+  // Node marks even fds 0-2 close-on-exec at start-up: the program gets them back. Everything
+  // past the handed-over fds is marked close-on-exec (some libraries open fds without it), not
+  // closed: a failed execve leaves this process as it was.
+  for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
+  int first = 3 + static_cast<int>(fds.size());
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (long fd = first, max = sysconf(_SC_OPEN_MAX); fd < max; fd++) fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);  // before Linux 5.11
+  }
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  execv(path.c_str(), argv.data());
+  int e = errno;
+  for (int x : high) close(x);
+  throw SysError{e, "execve", path};
+}
+
 // ---- fd passing over unix sockets (SCM_RIGHTS) ----
 
 // socketpair() -> [fd, fd]: a connected AF_UNIX stream pair, both ends O_CLOEXEC.
@@ -388,9 +449,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recvFd", Napi::Function::New<Guard<RecvFd>>(env, "recvFd"));
   exports.Set("pidfdOpen", Napi::Function::New<Guard<PidfdOpen>>(env, "pidfdOpen"));
   exports.Set("pidfdSendSignal", Napi::Function::New<Guard<PidfdSendSignal>>(env, "pidfdSendSignal"));
+  exports.Set("execve", Napi::Function::New<Guard<Execve>>(env, "execve"));
   // The ABI version of these bindings: the TypeScript layer refuses an addon built from older
   // sources instead of failing later on a missing function.
-  exports.Set("abi", Napi::Number::New(env, 3));
+  exports.Set("abi", Napi::Number::New(env, 4));
   return exports;
 }
 

@@ -6,7 +6,7 @@ import { errnoError } from './errno.js';
 import { addonPath } from './locate.js';
 
 /** The ABI version of the bindings this TypeScript expects (`abi` in csrc/addon.cc). */
-const expectedAbi = 3;
+const expectedAbi = 4;
 
 /** The raw functions of the addon. Results are `unknown`: LinuxSys validates each one. */
 export interface Addon {
@@ -29,11 +29,12 @@ export interface Addon {
   recvFd(socketFd: number): unknown;
   pidfdOpen(pid: number): unknown;
   pidfdSendSignal(pidfd: number, signal: number): unknown;
+  execve(path: string, argv: readonly string[], fds: readonly number[]): unknown;
 }
 
 const functions = [
   'mount', 'umount2', 'flock', 'resolveInRoot', 'openInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
-  'llistxattr', 'lremovexattr', 'lutimens', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal',
+  'llistxattr', 'lremovexattr', 'lutimens', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve',
 ] as const satisfies readonly (keyof Addon)[];
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -485,6 +485,34 @@ test('lutimens sets times to the nanosecond on the path itself: a symlink, not i
   assert.is(e.path, join(dir, 'missing'));
 });
 
+test('execve replaces the process (same pid) and hands the given fds over as 3, 4 …; a missing program throws', async () => {
+  const dir = mkdtempSync(join(base, 'execve-'));
+  const file = join(dir, 'data');
+  writeFileSync(file, 'from fd 3\n');
+  const script = [
+    `import { openSync } from 'node:fs';`,
+    `import { LinuxSys } from ${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)};`,
+    `const sys = new LinuxSys();`,
+    `try { sys.execve('/nonexistent/prog', ['x']); } catch (e) { process.stdout.write(e.code + ' ' + e.path + '\\n'); }`,
+    `process.stdout.write('pid ' + process.pid + '\\n');`,
+    `const fd = openSync(${JSON.stringify(file)}, 'r');`,
+    `sys.execve('/bin/sh', ['sh', '-c', 'echo "pid $$"; cat <&3; ls /proc/self/fd'], [fd]);`,
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.is(code, 0, out);
+  const lines = out.trim().split('\n');
+  assert.is(lines[0], 'NotFound /nonexistent/prog');
+  const pids = lines.filter((l) => l.startsWith('pid '));
+  assert.is(pids.length, 2);
+  assert.is(pids[0], pids[1], 'the program runs in the same process');
+  assert.ok(lines.includes('from fd 3'));
+  // 0-2, the handed-over 3, and ls's own directory fd: nothing of Node's leaked through.
+  assert.equal(lines.slice(lines.indexOf('from fd 3') + 1).map(Number).sort((a, b) => a - b), [0, 1, 2, 3, 4]);
+});
+
 sysConformance(test, () => {
   const dir = mkdtempSync(join(base, 'conformance-'));
   return { sys, dir, canMount: true, realFds: true };

@@ -243,4 +243,14 @@ export class LinuxSys implements Sys {
       throw toSysError(e, what);
     }
   }
+
+  execve(path: string, argv: readonly string[], fds: readonly number[] = []): never {
+    for (const fd of fds) checkFd(fd, `pass fd ${fd} to ${path}`);
+    try {
+      this.#native().execve(path, argv, fds);
+    } catch (e) {
+      throw toSysError(e, `execute ${path}`, { path });
+    }
+    throw internal(`execve ${path} returned`);
+  }
 }

@@ -10,7 +10,7 @@ import type { OpenInRootOptions, ReceivedFd, ResolveOptions, Sys, XattrFlag } fr
 export type SysOp =
   | 'mount' | 'umount2' | 'flock' | 'resolveInRoot' | 'openInRoot' | 'mknod'
   | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'lremovexattr' | 'lutimens'
-  | 'socketpair' | 'sendFd' | 'recvFd' | 'pidfdOpen' | 'pidfdSendSignal';
+  | 'socketpair' | 'sendFd' | 'recvFd' | 'pidfdOpen' | 'pidfdSendSignal' | 'execve';
 
 /** One recorded call: the operation and its arguments (byte arrays copied into Buffers). */
 export interface SysCall {
@@ -248,4 +248,10 @@ export class RecordingSys implements Sys {
   pidfdSendSignal(pidfd: number, signal: NodeJS.Signals | number): void {
     this.#record('pidfdSendSignal', [pidfd, signal], `send ${String(signal)} through pidfd ${pidfd}`);
   }
+  /** Records the call; a fake cannot replace the process, so it then throws NotImplemented (or the failure a rule gives). */
+  execve(path: string, argv: readonly string[], fds: readonly number[] = []): never {
+    this.#record('execve', [path, [...argv], [...fds]], `execute ${path}`, path);
+    throw new BerthError('NotImplemented', `execute ${path}: RecordingSys cannot replace the process`);
+  }
+
 }

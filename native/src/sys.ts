@@ -83,6 +83,13 @@ export interface Sys {
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2): signals the process of a pidfd; ESRCH once it has exited and been reaped. */
   pidfdSendSignal(pidfd: number, signal: NodeJS.Signals | number): void;
+
+  /**
+   * execve(2): replaces this process (its pid stays) with the program at `path`, run with `argv`
+   * and this process's environment. `fds[i]` becomes its fd 3+i; fds 0-2 stay; every other fd
+   * is close-on-exec. Returns only by throwing.
+   */
+  execve(path: string, argv: readonly string[], fds?: readonly number[]): never;
 }
 
 /** Options of {@link Sys.openInRoot}. */
