@@ -30,6 +30,13 @@
  *   exit_command <argv…>           (monitor: once the exit file is written, the shim execs argv in
  *                                   its own place, like conmon's --exit-command; same pid, so the
  *                                   holder stays alive until the caller's cleanup is done)
+ *   pidfile <path>                 (the init's pid is written there, atomically, once it is ready)
+ *   rmstate <dir>                  (foreground: at the end, remove the files of dir and dir itself)
+ *   on_error <argv…>               (the caller has become this shim (execve) and reads nothing:
+ *                                   a failure to start execs argv with the error line appended,
+ *                                   for the caller's own code to report and clean up)
+ *   oom_note <file> json|text      (foreground: when the OOM killer acted, append a log line
+ *                                   saying so, as `berth-runtime run --log` does)
  * Every other record is an init step, run in order by the cloned child.
  *
  * Sync protocol (one line each):
@@ -52,6 +59,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -153,10 +161,65 @@ static void fail(const char *stage, const char *op, const char *path) {
 }
 
 /* A failure of the shim itself (before or around clone). */
+/* on_error: the argv a failure to start is handed to (see the record), and the first error line. */
+static char **on_error_argv;
+static char first_error[8192];
+
+/* An error line for the caller: written on fd 4 and kept as the first one. */
+static void report_error(const char *line) {
+  write_all(CTL_OUT, line, strlen(line));
+  if (!first_error[0]) snprintf(first_error, sizeof first_error, "%s", line);
+}
+
+/* The container could not be started: exit 1, or with on_error become its argv plus the error. */
+static void failed_exit(void) {
+  if (on_error_argv && first_error[0]) {
+    int n = 0;
+    while (on_error_argv[n]) n++;
+    char **argv = calloc((size_t)n + 2, sizeof(char *));
+    if (argv) {
+      for (int i = 0; i < n; i++) argv[i] = on_error_argv[i];
+      first_error[strcspn(first_error, "\n")] = 0;
+      argv[n] = first_error;
+      signal(SIGPIPE, SIG_DFL);
+      execv(argv[0], argv);
+    }
+  }
+  _exit(1);
+}
+
 static void shim_fail(const char *op, const char *path) {
   int e = errno;
-  say(CTL_OUT, "error\tshim\t%s\t%d\t%s\n", op, e, path ? path : "");
-  _exit(1);
+  char line[8192];
+  snprintf(line, sizeof line, "error\tshim\t%s\t%d\t%s\n", op, e, path ? path : "");
+  report_error(line);
+  failed_exit();
+}
+
+/* Writes `pid` to `path` through a temporary file and a rename: a reader sees all of it or nothing. */
+static void write_pidfile(const char *path, pid_t pid) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  say(fd, "%d", (int)pid);
+  close(fd);
+  if (rename(tmp, path) < 0) unlink(tmp);
+}
+
+/* Removes a flat state directory: its files, then itself (anything unexpected stays). */
+static void remove_state_dir(const char *dir) {
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  DIR *d = fdopendir(dfd);
+  if (!d) { close(dfd); return; }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    unlinkat(dfd, e->d_name, 0);
+  }
+  closedir(d);
+  rmdir(dir);
 }
 
 static unsigned long long num(const char *s) { return strtoull(s, NULL, 0); }
@@ -624,9 +687,9 @@ static void run_step(struct rec *r) {
 }
 
 static int init_main(int syncfd) {
-  char go;
   /* Writes to the err pipe after the shim has gone must not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  char go;
   if (read_full(syncfd, &go, 1) < 0) _exit(1); /* the shim aborted */
   close(syncfd);
   for (int i = 0; i < nrecs; i++) run_step(&recs[i]);
@@ -910,7 +973,8 @@ static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
          !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
-         !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "exit_command") || !strcmp(op, "socket");
+         !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "exit_command") || !strcmp(op, "socket") ||
+         !strcmp(op, "pidfile") || !strcmp(op, "rmstate") || !strcmp(op, "on_error") || !strcmp(op, "oom_note");
 }
 
 int main(void) {
@@ -953,8 +1017,13 @@ int main(void) {
   int ncgroups = 0;
   const char *exitfile = NULL;
   char **exit_argv = NULL;
+  const char *pidfiles[8];
+  int npidfiles = 0;
+  const char *rmstate = NULL, *oom_note = NULL, *oom_note_format = NULL;
   unsigned long flags = 0;
   uint32_t sc_def = SCMP_ACT_ALLOW;
+  for (int i = 0; i < nall; i++)
+    if (!strcmp(all[i].tok[0], "on_error") && all[i].n > 1) on_error_argv = &all[i].tok[1];
   for (int i = 0; i < nall; i++) {
     if (strcmp(all[i].tok[0], "sc_cache") || all[i].n < 2 || sc_cache_dirfd >= 0) continue;
     if (mkdirp(all[i].tok[1], 0700) == 0) sc_cache_dirfd = open(all[i].tok[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -971,6 +1040,10 @@ int main(void) {
     else if (!strcmp(op, "exit_command") && r->n > 1) exit_argv = &r->tok[1];
     else if (!strcmp(op, "socket")) sock_path = r->tok[1];
     else if (!strcmp(op, "cleanup_cgroups")) cleanup = 1;
+    else if (!strcmp(op, "pidfile") && npidfiles < 8) pidfiles[npidfiles++] = r->tok[1];
+    else if (!strcmp(op, "rmstate")) rmstate = r->tok[1];
+    else if (!strcmp(op, "oom_note") && r->n > 2) { oom_note = r->tok[1]; oom_note_format = r->tok[2]; }
+    else if (!strcmp(op, "on_error")) { /* taken above */ }
     else if (!strcmp(op, "console_self")) {
       /* Foreground with a terminal and no console socket (plain `runc run -t`): the init sends
        * the pty master to us over a socketpair, and we copy between our stdio and the pty. */
@@ -1116,9 +1189,10 @@ int main(void) {
       int e = errno;
       kill(pid, SIGKILL);
       waitpid(pid, NULL, 0);
-      errno = e;
-      say(CTL_OUT, "error\tcgroup\tjoin cgroup\t%d\t%s\n", e, path);
-      _exit(1);
+      char msg[8400];
+      snprintf(msg, sizeof msg, "error\tcgroup\tjoin cgroup\t%d\t%s\n", e, path);
+      report_error(msg);
+      failed_exit();
     }
     close(fd);
   }
@@ -1144,7 +1218,8 @@ int main(void) {
       if (!monitor && !foreground) break;
       continue;
     }
-    write_all(CTL_OUT, rep, strlen(rep));
+    if (!strncmp(rep, "error", 5)) report_error(rep);
+    else write_all(CTL_OUT, rep, strlen(rep));
     if (!strncmp(rep, "error", 5)) {
       failed = 1;
       /* error\t<stage>\t<op>\t<errno>: kept for a monitor whose caller has gone (exec after start). */
@@ -1161,9 +1236,10 @@ int main(void) {
     int st;
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
-    if (!failed) say(CTL_OUT, "error\tinit\tinit exited early\t0\t\n");
-    _exit(1);
+    if (!failed) report_error("error\tinit\tinit exited early\t0\t\n");
+    failed_exit();
   }
+  for (int i = 0; i < npidfiles; i++) write_pidfile(pidfiles[i], pid);
   if (!monitor && !foreground) _exit(0);
   fclose(ef);
 
@@ -1246,6 +1322,24 @@ int main(void) {
       rename(tmp, exitfile);
     }
   }
+  if (oom && oom_note) {
+    int fd = open(oom_note, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      char when[64];
+      struct timespec ts;
+      struct tm tm;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      gmtime_r(&ts.tv_sec, &tm);
+      snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+               tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+      if (!strcmp(oom_note_format, "json"))
+        say(fd, "{\"level\":\"info\",\"msg\":\"container was OOM-killed\",\"oomKilled\":true,\"time\":\"%s\"}\n", when);
+      else
+        say(fd, "time=\"%s\" level=info msg=\"container was OOM-killed\"\n", when);
+      close(fd);
+    }
+  }
+  if (foreground && rmstate) remove_state_dir(rmstate);
   say(CTL_OUT, "exit %d %d %d\n", code, sig, oom);
   /* Reap anything else left in our subtree (we are its subreaper) before going. */
   while (waitpid(-1, NULL, WNOHANG) > 0) {}

@@ -2,7 +2,7 @@
 // dist/berth-runtime.cjs (src/cli/loader.cjs: it keeps V8's code cache of the bundle, so a start
 // does not compile it again; `run` is measured against runc's), and berth-shim beside it (from
 // native/build/Release when the native build made it, else compiled here with the C compiler:
-// it is one C file and libseccomp).
+// it is one C file and libseccomp), and berth_native.node (the addon) beside them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
@@ -44,3 +44,11 @@ if (existsSync(built) && statSync(built).mtimeMs >= statSync(src).mtimeMs) {
 chmodSync(tmp, 0o755);
 renameSync(tmp, out);
 chmodSync(cli, 0o755);
+// The addon beside the bundle too: a foreground `run` becomes berth-shim through its execve (the
+// CLI runs the ordinary way when it is missing).
+const addon = here('../../native/build/Release/berth_native.node');
+if (existsSync(addon)) {
+  const t = here(`./dist/berth_native.node.${process.pid}.tmp`);
+  copyFileSync(addon, t);
+  renameSync(t, here('./dist/berth_native.node'));
+}

@@ -10,6 +10,8 @@
  *               exec.fifo    exists from create until start (the init blocks on it)
  *               exit.json    {"exitCode","signal"} written by a monitor shim when the init exits
  *               shim.sock    a monitor shim with a log file answers there (see native/shim/shim.c)
+ *               init.pid     the init's pid, written by berth-shim when the caller handed off to it
+ *                            (see CreateOptions.handoff: state.json then has pid 0 and `shim`)
  *
  * Status: stopped if exit.json exists or the init (pid + start time) is gone; created while
  * exec.fifo exists; else running.
@@ -20,8 +22,9 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
 import { cgroupManager, cgroupManagerAt, defaultDeviceRules, readCgroupHost, type CgroupHost, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
 import { warmCgroupMigration } from './cgroups/warm.js';
-import { compileExecPlan, compilePlan, type ShimMode, type Step } from './plan.js';
+import { compileExecPlan, compilePlan, encodePlan, type ShimMode, type Step } from './plan.js';
 import { resolveInRoot, type InRootResolver } from './resolve.js';
+import { LinuxSys } from '@berth/native';
 import { findShim, startShim, type ExitStatus, type ShimHandle } from './shim.js';
 import { parseConfig, type OciConfig, type OciDevice, type OciHook, type OciIdMapping, type OciNamespace, type OciProcess, type OciSeccomp } from './spec.js';
 
@@ -55,6 +58,8 @@ interface StoredState {
   readonly startTime: string;
   /** The monitor shim (pid and start time) when one owns the init. */
   readonly monitor?: { readonly pid: number; readonly startTime: string };
+  /** A handed-off run: the process that became berth-shim; the init's pid is then in init.pid. */
+  readonly shim?: { readonly pid: number; readonly startTime: string };
   readonly cgroupsPath: string;
   /** The cgroup's directories as create made them (the caller's own cgroup may differ later). */
   readonly cgroupDirs?: readonly string[];
@@ -121,6 +126,16 @@ export interface CreateOptions {
   readonly forwardSignals?: boolean;
   /** Start the shim in a process group of its own (a terminal's Ctrl-C then reaches only the caller). */
   readonly ownProcessGroup?: boolean;
+  /**
+   * Foreground `run` of a CLI whose work ends with the container (`berth-runtime run`): this
+   * process becomes berth-shim (execve, same pid) instead of spawning it and waiting. The shim
+   * forwards signals, exits with the container's status, removes the cgroups and the state dir.
+   * A failure to start execs `onError` with the shim's error line appended (the caller's own code
+   * reports it: see {@link reportShimError}); `oomNote` is the log that says when the OOM killer
+   * acted. Taken only when nothing needs this process meanwhile: no hooks, no id maps, no
+   * `'pipe'` stdio, no `onStarted`; otherwise `run` goes the ordinary way.
+   */
+  readonly handoff?: { readonly onError: readonly string[]; readonly oomNote?: { readonly file: string; readonly json: boolean } };
 }
 
 /** Options of {@link Runtime.exec}. */
@@ -144,6 +159,8 @@ export interface RuntimeOptions {
   readonly cgroupsAt?: (dirs: readonly string[]) => CgroupManager;
   /** Resolves mount destinations inside the rootfs (default: an lstat/readlink walk; `Sys.resolveInRoot` fits). */
   readonly resolveInRoot?: InRootResolver;
+  /** Replaces this process for {@link CreateOptions.handoff} (default: `LinuxSys.execve` of @berth/native). */
+  readonly execve?: (path: string, argv: readonly string[], fds: readonly number[]) => never;
 }
 
 /** The runtime API the engine and the CLI call. */
@@ -305,6 +322,18 @@ export async function runHooks(kind: string, hooks: readonly OciHook[] | undefin
   }
 }
 
+/**
+ * execve through @berth/native, loaded only by a run that hands off. Node's life ends here, so
+ * what it does at exit is done first: 'exit' is emitted with status 0 (the loader of the bundled
+ * CLI then keeps V8's code cache of this run, as it does when a command exits 0).
+ */
+function defaultExecve(path: string, argv: readonly string[], fds: readonly number[]): never {
+  const sys = new LinuxSys();
+  process.exitCode = 0;
+  process.emit('exit', 0);
+  return sys.execve(path, argv, fds);
+}
+
 /** The OCI runtime over a state directory. */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const root = options.root ?? '/run/berth-runtime';
@@ -315,7 +344,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const hostInfo = (): CgroupHost => (host ??= readCgroupHost());
   const cgroupsOf = options.cgroups ?? ((p: string) => cgroupManager(p, { host: hostInfo() }));
   const cgroupsAt = options.cgroupsAt ?? ((dirs: readonly string[]) => cgroupManagerAt(dirs, { host: hostInfo() }));
-  const cgOf = (s: StoredState): CgroupManager => (s.cgroupDirs && s.cgroupDirs.length > 0 ? cgroupsAt(s.cgroupDirs) : cgOf(s));
+  const cgOf = (s: StoredState): CgroupManager => (s.cgroupDirs && s.cgroupDirs.length > 0 ? cgroupsAt(s.cgroupDirs) : cgroupsOf(s.cgroupsPath));
   const dir = (id: string) => join(root, id);
 
   const load = (id: string): StoredState => {
@@ -326,11 +355,29 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     } catch {
       throw notFound(`container "${id}" does not exist`);
     }
-    return JSON.parse(text) as StoredState;
+    const s = JSON.parse(text) as StoredState;
+    return s.shim !== undefined && s.pid === 0 ? withHandoffInit(s) : s;
+  };
+
+  // A handed-off run: the init is the child of the process that became the shim, named by the
+  // init.pid the shim writes once the init is ready; until then (or if the shim is gone) pid 0.
+  const withHandoffInit = (s: StoredState): StoredState => {
+    const shim = s.shim;
+    if (shim === undefined || procStat(shim.pid)?.startTime !== shim.startTime) return s;
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(join(dir(s.id), 'init.pid'), 'utf8'));
+    } catch {
+      return s;
+    }
+    const st = procStat(pid);
+    return st !== undefined && st.ppid === shim.pid ? { ...s, pid, startTime: st.startTime } : s;
   };
 
   const statusOf = (s: StoredState): ContainerStatus => {
     if (existsSync(join(dir(s.id), 'exit.json'))) return 'stopped';
+    // (This very process as the shim: the run's error report, after the shim gave up.)
+    if (s.pid === 0 && s.shim !== undefined) return s.shim.pid !== process.pid && procStat(s.shim.pid)?.startTime === s.shim.startTime ? 'creating' : 'stopped';
     const st = procStat(s.pid);
     if (st === undefined || st.state === 'Z' || st.state === 'X' || st.startTime !== s.startTime) return 'stopped';
     if (existsSync(join(dir(s.id), 'exec.fifo'))) return 'created';
@@ -408,6 +455,35 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       const hooks = config.hooks ?? {};
       const needsPid = (linux.uidMappings ?? []).length > 0 || (linux.gidMappings ?? []).length > 0 ||
         ['prestart', 'createRuntime', 'createContainer', 'startContainer'].some((k) => (hooks[k] ?? []).length > 0);
+      const handoff = opts.handoff;
+      if (handoff !== undefined && shimMode === 'foreground' && !needsPid && Object.values(hooks).every((h) => (h ?? []).length === 0) &&
+          opts.onStarted === undefined && !stdioArray(opts.stdio).includes('pipe')) {
+        await cgReady;
+        const self = procStat(process.pid);
+        const { status: _creating, ...base } = stateFor(0);
+        const stored: StoredState = {
+          ...base, startTime: '', cgroupsPath, cgroupDirs: cgm.dirs, ...(self ? { shim: { pid: process.pid, startTime: self.startTime } } : {}),
+          namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
+          ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
+        };
+        writeAtomic(join(dir(id), 'state.json'), JSON.stringify(stored));
+        const extra: Step[] = [
+          ['pidfile', join(dir(id), 'init.pid')],
+          ...(opts.pidFile !== undefined ? [['pidfile', resolve(opts.pidFile)] as Step] : []),
+          ['rmstate', dir(id)],
+          ['on_error', ...handoff.onError],
+          ...(handoff.oomNote !== undefined ? [['oom_note', handoff.oomNote.file, handoff.oomNote.json ? 'json' : 'text'] as Step] : []),
+        ];
+        // The plan and "go" from a file (unlinked once open), the reports to /dev/null: nobody
+        // reads them, the shim acts on them itself.
+        const planFile = join(dir(id), 'plan');
+        writeFileSync(planFile, Buffer.concat([encodePlan([...steps, ...extra]), Buffer.from('go\n')]), { mode: 0o600 });
+        const planFd = openSync(planFile, 'r');
+        unlinkSync(planFile);
+        const reports = openSync('/dev/null', 'w');
+        const path = shimPath();
+        return (options.execve ?? defaultExecve)(path, [path], [planFd, reports]);
+      }
       const shim = await startShim({
         shimPath: shimPath(),
         steps,

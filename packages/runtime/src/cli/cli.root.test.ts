@@ -2,8 +2,8 @@
 // state, error lines and exit statuses.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxBundle, type TestBundle } from '../testing/bundle.js';
@@ -182,6 +182,39 @@ test('pause, resume and update --resources - change a running container', () => 
   assert.ok(pidsDir);
   assert.equal(readFileSync(join(pidsDir ?? '', 'pids.max'), 'utf8').trim(), '42');
   assert.equal(br('delete', '-f', c).status, 0);
+});
+
+test('a foreground run becomes berth-shim: state, kill and --pid-file work meanwhile; it leaves no state or cgroup; OOM goes to --log', async () => {
+  const c = id('handoff');
+  const b = bundle(['sleep', '1000']);
+  const pidFile = join(root, 'handoff.pid');
+  const child = spawn(process.execPath, [bin, '--root', root, '--log', log, '--log-format', 'json', 'run', '--pid-file', pidFile, '--bundle', b.dir, c], { env, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let st: { status: string; pid: number } = { status: 'creating', pid: 0 };
+  for (let i = 0; i < 200 && st.status !== 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const r = br('state', c);
+    if (r.status === 0) st = JSON.parse(r.stdout) as typeof st;
+  }
+  assert.equal(st.status, 'running');
+  assert.equal(readlinkSync(`/proc/${child.pid}/exe`), join(repo, 'packages/runtime/dist/berth-shim'), 'the CLI process is now berth-shim');
+  assert.ok(readFileSync(`/proc/${st.pid}/stat`, 'utf8').includes(`) S ${child.pid} `), 'the init is its child');
+  assert.equal(readFileSync(pidFile, 'utf8'), String(st.pid));
+  const cgroupDirs = (JSON.parse(readFileSync(join(root, c, 'state.json'), 'utf8')) as { cgroupDirs: string[] }).cgroupDirs;
+  assert.ok(cgroupDirs.length > 0 && cgroupDirs.every((d) => existsSync(d)));
+  assert.equal(br('kill', c, 'KILL').status, 0);
+  assert.equal(await exited, 137);
+  assert.not.ok(existsSync(join(root, c)), 'the shim removed the state dir');
+  assert.ok(cgroupDirs.every((d) => !existsSync(d)), 'and the cgroups');
+
+  const oom = bundle(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1']);
+  const cfg = JSON.parse(readFileSync(join(oom.dir, 'config.json'), 'utf8')) as { linux: Record<string, unknown> };
+  cfg.linux['resources'] = { memory: { limit: 32 << 20, swap: 32 << 20 } };
+  writeFileSync(join(oom.dir, 'config.json'), JSON.stringify(cfg));
+  const r = br('run', '--bundle', oom.dir, id('oom'));
+  assert.equal(r.status, 137);
+  const last = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1) ?? '{}') as { msg: string; oomKilled?: boolean };
+  assert.equal(last.oomKilled, true, 'the OOM kill is in the log, where the engine reads it');
 });
 
 test.after(() => {

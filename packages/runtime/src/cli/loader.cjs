@@ -12,7 +12,7 @@
 // (`version`, `run`, `ps`…): V8 deserializes all of a cache, so `version` must not load the
 // functions that a `run` compiled.
 'use strict';
-const { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, write, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { basename, dirname, join } = require('node:path');
 const { Script, constants: vmConstants } = require('node:vm');
@@ -28,6 +28,7 @@ for (let i = 2; i < process.argv.length; i++) {
   if (/^[a-z][a-z0-9-]{0,31}$/.test(a)) command = a;
   break;
 }
+if (basename(__filename, '.cjs') === 'berth-runtime' && (command === 'run' || command === 'create' || command === 'exec')) warmCgroupMove();
 const fast = join(__dirname, `${basename(__filename, '.cjs')}-fast-${command}.cjs`);
 if (!(command !== 'other' && existsSync(fast) && require(fast).run(process.argv.slice(2)) === true)) runBundle();
 
@@ -69,4 +70,25 @@ function runBundle() {
     });
   }
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
+}
+
+/**
+ * berth-runtime run/create/exec move a process into the container's cgroups, and the first move
+ * in a while waits for an RCU grace period (5-15 ms here; runc pays it too): see
+ * ../cgroups/warm.ts, which the runtime calls when it creates a container. Started here, before
+ * the bundle loads, the wait is mostly over by the time the shim moves the init. This process
+ * moves into the cgroup it is already in (a no-op) from libuv's thread pool; v1's pids or
+ * freezer hierarchy, else cgroup2, at their usual mount points; any failure just skips it.
+ */
+function warmCgroupMove() {
+  try {
+    const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+    const v1 = lines.map((l) => /^\d+:(pids|freezer):(\/.*)$/.exec(l)).find((m) => m !== null);
+    const v2 = lines.map((l) => /^0::(\/.*)$/.exec(l)).find((m) => m !== null);
+    const procs = v1 ? `/sys/fs/cgroup/${v1[1]}${v1[2] === '/' ? '' : v1[2]}/cgroup.procs`
+      : v2 ? `/sys/fs/cgroup${v2[1] === '/' ? '' : v2[1]}/cgroup.procs` : undefined;
+    if (procs === undefined) return;
+    const fd = openSync(procs, 'r+');
+    write(fd, String(process.pid), () => closeSync(fd));
+  } catch { /* no such hierarchy here, or no permission: the move just waits later */ }
 }

@@ -12,6 +12,8 @@ import { BerthError, invalidArgument, toBerthError } from '@berth/errors';
 import { defaultSpec } from '../default-spec.js';
 import type { LinuxResources } from '../cgroups/index.js';
 import { createRuntime, type StdioSpec } from '../runtime.js';
+import { addonPath } from '@berth/native';
+import { shimError } from '../shim.js';
 import { parseConfig, parseProcess, type OciProcess } from '../spec.js';
 import { features } from './features.js';
 
@@ -132,7 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const line = logJson ? `${JSON.stringify({ level: 'info', msg, ...fields, time })}\n` : `time="${time}" level=info msg="${msg}"\n`;
       try { appendFileSync(logFile, line); } catch { /* the log is best effort */ }
     };
-    return await dispatch(cmd, rest, rt, note);
+    return await dispatch(cmd, rest, rt, note, global);
   } catch (e) {
     const err = e instanceof BerthError ? e : toBerthError(e);
     const time = new Date().toISOString();
@@ -145,6 +147,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Whether @berth/native's addon is there (the handoff of `run` needs its execve). */
+function addonBuilt(): boolean {
+  try {
+    addonPath();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function stdioFor(): StdioSpec {
   return 'inherit';
 }
@@ -154,6 +166,7 @@ async function dispatch(
   rawArgv: readonly string[],
   rt: () => ReturnType<typeof createRuntime>,
   note: (msg: string, fields: Record<string, unknown>) => void,
+  global: readonly string[],
 ): Promise<number> {
   const short = valuedShort[cmd] ?? [];
   const argv = rawArgv;
@@ -173,9 +186,23 @@ async function dispatch(
         await rt().create(id, common);
         return 0;
       }
-      const result = await rt().run(id, { ...common, detach: bool(p, 'detach', 'd') });
+      // In the foreground this process becomes berth-shim (see CreateOptions.handoff); a failure to
+      // start comes back here as `__shim-error`, with the same global flags.
+      const logFile = flag(parseFlags(global), 'log');
+      const handoff = !addonBuilt() ? undefined : {
+        onError: [process.execPath, process.argv[1] ?? '', ...global, '__shim-error', id],
+        ...(logFile !== undefined ? { oomNote: { file: resolve(logFile), json: flag(parseFlags(global), 'log-format') === 'json' } } : {}),
+      };
+      const result = await rt().run(id, { ...common, detach: bool(p, 'detach', 'd'), ...(handoff ? { handoff } : {}) });
       if (result.oomKilled === true) note('container was OOM-killed', { oomKilled: true });
       return result.exitCode;
+    }
+    case '__shim-error': {
+      // berth-shim of a handed-off run failed to start the container: clean up as create would
+      // have, and report the error as create would have.
+      const [id = '', line = ''] = argv;
+      await rt().delete(id, { force: true }).catch(() => {});
+      throw shimError(line);
     }
     case 'start': {
       await rt().start(needId(parse(argv), cmd));
