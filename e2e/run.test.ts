@@ -344,8 +344,10 @@ test('a killed shim never leaves a ghost "running"; rm -f cleans up', async () =
   assert.match(cmdlineOf(shim), /berth-shim$/);
   process.kill(shim, 'SIGKILL');
   await sleep(200);
-  assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
+  // ps reads the row first (its fast entry, then the full CLI that settles the row).
   assert.not.match(ok(['ps']), new RegExp(id.slice(0, 12)));
+  assert.match(ok(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Status}}']), /^Exited \(137\) /);
+  assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
   ok(['rm', '-f', id]);
 });
 

@@ -15,7 +15,7 @@ import {
 import { LinuxSys } from '@berth/native';
 import type { Context } from '../context.js';
 import { ContainerStore } from '../../containers/store.js';
-import { humanDuration } from './containers.js';
+import { humanDuration } from './ps.js';
 
 /** Opens the store of a context, with the kernel door for unpacking and the containers as image users. */
 export function openStore(ctx: Context): Store {

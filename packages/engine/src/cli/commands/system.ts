@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { checkStore, collectGarbage, familiar, imageDiskUsage, parseName } from '@berth/layer-store';
 import type { Context } from '../context.js';
-import { humanDuration } from './containers.js';
+import { humanDuration } from './ps.js';
 import { humanSize, openStore } from './images.js';
 import { ContainerStore } from '../../containers/store.js';
 import { LinuxSys } from '@berth/native';
