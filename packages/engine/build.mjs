@@ -55,7 +55,7 @@ const lazyChildProcessForCommander = {
  * its first use; esbuild reads named imports at call time (`(0, m.randomBytes)()`), so nothing
  * changes but when the module loads.
  */
-const lazyBuiltins = ['crypto', 'zlib', 'stream', 'stream/promises', 'perf_hooks', 'fs/promises', 'readline', 'net', 'tty', 'events'];
+const lazyBuiltins = ['child_process', 'crypto', 'zlib', 'stream', 'stream/promises', 'perf_hooks', 'fs/promises', 'readline', 'net', 'tty', 'events'];
 const lazyBuiltinsPlugin = {
   name: 'lazy-builtins',
   setup(b) {
