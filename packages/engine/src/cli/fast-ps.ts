@@ -36,6 +36,9 @@ export function run(argv: readonly string[]): boolean {
 
 /** ps's text, or undefined when a row is stale (see the file comment). */
 function listing(ctx: Context, o: PsFlags): string | undefined {
-  const list = containerStore(openDatabase(ctx.root)).list();
-  return list.some(holderGone) ? undefined : psText(list, o);
+  const db = openDatabase(ctx.root);
+  const list = containerStore(db).list();
+  if (!list.some(holderGone)) return psText(list, o);
+  db.close(); // the full CLI settles the rows on a connection of its own
+  return undefined;
 }
