@@ -27,7 +27,7 @@ import type { ContainerStore } from './store.js';
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
 import { phase } from './trace.js';
-import { holderGone, monitorAlive, processStart, selfStart, type Container, type ContainerConfig } from './record.js';
+import { containerDir, holderGone, monitorAlive, processStart, selfStart, type Container, type ContainerConfig } from './record.js';
 import type { InitEntry } from '@berth/overlay';
 import { parseVolumesFromFlag, prepareMounts, releaseMounts, type OciMount, type VolumeStore } from '@berth/volume';
 
@@ -106,7 +106,7 @@ export class ContainerEngine {
 
   /** The directory of a container in the store. */
   dir(id: string): string {
-    return join(this.deps.root, 'containers', id);
+    return containerDir(this.deps.root, id);
   }
 
   /** The directory of a container's runtime state. */

@@ -5,6 +5,7 @@
  * engine's reconcile decide alike.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { failedPrecondition } from '@berth/errors';
 import type { RunOptions } from './options.js';
 import type { ImageRunConfig } from './spec.js';
@@ -39,6 +40,11 @@ export type Container = ContainerRecord<ContainerConfig>;
 /** The containers of berth.db, each row's config checked by {@link parseContainerConfig}. */
 export function containerStore(db: DB): ContainerStore<ContainerConfig> {
   return new ContainerStore<ContainerConfig>(db, parseContainerConfig);
+}
+
+/** A container's directory in the store: `$root/containers/<id>/` (config.json, hosts, log.json, its rootfs …). */
+export function containerDir(root: string, id: string): string {
+  return join(root, 'containers', id);
 }
 
 /** The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or '' when it is gone. */

@@ -18,7 +18,8 @@ import { parseDuration, parseSignal, signalName } from '../../containers/units.j
 import { phase } from '../../containers/trace.js';
 import { recordedMounts } from '@berth/volume';
 import { printSync } from '../output.js';
-import { dockerStatus, psCommand, psText, table, type PsFlags } from './ps.js';
+import { psCommand, psText, table, type PsFlags } from './ps.js';
+import { inspectCommand, inspectJson, inspectText, type InspectFlags } from './inspect.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -199,82 +200,6 @@ async function attachSocket(path: string, forward?: (sig: NodeJS.Signals) => voi
     if (raw) process.stdin.setRawMode(false);
     process.stdin.destroy();
   }
-}
-
-/** Docker-shaped `inspect` JSON of a container. */
-export function inspectJson(engine: ContainerEngine, c: Container): Record<string, unknown> {
-  const o = c.config.options;
-  const s = c.state;
-  return {
-    Id: c.id,
-    Created: c.created,
-    Path: c.config.path,
-    Args: c.config.args,
-    State: {
-      Status: dockerStatus(c),
-      Running: s.status === 'running' || s.status === 'paused' || s.status === 'stopping',
-      Paused: s.status === 'paused',
-      Restarting: false,
-      OOMKilled: s.oomKilled,
-      Dead: false,
-      Pid: s.pid,
-      ExitCode: s.exitCode,
-      Error: s.error,
-      StartedAt: s.startedAt || '0001-01-01T00:00:00Z',
-      FinishedAt: s.finishedAt || '0001-01-01T00:00:00Z',
-    },
-    Image: c.imageId,
-    ResolvConfPath: join(engine.dir(c.id), 'resolv.conf'),
-    HostnamePath: join(engine.dir(c.id), 'hostname'),
-    HostsPath: join(engine.dir(c.id), 'hosts'),
-    LogPath: join(engine.dir(c.id), 'log.json'),
-    Name: `/${c.name}`,
-    RestartCount: s.restartCount,
-    Driver: 'overlay',
-    Platform: 'linux',
-    HostConfig: {
-      AutoRemove: o.autoRemove,
-      NetworkMode: o.network,
-      RestartPolicy: { Name: o.restart.name, MaximumRetryCount: o.restart.maxRetries },
-      Privileged: o.privileged,
-      ReadonlyRootfs: o.readOnly,
-      CapAdd: o.capAdd,
-      CapDrop: o.capDrop,
-      SecurityOpt: [
-        ...(o.security.noNewPrivileges ? ['no-new-privileges'] : []),
-        ...(o.security.seccomp === 'unconfined' ? ['seccomp=unconfined'] : typeof o.security.seccomp === 'object' ? [`seccomp=${o.security.seccomp.file}`] : []),
-      ],
-      Memory: o.resources.memory ?? 0,
-      MemorySwap: o.resources.memorySwap ?? 0,
-      NanoCpus: o.resources.cpuQuota === undefined ? 0 : Math.round((o.resources.cpuQuota / (o.resources.cpuPeriod ?? 100000)) * 1e9),
-      CpuShares: o.resources.cpuShares ?? 0,
-      CpusetCpus: o.resources.cpusetCpus ?? '',
-      PidsLimit: o.resources.pidsLimit ?? null,
-      Ulimits: o.ulimits.map((u) => ({ Name: u.type.replace('RLIMIT_', '').toLowerCase(), Soft: u.soft, Hard: u.hard })),
-      Init: o.init,
-      LogConfig: { Type: 'json-file', Config: { ...(o.logMaxSize === undefined ? {} : { 'max-size': String(o.logMaxSize) }), ...(o.logMaxFile === undefined ? {} : { 'max-file': String(o.logMaxFile) }) } },
-    },
-    Mounts: recordedMounts(engine.deps.volumes, c.id).map((m) => (m.type === 'bind'
-      ? { Type: 'bind', Source: m.source, Destination: m.target, Mode: '', RW: !m.readonly, Propagation: m.propagation }
-      : m.type === 'volume'
-        ? { Type: 'volume', Name: m.name, Source: join(engine.deps.root, 'volumes', m.name, '_data'), Destination: m.target, Driver: 'local', Mode: '', RW: !m.readonly, Propagation: '' }
-        : { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: !m.readonly, Propagation: '' })),
-    Config: {
-      Hostname: c.config.hostname,
-      User: c.config.user,
-      Tty: o.tty,
-      OpenStdin: o.interactive,
-      Env: c.config.env,
-      Cmd: o.command.length > 0 ? o.command : c.config.image.Cmd ?? null,
-      Image: c.image,
-      WorkingDir: c.config.workdir,
-      Entrypoint: o.entrypoint !== undefined ? (o.entrypoint === '' ? null : [o.entrypoint]) : c.config.image.Entrypoint ?? null,
-      Labels: { ...(c.config.image.Labels ?? {}), ...o.labels },
-      StopSignal: signalName(o.stopSignal ?? 15),
-      StopTimeout: o.stopTimeout ?? 10,
-    },
-    NetworkSettings: { Networks: { [o.network]: { NetworkID: o.network, IPAddress: '', Gateway: '', MacAddress: '' } }, Ports: {}, SandboxKey: '' },
-  };
 }
 
 function mib(n: number): string {
@@ -525,26 +450,12 @@ export function register(cmd: Command, ctx: () => Context): void {
   });
   ps(cmd.command('ps'));
 
-  cmd.command('inspect')
-    .description('show low-level information on containers as JSON')
-    .argument('<container...>')
-    .option('-f, --format <template>', "a template like '{{.State.Status}}'")
-    .action(async (refs: string[], o: { format?: string }) => {
-      const engine = openEngine(ctx());
-      const out: unknown[] = [];
-      await eachRef(refs, (ref) => { out.push(inspectJson(engine, engine.get(ref))); });
-      if (o.format !== undefined) {
-        for (const j of out) {
-          process.stdout.write(o.format.replace(/\{\{\s*((?:\.\w+)+)\s*\}\}/g, (_m, path: string) => {
-            let v: unknown = j;
-            for (const k of path.split('.').slice(1)) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
-            return typeof v === 'object' ? JSON.stringify(v) : String(v);
-          }) + '\n');
-        }
-      } else {
-        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-      }
-    });
+  inspectCommand(cmd.command('inspect')).action(async (refs: string[], o: InspectFlags) => {
+    const engine = openEngine(ctx());
+    const out: Record<string, unknown>[] = [];
+    await eachRef(refs, (ref) => { out.push(inspectJson(engine.deps, engine.get(ref))); });
+    process.stdout.write(inspectText(out, o));
+  });
 
   cmd.command('logs')
     .description("fetch a container's logs")
