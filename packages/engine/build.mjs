@@ -86,6 +86,7 @@ await build({
   entryPoints: {
     'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts',
     'berth-fast-version': 'src/cli/fast-version.ts', 'berth-fast-ps': 'src/cli/fast-ps.ts', 'berth-fast-inspect': 'src/cli/fast-inspect.ts',
+    'berth-fast-images': 'src/cli/fast-images.ts',
   },
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
