@@ -6,8 +6,10 @@
  * BERTH_BENCH_BASELINE: another build's berth.cjs (a copy of an older dist/), run on the same
  * store as one more candidate.
  *
- * Measured 2026-11-28 (2 cores shared with two other sessions: medians of interleaved rounds move
- * by 10-20 ms between runs, compare within one run): see the report of the commit that added this.
+ * Measured 2026-11-28, 40 rounds, two runs (2 cores shared with other sessions: medians move by
+ * 10-20 ms between runs, compare within one run), baseline = the build before the fast entry:
+ *   berth ps 53.6 · 55.5 ms, baseline 89.4 · 85.8, node -e 0 40.7 · 40.7, podman ps 70.8 · 65.9
+ *   berth/podman 0.76× · 0.84× (baseline 1.26× · 1.30×)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
