@@ -33,9 +33,8 @@ for (let i = 2; i < process.argv.length; i++) {
   if (/^[a-z][a-z0-9-]{0,31}$/.test(a)) command = a;
   break;
 }
-const name = basename(__filename, '.cjs');
-const fast = join(__dirname, `${name}-fast-${command}.cjs`);
-if (!(command !== 'other' && existsSync(fast) && load(fast).run(process.argv.slice(2)) === true)) load(join(__dirname, `${name}-main.cjs`));
+const fast = join(__dirname, `${basename(__filename, '.cjs')}-fast-${command}.cjs`);
+if (!(command !== 'other' && existsSync(fast) && load(fast).run(process.argv.slice(2)) === true)) load(join(__dirname, `${basename(__filename, '.cjs')}-main.cjs`));
 
 /** Runs a CommonJS bundle with the code cache of this command; returns its exports. */
 function load(file) {
