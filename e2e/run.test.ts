@@ -344,8 +344,10 @@ test('a killed shim never leaves a ghost "running"; rm -f cleans up', async () =
   assert.match(cmdlineOf(shim), /berth-shim$/);
   process.kill(shim, 'SIGKILL');
   await sleep(200);
-  assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
+  // ps reads the row first (its fast entry, then the full CLI that settles the row).
   assert.not.match(ok(['ps']), new RegExp(id.slice(0, 12)));
+  assert.match(ok(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Status}}']), /^Exited \(137\) /);
+  assert.match(inspect(id, '{{.State.Status}}'), /^exited$/);
   ok(['rm', '-f', id]);
 });
 
@@ -392,6 +394,17 @@ test('20 concurrent run -d from separate processes: all run, distinct names, ps 
   ok(['ps']);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   console.log(`# ps with 20 running containers: ${ms.toFixed(0)} ms (includes node start)`);
+  // The fast entries of ps, inspect and images (berth.cjs) say what the full CLI (berth-main.cjs, no loader) says.
+  const full = join(repo, 'packages/engine/dist/berth-main.cjs');
+  const [a, b] = names;
+  for (const args of [['ps', '-q'], ['ps', '-aq', '--no-trunc'], ['ps', '-n', '3', '-q'], ['ps', '-a', '--filter', 'status=running', '-q'],
+    ['ps', '--format', '{{.ID}} {{.Names}} {{.State}} {{.Command}} {{.Image}} {{.Ports}}'], ['ps', '-a', '-f', 'bogus=1'], ['ps', '--bogus'], ['ps', '--help'],
+    ['inspect', a ?? ''], ['inspect', '-f', '{{.State.Pid}} {{.Mounts}} {{.HostConfig}}', a ?? '', b ?? ''], ['inspect', a ?? '', 'nosuch'], ['inspect', '-z', a ?? ''],
+    ['images'], ['images', '-q', '--no-trunc'], ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'], ['images', '-f', 'bogus=1']]) {
+    const fast = berth(args);
+    const slow = spawnSync(process.execPath, [full, ...args], { encoding: 'utf8', env });
+    assert.equal([fast.status, fast.stdout, fast.stderr], [slow.status, slow.stdout, slow.stderr], args.join(' '));
+  }
   const ids = ok(['ps', '-aq']).trim().split('\n');
   ok(['rm', '-f', ...ids]);
   assert.is(ok(['ps', '-aq']), '');

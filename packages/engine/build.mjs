@@ -1,8 +1,9 @@
 // Bundles the berth CLI with esbuild into dist/ and puts the native build's files beside it
 // (dist/berth_native.node, dist/berth-shim): @berth/native looks for them in the directory of the
 // running bundle first, so dist/ is self-contained and can be copied anywhere. Workspace packages
-// are bundled from their sources (the `berth-source` condition); native addons (better-sqlite3,
-// @berth/native's .node) stay outside and load at run time.
+// are bundled from their sources (the `berth-source` condition), better-sqlite3's JavaScript too;
+// native addons (dist/better_sqlite3.node, @berth/native's .node) stay outside and load at run
+// time (@berth/layer-store's openDatabase hands better-sqlite3 its addon from beside the bundle).
 //
 // Start-up speed (`berth version` is measured against `node -e 0`): main.ts loads each command
 // group with import(), which esbuild turns into lazily run module wrappers, so a run evaluates
@@ -11,6 +12,7 @@
 // berth-runtime.cjs (berth-runtime-main.cjs).
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
@@ -23,7 +25,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   conditions: ['berth-source'],
-  external: ['better-sqlite3', '*.node'],
+  external: ['*.node'],
   minify: process.env['BERTH_MINIFY'] !== '0', // BERTH_MINIFY=0 for readable profiles
   legalComments: 'none',
   logLevel: 'warning',
@@ -53,7 +55,7 @@ const lazyChildProcessForCommander = {
  * its first use; esbuild reads named imports at call time (`(0, m.randomBytes)()`), so nothing
  * changes but when the module loads.
  */
-const lazyBuiltins = ['crypto', 'zlib', 'stream', 'stream/promises', 'perf_hooks', 'fs/promises', 'readline', 'net', 'tty', 'events'];
+const lazyBuiltins = ['child_process', 'crypto', 'zlib', 'stream', 'stream/promises', 'perf_hooks', 'fs/promises', 'readline', 'net', 'tty', 'events'];
 const lazyBuiltinsPlugin = {
   name: 'lazy-builtins',
   setup(b) {
@@ -81,7 +83,11 @@ module.exports = new Proxy({}, {
 const importMetaUrl = "var __berth_import_meta_url = require('node:url').pathToFileURL(__filename).href;";
 await build({
   ...common,
-  entryPoints: { 'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts', 'berth-fast-version': 'src/cli/fast-version.ts' },
+  entryPoints: {
+    'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts',
+    'berth-fast-version': 'src/cli/fast-version.ts', 'berth-fast-ps': 'src/cli/fast-ps.ts', 'berth-fast-inspect': 'src/cli/fast-inspect.ts',
+    'berth-fast-images': 'src/cli/fast-images.ts',
+  },
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   banner: { js: importMetaUrl },
@@ -99,11 +105,16 @@ for (const f of readdirSync(here('./dist'))) {
   if (/^berth-(main|[A-Z0-9]{8})\.mjs$/.test(f)) rmSync(here(`./dist/${f}`), { force: true });
 }
 
-// The addon and berth-shim from native/build/Release (built by `npm ci` / `npm run build -w native`).
+// The addon and berth-shim from native/build/Release (built by `npm ci` / `npm run build -w native`),
+// and better-sqlite3's addon (built or fetched by its install script).
 mkdirSync(here('./dist'), { recursive: true });
 const missing = [];
-for (const [file, mode] of [['berth_native.node', 0o644], ['berth-shim', 0o755]]) {
-  const from = here(`../../native/build/Release/${file}`);
+const sqliteAddon = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+for (const [file, mode, from] of [
+  ['berth_native.node', 0o644, here('../../native/build/Release/berth_native.node')],
+  ['berth-shim', 0o755, here('../../native/build/Release/berth-shim')],
+  ['better_sqlite3.node', 0o644, sqliteAddon],
+]) {
   if (!existsSync(from)) {
     missing.push(file);
     continue;
@@ -117,5 +128,6 @@ for (const [file, mode] of [['berth_native.node', 0o644], ['berth-shim', 0o755]]
   renameSync(tmp, to);
 }
 if (missing.length > 0) {
-  console.warn(`engine build: ${missing.join(' and ')} not built yet, so dist/ lacks them: run \`npm run build -w native\``);
+  const how = missing.map((f) => (f === 'better_sqlite3.node' ? `${f} (\`npm rebuild better-sqlite3\`)` : `${f} (\`npm run build -w native\`)`));
+  console.warn(`engine build: not built yet, so dist/ lacks them: ${how.join(', ')}`);
 }

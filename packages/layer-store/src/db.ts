@@ -10,8 +10,9 @@
  * each other instead of failing, and writes in `BEGIN IMMEDIATE` transactions (see {@link write}).
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { failedPrecondition, toBerthError } from '@berth/errors';
 
 /** An open berth.db. */
@@ -23,11 +24,25 @@ export interface Migration {
   readonly up: string | ((db: DB) => void);
 }
 
+/**
+ * better-sqlite3's addon when it lies beside the running module: the engine's bundle (dist/)
+ * carries the library's JavaScript inside and its addon beside, handed to the library directly,
+ * since its own search for the addon (the `bindings` package) cannot work from a bundle and costs
+ * ms of every start. Run from sources or a package's dist/, the library finds its addon itself.
+ */
+function bundledAddon(): string | undefined {
+  const path = join(dirname(fileURLToPath(import.meta.url)), 'better_sqlite3.node');
+  return existsSync(path) ? path : undefined;
+}
+
 /** Opens (creating if needed) `$root/berth.db` in WAL mode with foreign keys on. */
 export function openDatabase(root: string, options: { readonly readonly?: boolean } = {}): DB {
   try {
     if (!options.readonly) mkdirSync(root, { recursive: true });
-    const db = new Database(join(root, 'berth.db'), { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+    const addon = bundledAddon();
+    const db = new Database(join(root, 'berth.db'), {
+      readonly: options.readonly === true, fileMustExist: options.readonly === true, ...(addon === undefined ? {} : { nativeBinding: addon }),
+    });
     db.pragma('busy_timeout = 10000');
     if (!options.readonly) db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

@@ -1,10 +1,7 @@
-import { Command, CommanderError, Option } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { BerthError, exitStatus, toBerthError } from '@berth/errors';
-import { commandIndex, defaultRoot, defaultState, type Context } from './context.js';
-
-/** berth's own version, stamped into the bundle by build.mjs (commands/version.ts reads the same stamp). */
-declare const BERTH_VERSION: string | undefined;
-const version: string = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.0.0-dev';
+import { commandIndex, type Context } from './context.js';
+import { baseProgram } from './program.js';
 
 /** What a module under commands/ exports: `register(cmd, ctx)` adds its subcommands to the program. */
 interface CommandModule {
@@ -52,23 +49,7 @@ export function commandName(argv: readonly string[]): string | undefined {
  * commandModules); without it, every group. Exported for tests that parse without running.
  */
 export async function program(argv?: readonly string[]): Promise<Command> {
-  const cmd = new Command('berth')
-    .description('berth: run containers, like docker, without a daemon')
-    .version(version, '-v, --version', 'print the version and exit')
-    .addOption(new Option('--root <dir>', 'persistent store (images, layers, containers)').env('BERTH_ROOT').default(defaultRoot))
-    .addOption(new Option('--state <dir>', 'runtime state (sockets, pid files, locks)').env('BERTH_STATE').default(defaultState))
-    .enablePositionalOptions()
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({
-      // Commander's errors become one berth line, printed by main().
-      writeErr: (s) => { if (!s.startsWith('error:')) process.stderr.write(s); },
-    });
-
-  const ctx = (): Context => {
-    const o = cmd.opts<{ root: string; state: string }>();
-    return { root: o.root, state: o.state };
-  };
+  const { cmd, ctx } = baseProgram();
   const name = argv === undefined ? undefined : commandName(argv);
   const one = name === undefined ? undefined : commandModules.find((m) => m.names.includes(name));
   // (BERTH_TRACE: where a short command's start goes; tools/bench/run prints the phases.)

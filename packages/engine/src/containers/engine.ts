@@ -19,14 +19,15 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
+import { BerthError, conflict, invalidArgument, isBerthError, notFound, toBerthError } from '@berth/errors';
 import type { ContainerRuntime, RunExit } from './oci-runtime.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, containerHostname, hostsFile, mergeEnv, resolveUser, resolvConf, type HostFacts, type ImageRunConfig, type RuntimeSpec } from './spec.js';
-import type { ContainerRecord, ContainerState, ContainerStore } from './store.js';
+import type { ContainerStore } from './store.js';
 import type { ContainerId } from './names.js';
 import { newContainerId } from './names.js';
 import { phase } from './trace.js';
+import { containerDir, holderGone, monitorAlive, processStart, selfStart, type Container, type ContainerConfig } from './record.js';
 import type { InitEntry } from '@berth/overlay';
 import { parseVolumesFromFlag, prepareMounts, releaseMounts, type OciMount, type VolumeStore } from '@berth/volume';
 
@@ -56,30 +57,7 @@ export interface RootfsSnapshotter {
   remove(key: string): Promise<void>;
 }
 
-/** What the engine keeps about a container, fixed at create. */
-export interface ContainerConfig {
-  readonly options: RunOptions;
-  readonly image: ImageRunConfig;
-  readonly lowerDirs: readonly string[];
-  readonly path: string;
-  readonly args: readonly string[];
-  readonly env: readonly string[];
-  readonly hostname: string;
-  readonly user: string;
-  readonly workdir: string;
-}
-
-/** Validates a stored config (written by this engine; checked for shape only). */
-export function parseContainerConfig(json: unknown): ContainerConfig {
-  const c = json as Partial<ContainerConfig> | null;
-  if (typeof c !== 'object' || c === null || typeof c.options !== 'object' || !Array.isArray(c.args)) {
-    throw failedPrecondition('a container config in berth.db is damaged: remove the container with berth rm -f');
-  }
-  return c as ContainerConfig;
-}
-
-/** A container as the engine hands it out. */
-export type Container = ContainerRecord<ContainerConfig>;
+export { parseContainerConfig, processStart, selfStart, monitorAlive, type Container, type ContainerConfig } from './record.js';
 
 /** The engine's dependencies. */
 export interface EngineDeps {
@@ -103,16 +81,6 @@ export interface EngineDeps {
 /** `--pull` policies. */
 export type PullPolicy = 'missing' | 'always' | 'never';
 
-/** The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or '' when it is gone. */
-export function processStart(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
 /**
  * True when `pid` is a detached holder (a berth-shim, the `container cleanup` it became, or a
  * `berth container monitor`), not a foreground CLI.
@@ -126,25 +94,6 @@ function isDetachedMonitor(pid: number): boolean {
   }
 }
 
-/** This process's start time, recorded beside its pid when it holds a container. */
-export const selfStart = (): string => processStart(process.pid);
-
-/**
- * True when `pid` is the live berth process that took the row: same start time when one was
- * recorded (a pid reused after a reboot or a crash is someone else), and a berth command line.
- */
-export function monitorAlive(pid: number, start = ''): boolean {
-  if (pid <= 0) return false;
-  if (start !== '' && processStart(pid) !== start) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('berth');
-  } catch {
-    return false;
-  }
-}
-
-const transient: ReadonlySet<ContainerState['status']> = new Set(['starting', 'running', 'paused', 'stopping', 'removing']);
-
 /** The container lifecycle. */
 export class ContainerEngine {
   readonly deps: EngineDeps;
@@ -157,7 +106,7 @@ export class ContainerEngine {
 
   /** The directory of a container in the store. */
   dir(id: string): string {
-    return join(this.deps.root, 'containers', id);
+    return containerDir(this.deps.root, id);
   }
 
   /** The directory of a container's runtime state. */
@@ -297,9 +246,7 @@ export class ContainerEngine {
 
   /** A container whose monitor is gone is finished: kill what is left, mark it exited. */
   reconcile(c: Container): Container {
-    if (!transient.has(c.state.status)) return c;
-    const holder = c.state.status === 'running' || c.state.status === 'paused' ? c.state.shimPid : c.state.owner;
-    if (monitorAlive(holder, c.state.holderStart)) return c;
+    if (!holderGone(c)) return c;
     return this.deps.store.transition(c.id, (cur) => {
       if (cur.state.status !== c.state.status || cur.state.shimPid !== c.state.shimPid || cur.state.owner !== c.state.owner) return {};
       // A shim that recorded the exit but could not run its cleanup (or whose cleanup died)

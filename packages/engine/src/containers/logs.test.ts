@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonLogWriter, parseLogLines, readLog, selectLog } from './logs.js';
-import { humanDuration } from '../cli/commands/containers.js';
+import { humanDuration } from '../cli/commands/ps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-logs-'));
 

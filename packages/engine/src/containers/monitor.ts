@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { toBerthError, type BerthError } from '@berth/errors';
 import type { RunExit, RunHandle } from './oci-runtime.js';
 import { constants } from 'node:os';
-import { selfStart, type ContainerEngine, type Container } from './engine.js';
+import type { ContainerEngine } from './engine.js';
+import { selfStart, type Container } from './record.js';
 import { JsonLogWriter } from './logs.js';
 import { phase } from './trace.js';
 

@@ -8,7 +8,7 @@ import { isBerthError } from '@berth/errors';
 import { openDatabase } from '@berth/layer-store';
 import { ContainerStore } from './store.js';
 import { generateName, newContainerId, parseContainerId } from './names.js';
-import { monitorAlive, processStart, selfStart } from './engine.js';
+import { monitorAlive, processStart, selfStart } from './record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
 const store = (file = 'a.db') => new ContainerStore(openDatabase(join(dir, file)), (j) => j as { cmd: string[] });

@@ -11,12 +11,12 @@ import type { Snapshotter } from '@berth/overlay';
 import { cgroupMode, defaultSeccompProfile } from '@berth/runtime';
 import type { Context } from '../cli/context.js';
 import { openDatabase } from '@berth/layer-store/db';
-import { ContainerEngine, parseContainerConfig, type ContainerConfig, type ImageResolver, type RootfsSnapshotter } from './engine.js';
+import { ContainerEngine, type ImageResolver, type RootfsSnapshotter } from './engine.js';
+import { containerStore } from './record.js';
 import { VolumeStore } from '@berth/volume';
 import { OciCliRuntime } from './oci-runtime.js';
 import { LibraryRuntime } from './library-runtime.js';
 import { capsOfMask, type HostFacts } from './spec.js';
-import { ContainerStore } from './store.js';
 import { parseProcLimits } from './units.js';
 import { phase } from './trace.js';
 
@@ -99,7 +99,7 @@ export function openEngine(ctx: Context, images?: ImageResolver): ContainerEngin
   let volumes: VolumeStore | undefined;
   let init: string | undefined | null = null;
   let seccompFor: { key: string; profile: unknown } | undefined;
-  const store = new ContainerStore<ContainerConfig>(db, parseContainerConfig);
+  const store = containerStore(db);
   return new ContainerEngine({
     root: ctx.root,
     state: ctx.state,

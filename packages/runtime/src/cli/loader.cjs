@@ -11,6 +11,11 @@
 // the cache is written at exit, with every function this run compiled. One cache per command
 // (`version`, `run`, `ps`…): V8 deserializes all of a cache, so `version` must not load the
 // functions that a `run` compiled.
+//
+// A command may have a fast entry beside the bundle, `<name>-fast-<command>.cjs`, a small bundle
+// of what that command needs in its common forms: its `run(argv)` answers and returns true, or
+// returns false, having printed nothing, and the full bundle runs. It is loaded the same way
+// (with its own code cache).
 'use strict';
 const { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, write, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
@@ -30,11 +35,10 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 if (basename(__filename, '.cjs') === 'berth-runtime' && (command === 'run' || command === 'create' || command === 'exec')) warmCgroupMove();
 const fast = join(__dirname, `${basename(__filename, '.cjs')}-fast-${command}.cjs`);
-if (!(command !== 'other' && existsSync(fast) && require(fast).run(process.argv.slice(2)) === true)) runBundle();
+if (!(command !== 'other' && existsSync(fast) && load(fast).run(process.argv.slice(2)) === true)) load(join(__dirname, `${basename(__filename, '.cjs')}-main.cjs`));
 
-/** Runs `<name>-main.cjs` with the code cache of this command. */
-function runBundle() {
-  const file = join(__dirname, basename(__filename, '.cjs') + '-main.cjs');
+/** Runs a CommonJS bundle with the code cache of this command; returns its exports. */
+function load(file) {
   const fd = openSync(file, 'r');
   const st = fstatSync(fd);
   const source = readFileSync(fd, 'utf8');
@@ -69,7 +73,9 @@ function runBundle() {
       } catch { /* the cache is an optimisation: a read-only or missing state dir only costs speed */ }
     });
   }
-  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
+  return mod.exports;
 }
 
 /**

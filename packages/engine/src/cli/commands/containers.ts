@@ -17,6 +17,9 @@ import { readLog, selectLog } from '../../containers/logs.js';
 import { parseDuration, parseSignal, signalName } from '../../containers/units.js';
 import { phase } from '../../containers/trace.js';
 import { recordedMounts } from '@berth/volume';
+import { printSync } from '../output.js';
+import { psCommand, psText, table, type PsFlags } from './ps.js';
+import { inspectCommand, inspectJson, inspectText, type InspectFlags } from './inspect.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -197,152 +200,6 @@ async function attachSocket(path: string, forward?: (sig: NodeJS.Signals) => voi
     if (raw) process.stdin.setRawMode(false);
     process.stdin.destroy();
   }
-}
-
-/** Docker's HumanDuration (go-units): "3 seconds", "About a minute", "2 hours", "3 days". */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  const m = Math.floor(s / 60);
-  const h = Math.floor(m / 60);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
-}
-
-/** The STATUS column of `ps`. */
-export function statusText(c: Container, now = Date.now()): string {
-  const s = c.state;
-  switch (s.status) {
-    case 'created': return 'Created';
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
-    case 'paused': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
-    case 'starting': return 'Starting';
-    case 'stopping': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Stopping)`;
-    case 'removing': return 'Removal In Progress';
-    case 'exited': return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt || c.created))} ago${s.oomKilled ? ' (OOM killed)' : ''}`;
-  }
-}
-
-function dockerStatus(c: Container): string {
-  return c.state.status === 'starting' ? 'created' : c.state.status === 'stopping' ? 'running' : c.state.status === 'removing' ? 'removing' : c.state.status;
-}
-
-function commandText(c: Container): string {
-  return [c.config.path, ...c.config.args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
-}
-
-/** Docker-shaped `inspect` JSON of a container. */
-export function inspectJson(engine: ContainerEngine, c: Container): Record<string, unknown> {
-  const o = c.config.options;
-  const s = c.state;
-  return {
-    Id: c.id,
-    Created: c.created,
-    Path: c.config.path,
-    Args: c.config.args,
-    State: {
-      Status: dockerStatus(c),
-      Running: s.status === 'running' || s.status === 'paused' || s.status === 'stopping',
-      Paused: s.status === 'paused',
-      Restarting: false,
-      OOMKilled: s.oomKilled,
-      Dead: false,
-      Pid: s.pid,
-      ExitCode: s.exitCode,
-      Error: s.error,
-      StartedAt: s.startedAt || '0001-01-01T00:00:00Z',
-      FinishedAt: s.finishedAt || '0001-01-01T00:00:00Z',
-    },
-    Image: c.imageId,
-    ResolvConfPath: join(engine.dir(c.id), 'resolv.conf'),
-    HostnamePath: join(engine.dir(c.id), 'hostname'),
-    HostsPath: join(engine.dir(c.id), 'hosts'),
-    LogPath: join(engine.dir(c.id), 'log.json'),
-    Name: `/${c.name}`,
-    RestartCount: s.restartCount,
-    Driver: 'overlay',
-    Platform: 'linux',
-    HostConfig: {
-      AutoRemove: o.autoRemove,
-      NetworkMode: o.network,
-      RestartPolicy: { Name: o.restart.name, MaximumRetryCount: o.restart.maxRetries },
-      Privileged: o.privileged,
-      ReadonlyRootfs: o.readOnly,
-      CapAdd: o.capAdd,
-      CapDrop: o.capDrop,
-      SecurityOpt: [
-        ...(o.security.noNewPrivileges ? ['no-new-privileges'] : []),
-        ...(o.security.seccomp === 'unconfined' ? ['seccomp=unconfined'] : typeof o.security.seccomp === 'object' ? [`seccomp=${o.security.seccomp.file}`] : []),
-      ],
-      Memory: o.resources.memory ?? 0,
-      MemorySwap: o.resources.memorySwap ?? 0,
-      NanoCpus: o.resources.cpuQuota === undefined ? 0 : Math.round((o.resources.cpuQuota / (o.resources.cpuPeriod ?? 100000)) * 1e9),
-      CpuShares: o.resources.cpuShares ?? 0,
-      CpusetCpus: o.resources.cpusetCpus ?? '',
-      PidsLimit: o.resources.pidsLimit ?? null,
-      Ulimits: o.ulimits.map((u) => ({ Name: u.type.replace('RLIMIT_', '').toLowerCase(), Soft: u.soft, Hard: u.hard })),
-      Init: o.init,
-      LogConfig: { Type: 'json-file', Config: { ...(o.logMaxSize === undefined ? {} : { 'max-size': String(o.logMaxSize) }), ...(o.logMaxFile === undefined ? {} : { 'max-file': String(o.logMaxFile) }) } },
-    },
-    Mounts: recordedMounts(engine.deps.volumes, c.id).map((m) => (m.type === 'bind'
-      ? { Type: 'bind', Source: m.source, Destination: m.target, Mode: '', RW: !m.readonly, Propagation: m.propagation }
-      : m.type === 'volume'
-        ? { Type: 'volume', Name: m.name, Source: join(engine.deps.root, 'volumes', m.name, '_data'), Destination: m.target, Driver: 'local', Mode: '', RW: !m.readonly, Propagation: '' }
-        : { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: !m.readonly, Propagation: '' })),
-    Config: {
-      Hostname: c.config.hostname,
-      User: c.config.user,
-      Tty: o.tty,
-      OpenStdin: o.interactive,
-      Env: c.config.env,
-      Cmd: o.command.length > 0 ? o.command : c.config.image.Cmd ?? null,
-      Image: c.image,
-      WorkingDir: c.config.workdir,
-      Entrypoint: o.entrypoint !== undefined ? (o.entrypoint === '' ? null : [o.entrypoint]) : c.config.image.Entrypoint ?? null,
-      Labels: { ...(c.config.image.Labels ?? {}), ...o.labels },
-      StopSignal: signalName(o.stopSignal ?? 15),
-      StopTimeout: o.stopTimeout ?? 10,
-    },
-    NetworkSettings: { Networks: { [o.network]: { NetworkID: o.network, IPAddress: '', Gateway: '', MacAddress: '' } }, Ports: {}, SandboxKey: '' },
-  };
-}
-
-function filterMatch(c: Container, filters: readonly string[]): boolean {
-  return filters.every((f) => {
-    const i = f.indexOf('=');
-    const [k, v] = i < 0 ? [f, ''] : [f.slice(0, i), f.slice(i + 1)];
-    switch (k) {
-      case 'status': return dockerStatus(c) === v;
-      case 'name': return c.name.includes(v.replace(/^\//, ''));
-      case 'id': return c.id.startsWith(v);
-      case 'ancestor': return c.image === v || c.image === `${v}:latest` || c.imageId === v || c.imageId.replace(/^sha256:/, '').startsWith(v);
-      case 'label': {
-        const labels = { ...(c.config.image.Labels ?? {}), ...c.config.options.labels };
-        const j = v.indexOf('=');
-        return j < 0 ? v in labels : labels[v.slice(0, j)] === v.slice(j + 1);
-      }
-      case 'exited': return c.state.status === 'exited' && String(c.state.exitCode) === v;
-      default: throw invalidArgument(`invalid filter "${k}": use status, name, id, label, ancestor or exited`);
-    }
-  });
-}
-
-function formatTemplate(tpl: string, row: Record<string, string>): string {
-  return tpl.replace(/\\t/g, '\t').replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, k: string) => row[k] ?? '').replace(/^table\s+/, '');
-}
-
-function table(rows: readonly Record<string, string>[], cols: readonly [string, string][]): string {
-  const widths = cols.map(([k, h]) => Math.max(h.length, ...rows.map((r) => (r[k] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd() + '\n';
-  return line(cols.map(([, h]) => h)) + rows.map((r) => line(cols.map(([k]) => r[k] ?? ''))).join('');
 }
 
 function mib(n: number): string {
@@ -583,74 +440,22 @@ export function register(cmd: Command, ctx: () => Context): void {
     .argument('<new-name>')
     .action((ref: string, name: string) => { openEngine(ctx()).rename(ref, name); });
 
-  const ps = (c: Command) => c
-    .description('list containers')
-    .option('-a, --all', 'show all containers (default: only running)')
-    .option('-q, --quiet', 'only IDs')
-    .option('-n, --last <n>', 'the n last created containers')
-    .option('-l, --latest', 'the latest created container')
-    .option('--no-trunc', 'do not truncate output')
-    .option('-f, --filter <k=v>', 'filter: status, name, id, label, ancestor, exited (repeatable)', collect)
-    .option('--format <template>', "'json' or a template like '{{.ID}} {{.Names}}'")
-    .action((o: { all?: boolean; quiet?: boolean; last?: string; latest?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => {
-      phase('flags parse');
-      const engine = openEngine(ctx());
-      phase('db open');
-      let list = engine.list();
-      phase('list, reconcile');
-      const limit = o.latest ? 1 : o.last === undefined ? undefined : Number(o.last);
-      if (!o.all && limit === undefined && !(o.filter ?? []).some((f) => f.startsWith('status='))) {
-        list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'stopping');
-      }
-      list = list.filter((c) => filterMatch(c, o.filter ?? []));
-      if (limit !== undefined) list = list.slice(0, limit);
-      const trunc = o.trunc !== false;
-      if (o.quiet) {
-        process.stdout.write(list.map((c) => `${trunc ? c.id.slice(0, 12) : c.id}\n`).join(''));
-        return;
-      }
-      const now = Date.now();
-      const rows = list.map((c) => {
-        const command = commandText(c);
-        return {
-          ID: trunc ? c.id.slice(0, 12) : c.id,
-          Image: c.image,
-          Command: trunc && command.length > 20 ? `"${command.slice(0, 19)}…"` : `"${command}"`,
-          CreatedAt: c.created,
-          RunningFor: `${humanDuration(now - Date.parse(c.created))} ago`,
-          Status: statusText(c, now),
-          State: dockerStatus(c),
-          Ports: '',
-          Names: c.name,
-          Labels: Object.entries(c.config.options.labels).map(([k, v]) => `${k}=${v}`).join(','),
-        };
-      });
-      if (o.format === 'json') process.stdout.write(rows.map((r) => JSON.stringify(r) + '\n').join(''));
-      else if (o.format !== undefined) process.stdout.write(rows.map((r) => formatTemplate(o.format ?? '', r) + '\n').join(''));
-      else process.stdout.write(table(rows, [['ID', 'CONTAINER ID'], ['Image', 'IMAGE'], ['Command', 'COMMAND'], ['RunningFor', 'CREATED'], ['Status', 'STATUS'], ['Ports', 'PORTS'], ['Names', 'NAMES']]));
-    });
+  const ps = (c: Command) => psCommand(c).action((o: PsFlags) => {
+    phase('flags parse');
+    const engine = openEngine(ctx());
+    phase('db open');
+    const list = engine.list();
+    phase('list, reconcile');
+    printSync(psText(list, o));
+  });
   ps(cmd.command('ps'));
 
-  cmd.command('inspect')
-    .description('show low-level information on containers as JSON')
-    .argument('<container...>')
-    .option('-f, --format <template>', "a template like '{{.State.Status}}'")
-    .action(async (refs: string[], o: { format?: string }) => {
-      const engine = openEngine(ctx());
-      const out: unknown[] = [];
-      await eachRef(refs, (ref) => { out.push(inspectJson(engine, engine.get(ref))); });
-      if (o.format !== undefined) {
-        for (const j of out) {
-          process.stdout.write(o.format.replace(/\{\{\s*((?:\.\w+)+)\s*\}\}/g, (_m, path: string) => {
-            let v: unknown = j;
-            for (const k of path.split('.').slice(1)) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
-            return typeof v === 'object' ? JSON.stringify(v) : String(v);
-          }) + '\n');
-        }
-      } else {
-        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-      }
-    });
+  inspectCommand(cmd.command('inspect')).action(async (refs: string[], o: InspectFlags) => {
+    const engine = openEngine(ctx());
+    const out: Record<string, unknown>[] = [];
+    await eachRef(refs, (ref) => { out.push(inspectJson(engine.deps, engine.get(ref))); });
+    process.stdout.write(inspectText(out, o));
+  });
 
   cmd.command('logs')
     .description("fetch a container's logs")

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ImageRecord } from '@berth/layer-store';
-import { humanSize, imageRows } from './images.js';
+import { humanSize, imageRows } from './image-list.js';
 
 test('sizes read like Docker (decimal units, 3 significant digits)', () => {
   assert.equal([0, 999, 1000, 4_261_567, 12_345_678, 1_500_000_000].map(humanSize), ['0B', '999B', '1kB', '4.26MB', '12.3MB', '1.5GB']);

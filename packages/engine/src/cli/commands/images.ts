@@ -9,13 +9,14 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { exitStatus, invalidArgument, toBerthError } from '@berth/errors';
 import {
-  Store, collectGarbage, familiar, imageHistory, importTarball, inspectImage, loadArchive, loadMessages, loadOciDir,
-  parseName, pruneImages, saveArchive, saveOciDir, type ImageRecord, type SaveFormat,
+  Store, collectGarbage, imageHistory, importTarball, inspectImage, loadArchive, loadMessages, loadOciDir,
+  pruneImages, saveArchive, saveOciDir, type ImageRecord, type SaveFormat,
 } from '@berth/layer-store';
 import { LinuxSys } from '@berth/native';
 import type { Context } from '../context.js';
 import { ContainerStore } from '../../containers/store.js';
-import { humanDuration } from './containers.js';
+import { table } from './ps.js';
+import { humanSize, imagesCommand, imagesText, since, template, type ImagesFlags } from './image-list.js';
 
 /** Opens the store of a context, with the kernel door for unpacking and the containers as image users. */
 export function openStore(ctx: Context): Store {
@@ -28,134 +29,7 @@ export function openStore(ctx: Context): Store {
   return store;
 }
 
-/** Docker's HumanSizeWithPrecision(size, 3): decimal units, `4.26MB`, `1.2kB`, `0B`. */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
-}
-
-function table(rows: readonly Record<string, string>[], cols: readonly [string, string][]): string {
-  const widths = cols.map(([k, h]) => Math.max(h.length, ...rows.map((r) => (r[k] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd() + '\n';
-  return line(cols.map(([, h]) => h)) + rows.map((r) => line(cols.map(([k]) => r[k] ?? ''))).join('');
-}
-
-function template(tpl: string, row: Record<string, string>): string {
-  return tpl.replace(/^table\s+/, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n').replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, k: string) => row[k] ?? '');
-}
-
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-/** Glob match of Docker's `reference=` filter (path.Match: `*` does not cross `/`). */
-function globMatch(pattern: string, s: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-  return re.test(s);
-}
-
-interface ImageRow extends Record<string, string> {
-  Repository: string; Tag: string; Digest: string; ID: string; CreatedSince: string; CreatedAt: string; Size: string;
-}
-
-function since(created: string | undefined, now: number): string {
-  const t = created === undefined ? NaN : Date.parse(created);
-  return Number.isNaN(t) ? 'N/A' : `${humanDuration(now - t)} ago`;
-}
-
-/** The rows of `berth images`: one per tag, `<none>` for an untagged image. */
-export function imageRows(images: readonly ImageRecord[], options: {
-  readonly trunc?: boolean; readonly filters?: readonly string[]; readonly repo?: string; readonly now?: number;
-  /** For `before=`/`since=` filters: the image a reference names. */
-  readonly resolve?: (ref: string) => ImageRecord;
-  /** For `label=` filters: an image's config labels. */
-  readonly labels?: (img: ImageRecord) => Readonly<Record<string, string>>;
-}): ImageRow[] {
-  const now = options.now ?? Date.now();
-  const rows: ImageRow[] = [];
-  const filters = options.filters ?? [];
-  for (const f of filters) {
-    if (!/^(reference|dangling|before|since|label)=/.test(f)) {
-      throw invalidArgument(`invalid filter "${f}": use reference=<pattern>, dangling=true|false, before=<image>, since=<image> or label=<key>[=<value>]`);
-    }
-  }
-  const createdOf = (img: ImageRecord): number => Date.parse(img.created ?? '') || 0;
-  const bounds = filters.filter((f) => /^(before|since)=/.test(f)).map((f) => {
-    const [k, ref] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
-    if (!options.resolve) throw invalidArgument(`filter "${f}" needs the image store`);
-    const t = createdOf(options.resolve(ref));
-    return (img: ImageRecord) => (k === 'before' ? createdOf(img) < t : createdOf(img) > t);
-  });
-  const labelTests = filters.filter((f) => f.startsWith('label=')).map((f) => {
-    const spec = f.slice(6);
-    const eq = spec.indexOf('=');
-    return (img: ImageRecord) => {
-      const l = options.labels?.(img) ?? {};
-      return eq < 0 ? spec in l : l[spec.slice(0, eq)] === spec.slice(eq + 1);
-    };
-  });
-  const wantName = options.repo === undefined ? undefined : parseName(options.repo);
-  const sorted = [...images].sort((a, b) => (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0));
-  for (const img of sorted) {
-    const dangling = img.tags.length === 0;
-    if (!bounds.every((b) => b(img)) || !labelTests.every((t) => t(img))) continue;
-    const want = filters.filter((f) => f.startsWith('dangling=')).map((f) => f.slice(9));
-    if (want.includes('true') && !dangling) continue;
-    if (want.includes('false') && dangling) continue;
-    const id = options.trunc === false ? img.id : img.id.slice(7, 19);
-    const digestOf = (repo: string) => img.repoDigests.find((d) => d.startsWith(`${repo}@`))?.split('@')[1] ?? '<none>';
-    const base = { ID: id, CreatedSince: since(img.created, now), CreatedAt: img.created ?? '', Size: humanSize(img.size) };
-    const names = img.tags.length > 0 ? img.tags.map((t) => parseName(t)) : [];
-    const refs = filters.filter((f) => f.startsWith('reference=')).map((f) => f.slice(10));
-    if (names.length === 0) {
-      if (refs.length > 0 || options.repo !== undefined) continue;
-      rows.push({ Repository: '<none>', Tag: '<none>', Digest: '<none>', ...base });
-      continue;
-    }
-    for (const n of names) {
-      const repo = familiar(n.repo);
-      const tag = n.tag ?? '<none>';
-      if (refs.length > 0 && !refs.some((p) => globMatch(p, repo) || globMatch(p, `${repo}:${tag}`))) continue;
-      if (wantName !== undefined && (wantName.repo !== n.repo || (wantName.tag !== undefined && wantName.tag !== tag))) continue;
-      rows.push({ Repository: repo, Tag: tag, Digest: digestOf(n.repo), ...base });
-    }
-  }
-  return rows;
-}
-
-function listImages(ctx: Context, repo: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc?: boolean; filter?: string[]; format?: string; all?: boolean }): void {
-  const store = openStore(ctx);
-  try {
-    const rows = imageRows(store.images.list(), {
-      trunc: o.trunc !== false, filters: o.filter ?? [], ...(repo === undefined ? {} : { repo }),
-      resolve: (ref) => store.images.resolve(ref),
-      labels: (img) => { const l = store.images.config(img.id).config?.Labels; return l ?? {}; },
-    });
-    if (o.quiet) {
-      const seen = new Set<string>();
-      for (const r of rows) if (!seen.has(r.ID)) { seen.add(r.ID); process.stdout.write(`${r.ID}\n`); }
-      return;
-    }
-    if (o.format === 'json') { for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n'); return; }
-    if (o.format !== undefined) {
-      if (o.format.startsWith('table')) {
-        const cols = [...o.format.matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((m) => [m[1] ?? '', headerOf(m[1] ?? '')] as [string, string]);
-        process.stdout.write(table(rows, cols));
-      } else for (const r of rows) process.stdout.write(template(o.format, r) + '\n');
-      return;
-    }
-    const cols: [string, string][] = [['Repository', 'REPOSITORY'], ['Tag', 'TAG'], ...(o.digests ? [['Digest', 'DIGEST'] as [string, string]] : []),
-      ['ID', 'IMAGE ID'], ['CreatedSince', 'CREATED'], ['Size', 'SIZE']];
-    process.stdout.write(table(rows, cols));
-  } finally {
-    store.close();
-  }
-}
-
-function headerOf(k: string): string {
-  return ({ ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT' } as Record<string, string>)[k] ?? k.toUpperCase();
-}
 
 async function eachRef(refs: readonly string[], fn: (ref: string) => Promise<void> | void): Promise<void> {
   let failed: unknown;
@@ -316,15 +190,14 @@ function prune(ctx: Context, o: { all?: boolean }): void {
 
 /** Registers the image commands. */
 export function register(cmd: Command, ctx: () => Context): void {
-  const ls = (c: Command) => c
-    .argument('[repository]', 'only images of this repository[:tag]')
-    .option('-a, --all', 'show all images (intermediate ones too)')
-    .option('-q, --quiet', 'only image IDs')
-    .option('--digests', 'show digests')
-    .option('--no-trunc', 'do not truncate output')
-    .option('-f, --filter <filter>', 'reference=<pattern>, dangling=true|false, before=<image>, since=<image>, label=<k>[=<v>] (repeatable)', collect)
-    .option('--format <format>', "'json' or a template like '{{.Repository}}:{{.Tag}}'")
-    .action((repo: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc?: boolean; filter?: string[]; format?: string }) => listImages(ctx(), repo, o));
+  const ls = (c: Command) => imagesCommand(c).action((repo: string | undefined, o: ImagesFlags) => {
+    const store = openStore(ctx());
+    try {
+      process.stdout.write(imagesText(store.images, repo, o));
+    } finally {
+      store.close();
+    }
+  });
   const rm = (c: Command) => c
     .argument('[image...]')
     .option('-f, --force', 'remove even when tagged in several repositories or used by a container')

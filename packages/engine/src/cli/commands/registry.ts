@@ -13,7 +13,8 @@ import {
   saveCredentials, RegistryClient, type PullEvent, type PushEvent, type RegistryConfig,
 } from '@berth/registry';
 import type { Context } from '../context.js';
-import { humanSize, openStore } from './images.js';
+import { openStore } from './images.js';
+import { humanSize } from './image-list.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 

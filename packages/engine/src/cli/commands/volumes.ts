@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { BerthError, exitStatus, invalidArgument, toBerthError } from '@berth/errors';
 import { VolumeStore, type VolumeFilter } from '@berth/volume';
 import type { Context } from '../context.js';
-import { humanSize } from './images.js';
+import { humanSize } from './image-list.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
