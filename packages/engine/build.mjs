@@ -81,7 +81,11 @@ module.exports = new Proxy({}, {
 const importMetaUrl = "var __berth_import_meta_url = require('node:url').pathToFileURL(__filename).href;";
 await build({
   ...common,
-  entryPoints: { 'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts', 'berth-fast-version': 'src/cli/fast-version.ts' },
+  entryPoints: {
+    'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts', 'berth-fast-version': 'src/cli/fast-version.ts',
+    // Layers unpack on worker threads (layer-store's unpack-pool.ts finds it beside the bundle).
+    'berth-unpack-worker': '../layer-store/src/unpack-worker.ts',
+  },
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   banner: { js: importMetaUrl },
