@@ -37,6 +37,16 @@ export class LayerStore {
     return this.pool.unpack(source, dir, options);
   }
 
+  /**
+   * Gets `count` unpack workers ready ahead of the unpacks (a pull calls it once it knows how many
+   * layers it will fetch), so their start-up overlaps the requests; no-op without workers.
+   */
+  warm(count: number): void {
+    if (!(this.sys instanceof LinuxSys)) return;
+    this.pool ??= new UnpackPool();
+    this.pool.warm(count);
+  }
+
   /** Stops idle unpack workers (they never keep the process alive; this frees them sooner). */
   async close(): Promise<void> {
     await this.pool?.close();

@@ -207,6 +207,17 @@ export class UnpackPool {
     return result;
   }
 
+  /** Starts idle workers until there are `count`, so that their start-up overlaps other work. */
+  warm(count: number): void {
+    while (this.idle.length < count) {
+      const w = startWorker();
+      w.unref();
+      // An idle worker that fails (it cannot start) is dropped; the next unpack starts another.
+      w.once('error', () => { const i = this.idle.indexOf(w); if (i >= 0) this.idle.splice(i, 1); });
+      this.idle.push(w);
+    }
+  }
+
   /** Stops the idle workers. */
   async close(): Promise<void> {
     const ws = this.idle.splice(0);
