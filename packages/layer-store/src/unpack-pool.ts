@@ -111,6 +111,8 @@ export class Feed implements AsyncIterable<Uint8Array> {
 const inFlight = 8 << 20;
 /** Chunks are gathered to this size before a message (fewer, larger messages). */
 const batchBytes = 512 << 10;
+/** Idle workers are stopped after this long without work. */
+const idleMs = 10_000;
 
 /**
  * Starts a worker: its code is beside this module in dist/, or beside the engine's bundle; run
@@ -129,6 +131,16 @@ function startWorker(): Worker {
 /** Unpacks layers on worker threads (see the protocol above). */
 export class UnpackPool {
   private readonly idle: Worker[] = [];
+  private retire: NodeJS.Timeout | undefined;
+
+  /** Puts a worker back; workers idle for {@link idleMs} are stopped (a long-lived `berth serve`). */
+  private release(w: Worker): void {
+    w.unref();
+    this.idle.push(w);
+    clearTimeout(this.retire);
+    this.retire = setTimeout(() => { void this.close(); }, idleMs);
+    this.retire.unref();
+  }
 
   /** Unpacks `source` into `dir` (which exists) on a worker: {@link unpackLayer}'s contract. */
   async unpack(source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
@@ -153,8 +165,7 @@ export class UnpackPool {
           return;
         }
         finish();
-        w.unref();
-        this.idle.push(w);
+        this.release(w);
         if (m.type === 'done') resolve(m.result);
         else reject(deserializeError(m.error));
       };
@@ -211,15 +222,15 @@ export class UnpackPool {
   warm(count: number): void {
     while (this.idle.length < count) {
       const w = startWorker();
-      w.unref();
       // An idle worker that fails (it cannot start) is dropped; the next unpack starts another.
       w.once('error', () => { const i = this.idle.indexOf(w); if (i >= 0) this.idle.splice(i, 1); });
-      this.idle.push(w);
+      this.release(w);
     }
   }
 
   /** Stops the idle workers. */
   async close(): Promise<void> {
+    clearTimeout(this.retire);
     const ws = this.idle.splice(0);
     await Promise.all(ws.map((w) => w.terminate()));
   }
