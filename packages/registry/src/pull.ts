@@ -220,8 +220,6 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
   }
   if (doc.kind !== 'manifest') throw invalidArgument(`image ${ref}: not an image manifest`);
   const man = doc.manifest;
-  // Layer unpack workers start while the config and the first layer bytes are on their way.
-  if (store.layers.canUnpack) store.layers.warm(Math.min(man.layers.length, Math.max(1, options.maxConcurrentDownloads ?? 3)));
   emit({ kind: 'resolved', ref, repo: pr.repo, tag: pr.tag, digest: top.digest, platform: formatPlatform(wanted) });
   const name = pr.digest !== undefined ? `${pr.name}@${pr.digest}` : `${pr.name}:${pr.tag ?? 'latest'}`;
   const configDigest = parseDigest(man.config.digest);
@@ -265,6 +263,10 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
         pending.push(j);
       }
     }
+
+    // Layer unpack workers start while the first layer requests are on their way.
+    const toUnpack = store.layers.canUnpack ? pending.filter((j) => !store.layers.has(j.chain)).length : 0;
+    if (toUnpack > 0) store.layers.warm(Math.min(toUnpack, Math.max(1, options.maxConcurrentDownloads ?? 3)));
 
     const runJob = async (j: LayerJob): Promise<void> => {
       const r = await withRetries(retries, () => downloadLayer(store, client, pr.repo, j, emit, signal, created, (n) => { downloaded += n; }), signal,
