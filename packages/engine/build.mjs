@@ -87,6 +87,8 @@ await build({
     'berth-main': 'src/bin.ts', 'berth-runtime-main': '../runtime/src/cli/bin.ts',
     'berth-fast-version': 'src/cli/fast-version.ts', 'berth-fast-ps': 'src/cli/fast-ps.ts', 'berth-fast-inspect': 'src/cli/fast-inspect.ts',
     'berth-fast-images': 'src/cli/fast-images.ts',
+    // Layers unpack on worker threads (layer-store's unpack-pool.ts finds it beside the bundle).
+    'berth-unpack-worker': '../layer-store/src/unpack-worker.ts',
   },
   format: 'cjs',
   outExtension: { '.js': '.cjs' },

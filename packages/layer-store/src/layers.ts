@@ -11,16 +11,45 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { failedPrecondition } from '@berth/errors';
+import { LinuxSys } from '@berth/native';
 import { fsyncDir } from './atomic.js';
 import { hexOf, isDigest, type Digest } from './digest.js';
 import { unpackLayer, type UnpackOptions, type UnpackResult, type UnpackSys } from './unpack.js';
+import { UnpackPool } from './unpack-pool.js';
 
 /** Unpacked layers by chainID. */
 export class LayerStore {
   readonly dir: string;
+  private pool: UnpackPool | undefined;
 
+  /**
+   * With the real kernel door (a `LinuxSys`) layers unpack on worker threads, each with its own
+   * `LinuxSys`, so layers unpacking at once use several cores; any other `sys` (a test's fake)
+   * is called on this thread.
+   */
   constructor(readonly root: string, private readonly sys: UnpackSys | undefined) {
     this.dir = join(root, 'layers');
+  }
+
+  private unpackInto(source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions): Promise<UnpackResult> {
+    if (!(this.sys instanceof LinuxSys)) return unpackLayer(this.sys as UnpackSys, source, dir, options);
+    this.pool ??= new UnpackPool();
+    return this.pool.unpack(source, dir, options);
+  }
+
+  /**
+   * Gets `count` unpack workers ready ahead of the unpacks (a pull calls it once it knows how many
+   * layers it will fetch), so their start-up overlaps the requests; no-op without workers.
+   */
+  warm(count: number): void {
+    if (!(this.sys instanceof LinuxSys)) return;
+    this.pool ??= new UnpackPool();
+    this.pool.warm(count);
+  }
+
+  /** Stops idle unpack workers (they never keep the process alive; this frees them sooner). */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** The directory of a layer (it may not exist). */
@@ -65,7 +94,7 @@ export class LayerStore {
     const tmp = join(this.dir, `${hexOf(chainID)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     mkdirSync(tmp, 0o755);
     try {
-      const r = await unpackLayer(this.sys, source, tmp, options);
+      const r = await this.unpackInto(source, tmp, options);
       try {
         renameSync(tmp, this.path(chainID));
       } catch (e) {

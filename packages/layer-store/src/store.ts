@@ -37,8 +37,9 @@ export class Store {
     return new Store(root, db, blobs, images, new LayerStore(root, options.sys));
   }
 
-  /** Closes the database. */
+  /** Closes the database and stops idle layer-unpack workers. */
   close(): void {
     this.db.close();
+    void this.layers.close();
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Layer unpacking: a (compressed) layer tar → a directory in overlayfs form, safely.
  *
- * One streaming pass: source → sha256 (blob digest) → gunzip → sha256 (diffID) → tar-stream
- * → the file system. Every entry's parent directory is resolved *inside* the target with
+ * One streaming pass: source → sha256 (blob digest) → gunzip → sha256 (diffID) → tar reader
+ * (tarparse.ts, synchronous) → the file system. Every entry's parent directory is resolved *inside* the target with
  * `sys.resolveInRoot` (RESOLVE_IN_ROOT semantics), so `..`, absolute names, symlinks and hard
  * links can never reach outside it; names that would climb out are refused outright.
  * gzip and zstd (fzstd, pure JS) are detected by their magic bytes.
@@ -12,18 +12,17 @@
 import { createHash, type Hash } from 'node:crypto';
 import {
   constants as fsc, chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, rmSync, symlinkSync, write, writeSync,
+  mkdirSync, openSync, rmSync, symlinkSync, writeSync,
 } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { extract as tarExtract, type Header } from 'tar-stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { BerthError, invalidArgument, isBerthError, toBerthError } from '@berth/errors';
 import type { ResolveOptions } from '@berth/native';
 import type { Digest } from './digest.js';
-import { PaxXattrScanner } from './paxscan.js';
+import { TarReader, type TarHeader, type TarSink } from './tarparse.js';
 
 /** The narrow part of the kernel door that unpacking needs (a `Sys` from @berth/native fits). */
 export interface UnpackSys {
@@ -66,9 +65,6 @@ const S_IFIFO = 0o010000;
 const PATH_MAX = 4095;
 const NAME_MAX = 255;
 const gunzipChunk = 256 << 10;
-const largeFile = 1 << 20;
-const writeAsync = (fd: number, b: Buffer, off: number, len: number): Promise<number> =>
-  new Promise((resolve, reject) => write(fd, b, off, len, null, (e, n) => (e ? reject(e) : resolve(n))));
 
 /** Compression of a layer stream, by its magic bytes. */
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -176,211 +172,218 @@ export function entryPath(name: string): string {
  * Unpacks one layer stream into `dir` (which must exist and be empty, or hold the layers
  * below when applying a stack). Throws on any hostile or malformed entry; the caller
  * removes `dir` then (see `LayerStore.unpack`, which unpacks into a temp dir and renames).
+ *
+ * The tar is read synchronously as each decompressed chunk arrives ({@link TarReader}) and
+ * written with synchronous, fd-based calls: no promise or stream per entry, which is most of
+ * the cost of a layer of many small files besides the kernel's own. `LayerStore` runs this on
+ * a worker thread, where blocking calls block nothing else.
  */
 export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
-  const scanner = new PaxXattrScanner();
-  const streams = decompressing(source, (c) => scanner.push(c), options.hashSource === false ? { hashSource: false } : {});
-  const extract = tarExtract();
-  const feeding = pipeline(Readable.from(streams.tar), extract);
-  feeding.catch(() => undefined);
-  const dirTimes: Array<{ path: string; mtime: Date }> = [];
-  const known = new Map<string, string>(); // relative dir → resolved host path, all real directories
-  let size = 0;
-  let entries = 0;
+  const streams = decompressing(source, undefined, options.hashSource === false ? { hashSource: false } : {});
+  const writer = new LayerWriter(sys, dir);
+  const reader = new TarReader(writer);
+  try {
+    for await (const c of streams.tar) {
+      if (options.signal?.aborted) throw new BerthError('Canceled', 'layer unpack canceled');
+      reader.write(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    }
+    reader.end();
+  } catch (e) {
+    writer.abort();
+    if (e instanceof BerthError) throw e;
+    const x = e as { code?: unknown; unsupportedType?: unknown; entryName?: unknown };
+    if (typeof x.unsupportedType === 'string') {
+      throw invalidArgument(`layer entry "${String(x.entryName).slice(0, 200)}" has unsupported type ${JSON.stringify(x.unsupportedType)}: refusing the layer`);
+    }
+    if (typeof x.code === 'string' && /^E[A-Z]+$/.test(x.code)) throw toBerthError(e, 'unpack layer');
+    throw invalidArgument(`layer is not a valid tar, or is truncated (${e instanceof Error ? e.message : String(e)}): refusing the layer`, { cause: e });
+  }
+  writer.finish();
+  const diffID = streams.diffID();
+  if (options.expectedDiffID !== undefined && diffID !== options.expectedDiffID) {
+    throw invalidArgument(`layer diffID mismatch: the config lists ${options.expectedDiffID}, the layer is ${diffID}: the image is corrupt`);
+  }
+  return { diffID, ...(options.hashSource === false ? {} : { digest: streams.digest() }), diffSize: streams.diffSize(), size: writer.size, entries: writer.entries };
+}
 
-  const forget = (rel: string): void => {
-    for (const k of known.keys()) if (k === rel || k.startsWith(rel + '/')) known.delete(k);
-  };
-  const resolveDir = (rel: string): string => {
-    if (rel === '.' || rel === '') return dir;
-    const hit = known.get(rel);
+/** The file-system side of an unpack: tar entries in, files, links, devices and whiteouts out. */
+class LayerWriter implements TarSink {
+  size = 0;
+  entries = 0;
+  private readonly dirTimes: Array<{ path: string; mtime: number }> = [];
+  private readonly known = new Map<string, string>(); // relative dir → resolved host path, all real directories
+  /** The regular file being written, and its header. */
+  private file: { fd: number; h: TarHeader; path: string; chmod: boolean } | undefined;
+  private readonly umask: number;
+
+  constructor(private readonly sys: UnpackSys, private readonly dir: string) {
+    this.umask = process.umask();
+  }
+
+  private forget(rel: string): void {
+    for (const k of this.known.keys()) if (k === rel || k.startsWith(rel + '/')) this.known.delete(k);
+  }
+
+  private resolveDir(rel: string): string {
+    if (rel === '.' || rel === '') return this.dir;
+    const hit = this.known.get(rel);
     if (hit !== undefined) return hit;
     let p: string;
     try {
-      p = sys.resolveInRoot(dir, rel, { mode: 'in-root' });
+      p = this.sys.resolveInRoot(this.dir, rel, { mode: 'in-root' });
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) throw e;
       // Missing parents are made, as tar does (0755, root-owned).
-      const parent = resolveDir(posix.dirname(rel));
+      const parent = this.resolveDir(posix.dirname(rel));
       p = `${parent}/${posix.basename(rel)}`;
       mkdirSync(p, 0o755);
     }
     const st = lstatSync(p);
     if (!st.isDirectory()) throw invalidArgument(`layer entry path "${rel}" goes through a non-directory: refusing the layer`);
-    known.set(rel, p);
+    this.known.set(rel, p);
     return p;
-  };
+  }
 
-  try {
-    for await (const entry of extract) {
-      if (options.signal?.aborted) throw new BerthError('Canceled', 'layer unpack canceled');
-      const h: Header = entry.header;
-      const rawXattrs = scanner.xattrs(entries);
-      entries++;
-      const rel = entryPath(h.name);
-      if (rel === '.') {
-        if (h.type === 'directory') applyAttrs(sys, dir, h, dirTimes, true, rawXattrs);
-        entry.resume();
-        continue;
-      }
-      const base = posix.basename(rel);
-      const parent = resolveDir(posix.dirname(rel));
-      const parentRel = posix.dirname(rel);
-
-      if (base.startsWith('.wh.')) {
-        if (base === '.wh..wh..opq') {
-          sys.lsetxattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
-        } else {
-          const name = base.slice(4);
-          if (name === '' || name === '.' || name === '..') throw invalidArgument(`layer entry "${h.name}" is an invalid whiteout: refusing the layer`);
-          const target = `${parent}/${name}`;
-          rmSync(target, { recursive: true, force: true });
-          forget(parentRel === '.' ? name : `${parentRel}/${name}`);
-          sys.mknod(target, S_IFCHR | 0, 0, 0);
-        }
-        entry.resume();
-        continue;
-      }
-
-      const target = `${parent}/${base}`;
-      // Entries are created optimistically — O_EXCL, mkdir, symlink, link and mknod all fail with
-      // EEXIST rather than follow or replace — and only then is the old entry looked at: in a
-      // fresh layer dir that never happens, which saves an lstat per entry. What is there goes,
-      // except a directory that a directory entry merges into.
-      const makeRoom = (): boolean => {
-        const existing = lstatSync(target, { throwIfNoEntry: false });
-        if (existing === undefined) return false;
-        if (existing.isDirectory() && h.type === 'directory') return true;
-        rmSync(target, { recursive: true, force: true });
-        forget(rel);
-        return false;
-      };
-      const create = <T>(make: () => T): T => {
-        try { return make(); } catch (e) {
-          if (!isExists(e)) throw e;
-          makeRoom();
-          return make();
-        }
-      };
-
-      switch (h.type) {
-        case 'directory':
-          try { mkdirSync(target, 0o700); } catch (e) {
-            if (!isExists(e)) throw e;
-            if (!makeRoom()) mkdirSync(target, 0o700);
-          }
-          applyAttrs(sys, target, h, dirTimes, true, rawXattrs);
-          break;
-        case 'file':
-        case 'contiguous-file': {
-          // Synchronous, fd-based: one open, the writes, fchown/fchmod/futimes, close — no path
-          // lookups after the O_EXCL|O_NOFOLLOW create, no thread-pool round trip per call.
-          const fd = create(() => openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
-          try {
-            // Large files are written on the thread pool: the copy into the page cache then
-            // overlaps with this thread's work on the other layers unpacking at the same time.
-            const large = (h.size ?? 0) >= largeFile;
-            for await (const chunk of entry) {
-              const b = chunk as Buffer;
-              let off = 0;
-              while (off < b.length) off += large ? await writeAsync(fd, b, off, b.length - off) : writeSync(fd, b, off, b.length - off);
-              size += b.length;
-            }
-            fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
-            fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
-            setXattrs(sys, target, h, rawXattrs);
-            const mtime = paxMtime(h);
-            futimesSync(fd, mtime, mtime);
-          } finally {
-            closeSync(fd);
-          }
-          break;
-        }
-        case 'symlink':
-          create(() => symlinkSync(h.linkname ?? '', target));
-          applyAttrs(sys, target, h, dirTimes, false, rawXattrs);
-          break;
-        case 'link': {
-          const linkRel = entryPath(h.linkname ?? '');
-          if (linkRel === '.') throw invalidArgument(`layer entry "${h.name}" hard-links to the layer root: refusing the layer`);
-          // In-root resolution: a link to "/etc/shadow" means the layer's own etc/shadow.
-          let src: string;
-          try {
-            src = sys.resolveInRoot(dir, linkRel, { mode: 'in-root', noFollowLeaf: true });
-          } catch (e) {
-            throw invalidArgument(`layer entry "${h.name}" hard-links to "${h.linkname ?? ''}", which is not in the layer: refusing the layer`, { cause: e });
-          }
-          if (lstatSync(src).isDirectory()) throw invalidArgument(`layer entry "${h.name}" hard-links to a directory: refusing the layer`);
-          create(() => linkSync(src, target));
-          break;
-        }
-        case 'character-device':
-        case 'block-device':
-        case 'fifo': {
-          const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
-          create(() => sys.mknod(target, kind | ((h.mode ?? 0o644) & 0o7777), h.devmajor ?? 0, h.devminor ?? 0));
-          applyAttrs(sys, target, h, dirTimes, false, rawXattrs);
-          break;
-        }
-        default:
-          throw invalidArgument(`layer entry "${h.name.slice(0, 200)}" has unsupported type ${String(h.type)}: refusing the layer`);
-      }
-      entry.resume();
+  onEntry(h: TarHeader): void {
+    this.entries++;
+    const rel = entryPath(h.name);
+    if (rel === '.') {
+      if (h.type === 'directory') this.applyAttrs(this.dir, h, true);
+      return;
     }
-    await feeding;
-  } catch (e) {
-    extract.destroy();
-    if (e instanceof BerthError) throw e;
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw toBerthError(e, 'unpack layer');
-    throw invalidArgument(`layer is not a valid tar, or is truncated (${e instanceof Error ? e.message : String(e)}): refusing the layer`, { cause: e });
+    const base = posix.basename(rel);
+    const parentRel = posix.dirname(rel);
+    const parent = this.resolveDir(parentRel);
+
+    if (base.startsWith('.wh.')) {
+      if (base === '.wh..wh..opq') {
+        this.sys.lsetxattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
+      } else {
+        const name = base.slice(4);
+        if (name === '' || name === '.' || name === '..') throw invalidArgument(`layer entry "${h.name}" is an invalid whiteout: refusing the layer`);
+        const target = `${parent}/${name}`;
+        rmSync(target, { recursive: true, force: true });
+        this.forget(parentRel === '.' ? name : `${parentRel}/${name}`);
+        this.sys.mknod(target, S_IFCHR | 0, 0, 0);
+      }
+      return;
+    }
+
+    const target = `${parent}/${base}`;
+    // Entries are created optimistically — O_EXCL, mkdir, symlink, link and mknod all fail with
+    // EEXIST rather than follow or replace — and only then is the old entry looked at: in a
+    // fresh layer dir that never happens, which saves an lstat per entry. What is there goes,
+    // except a directory that a directory entry merges into.
+    const makeRoom = (): boolean => {
+      const existing = lstatSync(target, { throwIfNoEntry: false });
+      if (existing === undefined) return false;
+      if (existing.isDirectory() && h.type === 'directory') return true;
+      rmSync(target, { recursive: true, force: true });
+      this.forget(rel);
+      return false;
+    };
+    const create = <T>(make: () => T): T => {
+      try { return make(); } catch (e) {
+        if (!isExists(e)) throw e;
+        makeRoom();
+        return make();
+      }
+    };
+
+    switch (h.type) {
+      case 'directory':
+        try { mkdirSync(target, 0o700); } catch (e) {
+          if (!isExists(e)) throw e;
+          if (!makeRoom()) mkdirSync(target, 0o700);
+        }
+        this.applyAttrs(target, h, true);
+        break;
+      case 'file':
+      case 'contiguous-file': {
+        // Created with its final permission bits when the umask keeps them and there are no
+        // setuid/setgid/sticky bits (which fchown would clear): then no fchmod is needed.
+        const mode = h.mode & 0o7777;
+        const direct = (mode & 0o7000) === 0 && (mode & this.umask) === 0;
+        const fd = create(() => openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, direct ? mode : 0o600));
+        this.file = { fd, h, path: target, chmod: !direct };
+        break;
+      }
+      case 'symlink':
+        create(() => symlinkSync(h.linkname, target));
+        this.applyAttrs(target, h, false);
+        break;
+      case 'link': {
+        const linkRel = entryPath(h.linkname);
+        if (linkRel === '.') throw invalidArgument(`layer entry "${h.name}" hard-links to the layer root: refusing the layer`);
+        // In-root resolution: a link to "/etc/shadow" means the layer's own etc/shadow.
+        let src: string;
+        try {
+          src = this.sys.resolveInRoot(this.dir, linkRel, { mode: 'in-root', noFollowLeaf: true });
+        } catch (e) {
+          throw invalidArgument(`layer entry "${h.name}" hard-links to "${h.linkname}", which is not in the layer: refusing the layer`, { cause: e });
+        }
+        if (lstatSync(src).isDirectory()) throw invalidArgument(`layer entry "${h.name}" hard-links to a directory: refusing the layer`);
+        create(() => linkSync(src, target));
+        break;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
+        create(() => this.sys.mknod(target, kind | (h.mode & 0o7777), h.devmajor, h.devminor));
+        this.applyAttrs(target, h, false);
+        break;
+      }
+    }
   }
-  for (const d of dirTimes.reverse()) lutimesSync(d.path, d.mtime, d.mtime);
-  const diffID = streams.diffID();
-  if (options.expectedDiffID !== undefined && diffID !== options.expectedDiffID) {
-    throw invalidArgument(`layer diffID mismatch: the config lists ${options.expectedDiffID}, the layer is ${diffID}: the image is corrupt`);
+
+  onData(chunk: Buffer): void {
+    const f = this.file;
+    if (f === undefined) return; // data of an entry that has none on disk (a link's, say)
+    let off = 0;
+    while (off < chunk.length) off += writeSync(f.fd, chunk, off, chunk.length - off);
+    this.size += chunk.length;
   }
-  return { diffID, ...(options.hashSource === false ? {} : { digest: streams.digest() }), diffSize: streams.diffSize(), size, entries };
+
+  onEntryEnd(): void {
+    const f = this.file;
+    if (f === undefined) return;
+    this.file = undefined;
+    try {
+      fchownSync(f.fd, f.h.uid, f.h.gid);
+      if (f.chmod) fchmodSync(f.fd, f.h.mode & 0o7777);
+      this.setXattrs(f.path, f.h);
+      futimesSync(f.fd, f.h.mtime, f.h.mtime);
+    } finally {
+      closeSync(f.fd);
+    }
+  }
+
+  /** The unpack failed: close what is open (the caller removes the directory). */
+  abort(): void {
+    if (this.file) { try { closeSync(this.file.fd); } catch { /* already failing */ } this.file = undefined; }
+  }
+
+  /** Every entry is written: directories get their mtimes, deepest last-made first. */
+  finish(): void {
+    for (const d of this.dirTimes.reverse()) lutimesSync(d.path, d.mtime, d.mtime);
+  }
+
+  private setXattrs(path: string, h: TarHeader): void {
+    if (h.xattrs) for (const [k, v] of h.xattrs) this.sys.lsetxattr(path, k, v);
+  }
+
+  private applyAttrs(path: string, h: TarHeader, isDir: boolean): void {
+    lchownSync(path, h.uid, h.gid);
+    if (h.type !== 'symlink') chmodSync(path, h.mode & 0o7777);
+    this.setXattrs(path, h);
+    if (isDir) this.dirTimes.push({ path, mtime: h.mtime });
+    else lutimesSync(path, h.mtime, h.mtime);
+  }
 }
 
 /** EEXIST from Node's fs (`code`) or from the addon (a BerthError's `errno`). */
 function isExists(e: unknown): boolean {
   const x = e as { code?: unknown; errno?: unknown };
   return x.code === 'EEXIST' || x.errno === 'EEXIST';
-}
-
-function paxOf(h: Header): Record<string, string> {
-  const pax: unknown = (h as { pax?: unknown }).pax;
-  if (typeof pax !== 'object' || pax === null) return {};
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(pax)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
-function setXattrs(sys: UnpackSys, path: string, h: Header, raw: Map<string, Buffer> | undefined): void {
-  // The scanner's raw bytes, not tar-stream's UTF-8 decoding, so binary values
-  // (security.capability) survive; tar-stream's view is the fallback.
-  if (raw) {
-    for (const [k, v] of raw) sys.lsetxattr(path, k, v);
-    return;
-  }
-  if ((h as { pax?: unknown }).pax == null) return;
-  for (const [k, v] of Object.entries(paxOf(h))) {
-    if (k.startsWith('SCHILY.xattr.')) sys.lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v));
-  }
-}
-
-function paxMtime(h: Header): Date {
-  const v = paxOf(h)['mtime'];
-  if (v !== undefined && /^\d+(\.\d+)?$/.test(v)) return new Date(Number(v) * 1000);
-  return h.mtime ?? new Date(0);
-}
-
-function applyAttrs(sys: UnpackSys, path: string, h: Header, dirTimes: Array<{ path: string; mtime: Date }>, isDir: boolean, raw: Map<string, Buffer> | undefined): void {
-  lchownSync(path, h.uid ?? 0, h.gid ?? 0);
-  if (h.type !== 'symlink') chmodSync(path, (h.mode ?? (isDir ? 0o755 : 0o644)) & 0o7777);
-  setXattrs(sys, path, h, raw);
-  const mtime = paxMtime(h);
-  if (isDir) dirTimes.push({ path, mtime });
-  else lutimesSync(path, mtime, mtime);
 }

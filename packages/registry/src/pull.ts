@@ -14,7 +14,6 @@
  * A layer that fails verification is removed again with every other layer this pull created,
  * and no image is recorded: nothing unverified stays in the store.
  */
-import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, invalidArgument, notFound } from '@berth/errors';
 import {
   chainIDs, decompressing, familiar, parseDigest, type Digest, type ImageRecord, type Store,
@@ -265,6 +264,10 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
       }
     }
 
+    // Layer unpack workers start while the first layer requests are on their way.
+    const toUnpack = store.layers.canUnpack ? pending.filter((j) => !store.layers.has(j.chain)).length : 0;
+    if (toUnpack > 0) store.layers.warm(Math.min(toUnpack, Math.max(1, options.maxConcurrentDownloads ?? 3)));
+
     const runJob = async (j: LayerJob): Promise<void> => {
       const r = await withRetries(retries, () => downloadLayer(store, client, pr.repo, j, emit, signal, created, (n) => { downloaded += n; }), signal,
         () => emit({ kind: 'layer', id: j.short, status: 'retrying', current: store.blobs.offset(ingestRef(store, j.blob)), total: j.desc.size }));
@@ -371,31 +374,37 @@ async function downloadLayer(
 
   let current = offset;
   let lastEmit = 0;
-  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-  const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
+  const toStore = new Branch();
+  const toUnpack = new Branch();
+  const branches = [toStore, toUnpack];
+  // Both branches get the same chunks (no copy); the body pauses while either holds over 1 MiB.
+  const relieve = (): void => { if (r.body.isPaused() && branches.every((b) => b.bytes <= branchLimit / 2)) r.body.resume(); };
+  toStore.onDrain = relieve;
+  toUnpack.onDrain = relieve;
   r.body.on('data', (c: Buffer) => {
     current += c.length;
     count(c.length);
+    toStore.push(c);
+    toUnpack.push(c);
+    if (branches.some((b) => b.bytes > branchLimit)) r.body.pause();
     const now = Date.now();
     if (now - lastEmit > 100) { lastEmit = now; emit({ kind: 'layer', id: j.short, status: 'downloading', current, total: j.desc.size }); }
   });
+  r.body.on('end', () => { toStore.end(); toUnpack.end(); });
   // A cut connection: the blob store still gets every byte that arrived (so a resume asks only
   // for the rest), then the error, which keeps the partial ingest; the unpack stops at once.
   let cut: Error | undefined;
   const onCut = (e: Error): void => {
     if (cut) return;
     cut = Object.assign(e, { code: (e as { code?: string }).code ?? 'ECONNRESET' });
-    r.body.unpipe(toStore);
     toStore.end();
     toUnpack.destroy(e);
   };
   r.body.on('error', onCut);
   // A body that ends early ends without an error in some Node versions: the size check catches it.
   r.body.on('aborted', () => onCut(new Error(`download of ${j.blob} aborted`)));
-  r.body.pipe(toStore);
-  r.body.pipe(toUnpack);
   async function* received(): AsyncGenerator<Uint8Array> {
-    for await (const c of toStore) yield c as Uint8Array;
+    yield* toStore;
     if (cut) throw cut;
   }
 
@@ -427,8 +436,71 @@ async function downloadLayer(
   return unp.value;
 }
 
-async function* concat(...sources: Array<AsyncIterable<Uint8Array> & Readable>): AsyncGenerator<Uint8Array> {
+async function* concat(...sources: Array<AsyncIterable<Uint8Array>>): AsyncGenerator<Uint8Array> {
   for (const s of sources) yield* s;
+}
+
+/** Bytes a {@link Branch} may hold before the body it is fed from pauses. */
+const branchLimit = 1 << 20;
+
+/**
+ * One consumer's side of a response body split in two: the chunks pushed to it, in order, as an
+ * async iterable. `destroy` drops it (its consumer failed, or the body was cut) and wakes a
+ * waiting reader with the error; a consumer that stops reading drops it too.
+ */
+class Branch implements AsyncIterable<Uint8Array> {
+  bytes = 0;
+  onDrain: () => void = () => undefined;
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private dead = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  push(c: Buffer): void {
+    if (this.dead || this.ended) return;
+    this.queue.push(c);
+    this.bytes += c.length;
+    this.poke();
+  }
+
+  end(): void { this.ended = true; this.poke(); }
+
+  destroy(e?: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.error = e ?? new Error('download branch closed');
+    this.queue.length = 0;
+    this.bytes = 0;
+    this.poke();
+    this.onDrain();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        if (this.dead) throw this.error;
+        const c = this.queue.shift();
+        if (c !== undefined) {
+          this.bytes -= c.length;
+          if (this.bytes <= branchLimit / 2) this.onDrain();
+          yield c;
+          continue;
+        }
+        if (this.ended) return;
+        await new Promise<void>((res) => { this.wake = res; });
+      }
+    } finally {
+      // The reader stopped (done, failed or gave up): nothing more is kept for it.
+      if (!this.dead && !(this.ended && this.queue.length === 0)) this.destroy();
+    }
+  }
 }
 
 async function verifyOrUnpack(store: Store, j: LayerJob, source: AsyncIterable<Uint8Array>, needUnpack: boolean, created: { layers: Digest[] }): Promise<{ diffSize: number; size?: number }> {
