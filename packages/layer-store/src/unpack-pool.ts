@@ -16,7 +16,8 @@
  * the process alive.
  */
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+// Only the type here: node:worker_threads loads at the first unpack (a `berth run` never pays it).
+import type { Worker } from 'node:worker_threads';
 import { BerthError, internal, type ErrorCode } from '@berth/errors';
 import type { Digest } from './digest.js';
 import type { UnpackOptions, UnpackResult } from './unpack.js';
@@ -120,6 +121,7 @@ const idleMs = 10_000;
  * inherit the main thread's module hooks.
  */
 function startWorker(): Worker {
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const here = import.meta.url;
   if (here.endsWith('.cjs')) return new Worker(new URL('./berth-unpack-worker.cjs', here));
   if (!here.endsWith('.ts')) return new Worker(new URL('./unpack-worker.js', here));
