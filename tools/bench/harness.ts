@@ -11,7 +11,8 @@
  * Commands run without NODE_EXTRA_CA_CERTS in their environment (loading a CA bundle costs
  * every Node start several ms and would blur what is measured).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** A process to time, start to exit: argv[0] is looked up on PATH. */
 export interface CommandCandidate {
@@ -72,6 +73,23 @@ export interface BenchModule {
 export function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const { NODE_EXTRA_CA_CERTS: _dropped, ...env } = process.env;
   return { ...env, ...extra };
+}
+
+const repoRoot = new URL('../..', import.meta.url).pathname;
+
+/** The engine's bundled CLI (packages/engine/dist/berth.cjs), built first when it is missing. */
+export function engineBundle(bench: string): string {
+  const bundle = `${repoRoot}packages/engine/dist/berth.cjs`;
+  if (!existsSync(bundle)) {
+    process.stderr.write(`${bench}: building the engine bundle (npx nx run @berth/engine:build)\n`);
+    execFileSync('npx', ['nx', 'run', '@berth/engine:build'], { cwd: repoRoot, stdio: 'inherit', env: childEnv() });
+  }
+  return bundle;
+}
+
+/** podman's argv with a store of its own under `dir`: runc and cgroupfs (this host's hybrid cgroups), no events. */
+export function podmanIn(dir: string): string[] {
+  return ['podman', '--root', `${dir}/podman`, '--runroot', `${dir}/podman-run`, '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
 }
 
 function runCommand(c: CommandCandidate, signal: AbortSignal | undefined): Promise<number> {

@@ -12,27 +12,22 @@
  *   berth/podman 0.76× · 0.84× (baseline 1.26× · 1.30×)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from '../fixtures/index.js';
-import { bench, childEnv, type BenchOptions, type BenchResult, type CommandCandidate } from './harness.js';
+import { bench, childEnv, engineBundle, podmanIn, type BenchOptions, type BenchResult, type CommandCandidate } from './harness.js';
 
-const repo = new URL('../..', import.meta.url).pathname;
-const bundle = join(repo, 'packages/engine/dist/berth.cjs');
 const baseline = process.env['BERTH_BENCH_BASELINE'];
 const containers = 20;
 
 export const description = `berth ps vs podman ps (runc), ${containers} running containers each (root)`;
 
 export async function run(options: BenchOptions): Promise<readonly BenchResult[]> {
-  if (!existsSync(bundle)) {
-    process.stderr.write('ps: building the engine bundle (npx nx run @berth/engine:build)\n');
-    execFileSync('npx', ['nx', 'run', '@berth/engine:build'], { cwd: repo, stdio: 'inherit', env: childEnv() });
-  }
+  const bundle = engineBundle('ps');
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-ps-'));
   const env = { BERTH_ROOT: join(dir, 'root'), BERTH_STATE: join(dir, 'state') };
-  const podman = ['podman', '--root', join(dir, 'podman'), '--runroot', join(dir, 'podman-run'), '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+  const podman = podmanIn(dir);
   const podmanCmd = (args: string[], encoding: 'utf8' = 'utf8') => execFileSync(podman[0] ?? 'podman', [...podman.slice(1), ...args], { encoding, stdio: ['ignore', 'pipe', 'pipe'] });
   const berth = (args: string[]) => spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', env: childEnv(env) });
   try {

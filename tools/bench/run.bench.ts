@@ -22,14 +22,12 @@
  *   idle holder: berth-shim 1.5 MiB RSS vs conmon 1.9-2.1 MiB (was node monitor 55 + runtime 49 MiB)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from '../fixtures/index.js';
-import { bench, childEnv, median, type BenchOptions, type BenchResult } from './harness.js';
+import { bench, childEnv, engineBundle, podmanIn, median, type BenchOptions, type BenchResult } from './harness.js';
 
-const repo = new URL('../..', import.meta.url).pathname;
-const bundle = join(repo, 'packages/engine/dist/berth.cjs');
 
 export const description = 'berth run --rm busybox true vs podman run --rm (runc), warm image';
 
@@ -58,13 +56,10 @@ function pidsMatching(re: RegExp): number[] {
 }
 
 export async function run(options: BenchOptions): Promise<readonly BenchResult[]> {
-  if (!existsSync(bundle)) {
-    process.stderr.write('run: building the engine bundle (npx nx run @berth/engine:build)\n');
-    execFileSync('npx', ['nx', 'run', '@berth/engine:build'], { cwd: repo, stdio: 'inherit', env: childEnv() });
-  }
+  const bundle = engineBundle('run');
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-run-'));
   const env = { BERTH_ROOT: join(dir, 'root'), BERTH_STATE: join(dir, 'state') };
-  const podman = ['podman', '--root', join(dir, 'podman'), '--runroot', join(dir, 'podman-run'), '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+  const podman = podmanIn(dir);
   const podmanRun = [...podman, 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
   const berth = (args: string[], extra: Record<string, string> = {}) =>
     spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', env: childEnv({ ...env, ...extra }) });

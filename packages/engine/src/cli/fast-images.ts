@@ -7,28 +7,15 @@
  */
 import { openDatabase } from '@berth/layer-store/db';
 import { FileBlobStore, ImageStore } from '@berth/layer-store';
-import { commandIndex, type Context } from './context.js';
-import { printSync } from './output.js';
-import { baseProgram } from './program.js';
+import type { Context } from './context.js';
+import { answerFast } from './fast.js';
 import { imagesCommand, imagesText, type ImagesFlags } from './commands/image-list.js';
 
 /** Prints `images`'s output and returns true, or returns false when the full CLI must answer. */
 export function run(argv: readonly string[]): boolean {
-  const i = commandIndex(argv);
-  if (i < 0 || argv[i] !== 'images') return false;
-  const { cmd, ctx } = baseProgram();
-  // Help and error messages are the full CLI's to print, once it runs.
-  cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-  let text: string | undefined;
-  imagesCommand(cmd.command('images')).action((repo: string | undefined, o: ImagesFlags) => { text = listing(ctx(), repo, o); });
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch {
-    return false;
-  }
-  if (text === undefined) return false;
-  printSync(text);
-  return true;
+  return answerFast(argv, 'images', (command, ctx, answer) => {
+    imagesCommand(command).action((repo: string | undefined, o: ImagesFlags) => answer(listing(ctx(), repo, o)));
+  });
 }
 
 function listing(ctx: Context, repo: string | undefined, o: ImagesFlags): string {

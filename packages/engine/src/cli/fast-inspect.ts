@@ -9,29 +9,16 @@
  */
 import { openDatabase } from '@berth/layer-store/db';
 import { VolumeStore } from '@berth/volume';
-import { commandIndex, type Context } from './context.js';
-import { printSync } from './output.js';
-import { baseProgram } from './program.js';
+import type { Context } from './context.js';
+import { answerFast } from './fast.js';
 import { inspectCommand, inspectJson, inspectText, type InspectFlags } from './commands/inspect.js';
 import { containerStore, holderGone, type Container } from '../containers/record.js';
 
 /** Prints `inspect`'s output and returns true, or returns false when the full CLI must answer. */
 export function run(argv: readonly string[]): boolean {
-  const i = commandIndex(argv);
-  if (i < 0 || argv[i] !== 'inspect') return false;
-  const { cmd, ctx } = baseProgram();
-  // Help and error messages are the full CLI's to print, once it runs.
-  cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-  let text: string | undefined;
-  inspectCommand(cmd.command('inspect')).action((refs: string[], o: InspectFlags) => { text = inspected(ctx(), refs, o); });
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch {
-    return false;
-  }
-  if (text === undefined) return false;
-  printSync(text);
-  return true;
+  return answerFast(argv, 'inspect', (command, ctx, answer) => {
+    inspectCommand(command).action((refs: string[], o: InspectFlags) => answer(inspected(ctx(), refs, o)));
+  });
 }
 
 /** inspect's text, or undefined when a reference is not found or names a stale row. */

@@ -9,29 +9,16 @@
  * left, mark it exited) before anyone shows it.
  */
 import { openDatabase } from '@berth/layer-store/db';
-import { commandIndex, type Context } from './context.js';
-import { printSync } from './output.js';
-import { baseProgram } from './program.js';
+import type { Context } from './context.js';
+import { answerFast } from './fast.js';
 import { psCommand, psText, type PsFlags } from './commands/ps.js';
 import { containerStore, holderGone } from '../containers/record.js';
 
 /** Prints `ps`'s output and returns true, or returns false when the full CLI must answer. */
 export function run(argv: readonly string[]): boolean {
-  const i = commandIndex(argv);
-  if (i < 0 || argv[i] !== 'ps') return false;
-  const { cmd, ctx } = baseProgram();
-  // Help and error messages are the full CLI's to print, once it runs.
-  cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-  let text: string | undefined;
-  psCommand(cmd.command('ps')).action((o: PsFlags) => { text = listing(ctx(), o); });
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch {
-    return false;
-  }
-  if (text === undefined) return false;
-  printSync(text);
-  return true;
+  return answerFast(argv, 'ps', (command, ctx, answer) => {
+    psCommand(command).action((o: PsFlags) => answer(listing(ctx(), o)));
+  });
 }
 
 /** ps's text, or undefined when a row is stale (see the file comment). */
