@@ -29,3 +29,6 @@ export function baseProgram(): { readonly cmd: Command; readonly ctx: () => Cont
   };
   return { cmd, ctx };
 }
+
+/** commander's accumulator for a repeatable option (`--filter a --filter b` → ['a', 'b']). */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

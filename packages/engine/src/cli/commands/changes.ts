@@ -19,6 +19,7 @@ import { Store, applyChanges, prepareLayers, type Digest } from '@berth/layer-st
 import type { Context } from '../context.js';
 import { openEngine } from '../../containers/wiring.js';
 import type { Container, ContainerEngine } from '../../containers/engine.js';
+import { collect } from '../program.js';
 
 type Header = Parameters<Pack['entry']>[0];
 
@@ -27,7 +28,6 @@ const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function snapshotter(ctx: Context): Promise<Snapshotter> {
   return createSnapshotter({ root: ctx.root, sys: new LinuxSys() });

@@ -20,8 +20,8 @@ import { recordedMounts } from '@berth/volume';
 import { printSync } from '../output.js';
 import { psCommand, psText, table, type PsFlags } from './ps.js';
 import { inspectCommand, inspectJson, inspectText, type InspectFlags } from './inspect.js';
+import { collect } from '../program.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** The `berth create/run` flags, shared. */
 function runOptions(cmd: Command): Command {

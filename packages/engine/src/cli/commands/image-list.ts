@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { invalidArgument } from '@berth/errors';
 import { familiar, parseName, type ImageRecord, type ImageStore } from '@berth/layer-store';
 import { humanDuration, table } from './ps.js';
+import { collect } from '../program.js';
 
 /** The flags of `images`, as commander gives them. */
 export interface ImagesFlags {
@@ -17,7 +18,6 @@ export interface ImagesFlags {
   readonly format?: string;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** Declares `images`'s argument and flags on `c`; the caller adds the description and action. */
 export function imagesCommand(c: Command): Command {

@@ -17,6 +17,7 @@ import type { Context } from '../context.js';
 import { ContainerStore } from '../../containers/store.js';
 import { table } from './ps.js';
 import { humanSize, imagesCommand, imagesText, since, template, type ImagesFlags } from './image-list.js';
+import { collect } from '../program.js';
 
 /** Opens the store of a context, with the kernel door for unpacking and the containers as image users. */
 export function openStore(ctx: Context): Store {
@@ -29,7 +30,6 @@ export function openStore(ctx: Context): Store {
   return store;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 async function eachRef(refs: readonly string[], fn: (ref: string) => Promise<void> | void): Promise<void> {
   let failed: unknown;

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '@berth/errors';
 import type { Container } from '../../containers/record.js';
+import { collect } from '../program.js';
 
 /** The flags of `ps`, as commander gives them. */
 export interface PsFlags {
@@ -18,7 +19,6 @@ export interface PsFlags {
   readonly format?: string;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** Declares `ps`'s description and flags on `c`; the caller adds the action. */
 export function psCommand(c: Command): Command {

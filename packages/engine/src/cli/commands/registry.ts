@@ -15,8 +15,8 @@ import {
 import type { Context } from '../context.js';
 import { openStore } from './images.js';
 import { humanSize } from './image-list.js';
+import { collect } from '../program.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function registryConfig(insecure: readonly string[] | undefined): RegistryConfig {
   const base = loadRegistryConfig();

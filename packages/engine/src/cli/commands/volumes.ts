@@ -8,8 +8,8 @@ import { BerthError, exitStatus, invalidArgument, toBerthError } from '@berth/er
 import { VolumeStore, type VolumeFilter } from '@berth/volume';
 import type { Context } from '../context.js';
 import { humanSize } from './image-list.js';
+import { collect } from '../program.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /**
  * Containers that name a volume in their stored config (`options.mounts[]` of type volume; an
