@@ -131,7 +131,7 @@ export interface CreateOptions {
    * process becomes berth-shim (execve, same pid) instead of spawning it and waiting. The shim
    * forwards signals, exits with the container's status, removes the cgroups and the state dir.
    * A failure to start execs `onError` with the shim's error line appended (the caller's own code
-   * reports it: see {@link reportShimError}); `oomNote` is the log that says when the OOM killer
+   * reports it: berth-runtime's `__shim-error`); `oomNote` is the log that says when the OOM killer
    * acted. Taken only when nothing needs this process meanwhile: no hooks, no id maps, no
    * `'pipe'` stdio, no `onStarted`; otherwise `run` goes the ordinary way.
    */
@@ -423,6 +423,17 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         ociVersion: config.ociVersion, id, pid, status: 'creating', bundle, rootfs, created, owner: '',
         ...(config.annotations ? { annotations: config.annotations } : {}),
       });
+      // state.json: the init (pid and start time) and who holds it, with what later calls need.
+      const toStore = (pid: number, startTime: string, holder: Pick<StoredState, 'monitor' | 'shim'>): StoredState => {
+        const { status: _creating, ...base } = stateFor(pid);
+        return {
+          ...base, startTime, cgroupsPath, cgroupDirs: cgm.dirs, ...holder,
+          namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
+          ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
+          ...(config.hooks?.['poststop'] ? { poststop: config.hooks['poststop'] } : {}),
+          ...(config.hooks?.['poststart'] ? { poststart: config.hooks['poststart'] } : {}),
+        };
+      };
       const cgm = cgroupsOf(cgroupsPath);
       cg = cgm;
       const ptyToLog = opts.terminalToLog === true && shimMode === 'monitor' && opts.logFile !== undefined && opts.consoleSocket === undefined && config.process?.terminal === true;
@@ -460,13 +471,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           opts.onStarted === undefined && !stdioArray(opts.stdio).includes('pipe')) {
         await cgReady;
         const self = procStat(process.pid);
-        const { status: _creating, ...base } = stateFor(0);
-        const stored: StoredState = {
-          ...base, startTime: '', cgroupsPath, cgroupDirs: cgm.dirs, ...(self ? { shim: { pid: process.pid, startTime: self.startTime } } : {}),
-          namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
-          ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
-        };
-        writeAtomic(join(dir(id), 'state.json'), JSON.stringify(stored));
+        writeAtomic(join(dir(id), 'state.json'), JSON.stringify(toStore(0, '', self ? { shim: { pid: process.pid, startTime: self.startTime } } : {})));
         const extra: Step[] = [
           ['pidfile', join(dir(id), 'init.pid')],
           ...(opts.pidFile !== undefined ? [['pidfile', resolve(opts.pidFile)] as Step] : []),
@@ -504,15 +509,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       });
       const initStat = procStat(shim.pid);
       const monitorStat = shimMode === 'monitor' && initStat ? procStat(initStat.ppid) : undefined;
-      const { status: _creating, ...base } = stateFor(shim.pid);
-      const stored: StoredState = {
-        ...base, startTime: initStat?.startTime ?? '', cgroupsPath, cgroupDirs: cgm.dirs,
-        ...(monitorStat && initStat ? { monitor: { pid: initStat.ppid, startTime: monitorStat.startTime } } : {}),
-        namespaces: (linux.namespaces ?? []).filter((n) => !n.path).map((n) => n.type),
-        ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
-        ...(config.hooks?.['poststop'] ? { poststop: config.hooks['poststop'] } : {}),
-        ...(config.hooks?.['poststart'] ? { poststart: config.hooks['poststart'] } : {}),
-      };
+      const stored = toStore(shim.pid, initStat?.startTime ?? '',
+        monitorStat && initStat ? { monitor: { pid: initStat.ppid, startTime: monitorStat.startTime } } : {});
       writeAtomic(join(dir(id), 'state.json'), JSON.stringify(stored));
       if (opts.pidFile !== undefined) writeAtomic(resolve(opts.pidFile), String(shim.pid));
       return { state: view(stored), shim };
