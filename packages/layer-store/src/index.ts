@@ -12,6 +12,7 @@ export { openDatabase, migrate, write, type DB, type Migration } from './db.js';
 export { FileBlobStore, type BlobInfo, type IngestOptions, type ContentReader, type Ingester, type ContentStore } from './blobs.js';
 export { unpackLayer, decompressing, detectCompression, entryPath, type UnpackSys, type UnpackResult, type UnpackOptions, type Compression } from './unpack.js';
 export { LayerStore } from './layers.js';
+export { ChunkQueue } from './chunk-queue.js';
 export {
   ImageStore, imageStoreOwner,
   type ImageRecord, type ImageLayer, type NewImage, type ImageUsers, type RemoveResult,

@@ -71,43 +71,6 @@ export function deserializeError(s: SerializedError): Error {
   return Object.assign(new Error(s.message), { name: s.name, ...(s.code === undefined ? {} : { code: s.code }) });
 }
 
-/**
- * The worker's source: chunks pushed from messages, pulled by the unpacker; `onConsumed` tells
- * the main thread how many bytes were taken, which is what lets it send more.
- */
-export class Feed implements AsyncIterable<Uint8Array> {
-  private readonly queue: Uint8Array[] = [];
-  private ended = false;
-  private failure: SerializedError | undefined;
-  private wake: (() => void) | undefined;
-
-  constructor(private readonly onConsumed: (bytes: number) => void) {}
-
-  push(c: Uint8Array): void { this.queue.push(c); this.poke(); }
-  end(): void { this.ended = true; this.poke(); }
-  fail(e: SerializedError): void { this.failure = e; this.poke(); }
-
-  private poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      if (this.failure) throw deserializeError(this.failure);
-      const c = this.queue.shift();
-      if (c !== undefined) {
-        this.onConsumed(c.length);
-        yield c;
-        continue;
-      }
-      if (this.ended) return;
-      await new Promise<void>((r) => { this.wake = r; });
-    }
-  }
-}
-
 /** Bytes sent to a worker and not yet consumed by it, at most: memory stays flat. */
 const inFlight = 8 << 20;
 /** Chunks are gathered to this size before a message (fewer, larger messages). */

@@ -7,18 +7,20 @@
 import { parentPort } from 'node:worker_threads';
 import { LinuxSys } from '@berth/native';
 import { unpackLayer } from './unpack.js';
-import { Feed, serializeError, type ToMain, type ToWorker } from './unpack-pool.js';
+import { ChunkQueue } from './chunk-queue.js';
+import { deserializeError, serializeError, type ToMain, type ToWorker } from './unpack-pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('unpack-worker.ts runs only as a worker_thread (see unpack-pool.ts)');
 const sys = new LinuxSys();
-let feed: Feed | undefined;
+/** The source of the layer being unpacked; each consumed chunk is acknowledged (backpressure). */
+let feed: ChunkQueue | undefined;
 const post = (m: ToMain): void => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'start': {
-      const f = new Feed((n) => post({ type: 'ack', bytes: n }));
+      const f = new ChunkQueue((n) => post({ type: 'ack', bytes: n }));
       feed = f;
       unpackLayer(sys, f, m.dir, { ...(m.expectedDiffID === undefined ? {} : { expectedDiffID: m.expectedDiffID }), hashSource: m.hashSource })
         .then((result) => post({ type: 'done', result }), (e: unknown) => post({ type: 'error', error: serializeError(e) }))
@@ -32,7 +34,7 @@ port.on('message', (m: ToWorker) => {
       feed?.end();
       break;
     case 'abort':
-      feed?.fail(m.error);
+      feed?.fail(deserializeError(m.error));
       break;
   }
 });

@@ -16,7 +16,7 @@
  */
 import { BerthError, invalidArgument, notFound } from '@berth/errors';
 import {
-  chainIDs, decompressing, familiar, parseDigest, type Digest, type ImageRecord, type Store,
+  ChunkQueue, chainIDs, decompressing, familiar, parseDigest, type Digest, type ImageRecord, type Store,
 } from '@berth/layer-store';
 import {
   createDigester, hostPlatform, isIndexMediaType, manifestAcceptHeader, matchPlatform, parsePlatformSpecifier, parseManifestDocument,
@@ -374,13 +374,11 @@ async function downloadLayer(
 
   let current = offset;
   let lastEmit = 0;
-  const toStore = new Branch();
-  const toUnpack = new Branch();
-  const branches = [toStore, toUnpack];
   // Both branches get the same chunks (no copy); the body pauses while either holds over 1 MiB.
   const relieve = (): void => { if (r.body.isPaused() && branches.every((b) => b.bytes <= branchLimit / 2)) r.body.resume(); };
-  toStore.onDrain = relieve;
-  toUnpack.onDrain = relieve;
+  const toStore = new ChunkQueue(relieve);
+  const toUnpack = new ChunkQueue(relieve);
+  const branches = [toStore, toUnpack];
   r.body.on('data', (c: Buffer) => {
     current += c.length;
     count(c.length);
@@ -398,7 +396,7 @@ async function downloadLayer(
     if (cut) return;
     cut = Object.assign(e, { code: (e as { code?: string }).code ?? 'ECONNRESET' });
     toStore.end();
-    toUnpack.destroy(e);
+    toUnpack.fail(e);
   };
   r.body.on('error', onCut);
   // A body that ends early ends without an error in some Node versions: the size check catches it.
@@ -414,11 +412,11 @@ async function downloadLayer(
   const ingesting = store.blobs.ingest(received(), { digest: j.blob, size: j.desc.size, ref, ...(signal ? { signal } : {}) });
   const unpacking = verifyOrUnpack(store, j, unpackSource, needUnpack, created);
   // Either side failing must not stall the other behind a full pipe: drop the failed branch.
-  ingesting.catch((e: unknown) => { toUnpack.destroy(e instanceof Error ? e : undefined); r.body.destroy(); });
-  unpacking.catch(() => { toUnpack.destroy(); });
+  ingesting.catch((e: unknown) => { toUnpack.fail(e instanceof Error ? e : new Error('the blob store failed')); r.body.destroy(); });
+  unpacking.catch(() => { toUnpack.fail(new Error('the unpack failed')); });
   const [ing, unp] = await Promise.allSettled([ingesting, unpacking]);
   if (ing.status === 'rejected') {
-    toUnpack.destroy();
+    toUnpack.fail(new Error('the blob store failed'));
     if (unp.status === 'fulfilled' && needUnpack) store.layers.delete(j.chain);
     const e = ing.reason as unknown;
     if (e instanceof BerthError && /mismatch/.test(e.message)) throw corrupted(j.blob);
@@ -440,68 +438,8 @@ async function* concat(...sources: Array<AsyncIterable<Uint8Array>>): AsyncGener
   for (const s of sources) yield* s;
 }
 
-/** Bytes a {@link Branch} may hold before the body it is fed from pauses. */
+/** Bytes a branch of a layer's body may hold before the body pauses. */
 const branchLimit = 1 << 20;
-
-/**
- * One consumer's side of a response body split in two: the chunks pushed to it, in order, as an
- * async iterable. `destroy` drops it (its consumer failed, or the body was cut) and wakes a
- * waiting reader with the error; a consumer that stops reading drops it too.
- */
-class Branch implements AsyncIterable<Uint8Array> {
-  bytes = 0;
-  onDrain: () => void = () => undefined;
-  private readonly queue: Buffer[] = [];
-  private ended = false;
-  private dead = false;
-  private error: Error | undefined;
-  private wake: (() => void) | undefined;
-
-  push(c: Buffer): void {
-    if (this.dead || this.ended) return;
-    this.queue.push(c);
-    this.bytes += c.length;
-    this.poke();
-  }
-
-  end(): void { this.ended = true; this.poke(); }
-
-  destroy(e?: Error): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.error = e ?? new Error('download branch closed');
-    this.queue.length = 0;
-    this.bytes = 0;
-    this.poke();
-    this.onDrain();
-  }
-
-  private poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    try {
-      for (;;) {
-        if (this.dead) throw this.error;
-        const c = this.queue.shift();
-        if (c !== undefined) {
-          this.bytes -= c.length;
-          if (this.bytes <= branchLimit / 2) this.onDrain();
-          yield c;
-          continue;
-        }
-        if (this.ended) return;
-        await new Promise<void>((res) => { this.wake = res; });
-      }
-    } finally {
-      // The reader stopped (done, failed or gave up): nothing more is kept for it.
-      if (!this.dead && !(this.ended && this.queue.length === 0)) this.destroy();
-    }
-  }
-}
 
 async function verifyOrUnpack(store: Store, j: LayerJob, source: AsyncIterable<Uint8Array>, needUnpack: boolean, created: { layers: Digest[] }): Promise<{ diffSize: number; size?: number }> {
   if (needUnpack) {
