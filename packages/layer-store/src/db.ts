@@ -65,9 +65,13 @@ export function migrate(db: DB, owner: string, migrations: readonly Migration[])
   const known = sorted.length === 0 ? 0 : (sorted[sorted.length - 1] as Migration).version;
   const current = (): number =>
     (db.prepare('SELECT MAX(version) AS v FROM schema_migrations WHERE owner = ?').get(owner) as { v: number | null }).v ?? 0;
-  if (current() > known) {
-    throw failedPrecondition(`berth.db has ${owner} schema version ${current()}, newer than this berth knows (${known}): upgrade berth`);
+  const now = current();
+  if (now > known) {
+    throw failedPrecondition(`berth.db has ${owner} schema version ${now}, newer than this berth knows (${known}): upgrade berth`);
   }
+  // Up to date (every open but the first): no write transaction, so no wait for the write lock
+  // that another berth holds.
+  if (now === known) return;
   for (const m of sorted) {
     write(db, () => {
       if (current() >= m.version) return;
