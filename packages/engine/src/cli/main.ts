@@ -3,9 +3,12 @@ import { BerthError, exitStatus, toBerthError } from '@berth/errors';
 import { commandIndex, type Context } from './context.js';
 import { baseProgram } from './program.js';
 
-/** What a module under commands/ exports: `register(cmd, ctx)` adds its subcommands to the program. */
+/**
+ * What a module under commands/ exports: `register(cmd, ctx, only)` adds its subcommands to the
+ * program; `only`, when given, names the one command that runs (a module may skip the others).
+ */
 interface CommandModule {
-  register(cmd: Command, ctx: () => Context): void;
+  register(cmd: Command, ctx: () => Context, only?: string): void;
 }
 
 /**
@@ -57,7 +60,8 @@ export async function program(argv?: readonly string[]): Promise<Command> {
   phase('node start, bundle load, cli setup');
   const modules = await Promise.all((one === undefined ? commandModules : [one]).map((m) => m.load()));
   phase('command group load');
-  for (const m of modules) m.register(cmd, ctx);
+  for (const m of modules) m.register(cmd, ctx, one === undefined ? undefined : name);
+  phase('register');
   return cmd;
 }
 

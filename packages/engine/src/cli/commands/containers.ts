@@ -300,9 +300,14 @@ async function eachRef(refs: readonly string[], fn: (ref: string) => Promise<voi
   if (failed !== undefined) process.exitCode = exitStatus(toBerthError(failed));
 }
 
-/** Registers the container commands. */
-export function register(cmd: Command, ctx: () => Context): void {
-  runOptions(cmd.command('create')
+/**
+ * Registers the container commands; with `only` (the command that runs), just that one:
+ * registering all of them (create and run have ~60 options each) took ~3 ms of every
+ * container command.
+ */
+export function register(cmd: Command, ctx: () => Context, only?: string): void {
+  const want = (name: string): boolean => only === undefined || only === name;
+  if (want('create')) runOptions(cmd.command('create')
     .description('create a container without starting it')
     .argument('<image>', 'image to create the container from')
     .argument('[command...]', 'command and arguments')
@@ -313,7 +318,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       process.stdout.write(`${c.id}\n`);
     });
 
-  runOptions(cmd.command('run')
+  if (want('run')) runOptions(cmd.command('run')
     .description('run a command in a new container')
     .argument('<image>', 'image to run')
     .argument('[command...]', 'command and arguments')
@@ -342,7 +347,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       }
     });
 
-  cmd.command('start')
+  if (want('start')) cmd.command('start')
     .description('start one or more stopped containers')
     .argument('<container...>')
     .option('-a, --attach', 'attach stdout/stderr and forward signals')
@@ -362,7 +367,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       });
     });
 
-  cmd.command('stop')
+  if (want('stop')) cmd.command('stop')
     .description('stop one or more running containers')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing it')
@@ -375,7 +380,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       });
     });
 
-  cmd.command('restart')
+  if (want('restart')) cmd.command('restart')
     .description('restart one or more containers')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing it')
@@ -389,7 +394,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       });
     });
 
-  cmd.command('kill')
+  if (want('kill')) cmd.command('kill')
     .description('kill one or more running containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'signal to send', 'KILL')
@@ -403,6 +408,7 @@ export function register(cmd: Command, ctx: () => Context): void {
     });
 
   for (const [name, on] of [['pause', true], ['unpause', false]] as const) {
+    if (!want(name)) continue;
     cmd.command(name)
       .description(`${on ? 'pause' : 'unpause'} all processes of one or more containers`)
       .argument('<container...>')
@@ -412,7 +418,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       });
   }
 
-  cmd.command('rm')
+  if (want('rm')) cmd.command('rm')
     .description('remove one or more containers')
     .argument('[container...]')
     .option('-f, --force', 'kill and remove a running container')
@@ -426,7 +432,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       });
     });
 
-  cmd.command('wait')
+  if (want('wait')) cmd.command('wait')
     .description('wait for containers to stop, print their exit codes')
     .argument('<container...>')
     .action(async (refs: string[]) => {
@@ -434,7 +440,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       await eachRef(refs, async (ref) => { process.stdout.write(`${await engine.wait(ref)}\n`); });
     });
 
-  cmd.command('rename')
+  if (want('rename')) cmd.command('rename')
     .description('rename a container')
     .argument('<container>')
     .argument('<new-name>')
@@ -448,16 +454,16 @@ export function register(cmd: Command, ctx: () => Context): void {
     phase('list, reconcile');
     printSync(psText(list, o));
   });
-  ps(cmd.command('ps'));
+  if (want('ps')) ps(cmd.command('ps'));
 
-  inspectCommand(cmd.command('inspect')).action(async (refs: string[], o: InspectFlags) => {
+  if (want('inspect')) inspectCommand(cmd.command('inspect')).action(async (refs: string[], o: InspectFlags) => {
     const engine = openEngine(ctx());
     const out: Record<string, unknown>[] = [];
     await eachRef(refs, (ref) => { out.push(inspectJson(engine.deps, engine.get(ref))); });
     process.stdout.write(inspectText(out, o));
   });
 
-  cmd.command('logs')
+  if (want('logs')) cmd.command('logs')
     .description("fetch a container's logs")
     .argument('<container>')
     .option('-f, --follow', 'follow log output')
@@ -483,7 +489,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       await followLog(engine, c, path, offset, (e) => { if (until === undefined || Date.parse(e.time) <= until) print(e); });
     });
 
-  cmd.command('attach')
+  if (want('attach')) cmd.command('attach')
     .description("attach to a running container's output (stdout/stderr) until it exits")
     .argument('<container>')
     .option('--no-stdin', 'do not attach stdin (berth attaches output only)')
@@ -511,7 +517,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, forward);
     });
 
-  cmd.command('exec')
+  if (want('exec')) cmd.command('exec')
     .description('run a command in a running container')
     .argument('<container>')
     .argument('<command...>')
@@ -541,7 +547,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       }
     });
 
-  cmd.command('cp')
+  if (want('cp')) cmd.command('cp')
     .description('copy files between a container and the host (- for a tar stream)')
     .argument('<src>', 'container:path, a host path, or -')
     .argument('<dst>', 'container:path, a host path, or -')
@@ -569,7 +575,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       }
     });
 
-  cmd.command('top')
+  if (want('top')) cmd.command('top')
     .description('show the processes of a container')
     .argument('<container>')
     .argument('[ps-options...]', "options for ps (default -f)")
@@ -583,7 +589,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       process.stdout.write(r.stdout);
     });
 
-  cmd.command('port')
+  if (want('port')) cmd.command('port')
     .description('list the port mappings of a container')
     .argument('<container>')
     .action((ref: string) => {
@@ -591,7 +597,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       openEngine(ctx()).get(ref);
     });
 
-  cmd.command('stats')
+  if (want('stats')) cmd.command('stats')
     .description("show containers' CPU, memory and pids usage")
     .argument('[container...]')
     .option('-a, --all', 'all containers (default: running)')
@@ -625,7 +631,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       }
     });
 
-  cmd.command('events')
+  if (want('events')) cmd.command('events')
     .description('stream container events (create, start, die, destroy …)')
     .option('--since <time>', 'show events since a time (RFC 3339, Unix seconds, or a duration ago)')
     .option('--until <time>', 'stop at a time')
@@ -675,6 +681,7 @@ export function register(cmd: Command, ctx: () => Context): void {
       }
     });
 
+  if (!want('container')) return;
   const container = cmd.command('container').description('manage containers');
   ps(container.command('ls'));
   container.command('monitor', { hidden: true })
