@@ -105,7 +105,7 @@ export async function computeChanges(
     }
   };
 
-  const root = await view.root();
+  const root = view.root();
   const rootOpaque = mode === 'overlay' && isOpaque(sys, upperDir);
   await walk('', upperDir, root, rootOpaque);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

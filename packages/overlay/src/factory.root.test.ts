@@ -15,7 +15,7 @@ const sys = new LinuxSys();
 const test = suite<{ tmp: string }>('drivers on the kernel', { tmp: '' });
 test.before.each(async (ctx) => { ctx.tmp = await mkdtemp(join(tmpdir(), 'berth-drv-')); });
 test.after.each(async (ctx) => {
-  await unmountUnder(sys, ctx.tmp);
+  unmountUnder(sys, ctx.tmp);
   await rm(ctx.tmp, { recursive: true, force: true });
 });
 

@@ -3,9 +3,10 @@
  * works (the kernel may lack overlayfs; `$root` may itself be on a filesystem overlay cannot use
  * as upper, e.g. overlayfs), else the copy fallback. The verdict is cached in memory and in
  * `$root/overlay/probe.json` (re-probed when the kernel release changes), so `berth info` and
- * later runs need no mount.
+ * later runs need no mount. Reading the cached verdict is one small synchronous read: it is on
+ * every `berth run`'s path.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -45,9 +46,14 @@ const probeFile = (root: string): string => join(root, 'overlay', 'probe.json');
 
 /** The cached verdict for `root`, without probing (for `berth info`); undefined when never probed. */
 export async function readDriverVerdict(root: string): Promise<DriverVerdict | undefined> {
+  return readVerdictFile(root);
+}
+
+/** The verdict in `probe.json`, read on the calling thread. */
+function readVerdictFile(root: string): DriverVerdict | undefined {
   let v: unknown;
   try {
-    v = JSON.parse(await readFile(probeFile(root), 'utf8')) as unknown;
+    v = JSON.parse(readFileSync(probeFile(root), 'utf8')) as unknown;
   } catch {
     return undefined;
   }
@@ -67,10 +73,10 @@ export function detectDriver(root: string, sys: SnapshotterSys, options: { reado
   let p = options.refresh ? undefined : verdicts.get(root);
   if (p === undefined) {
     p = (async () => {
-      const cached = options.refresh ? undefined : await readDriverVerdict(root);
+      const cached = options.refresh ? undefined : readVerdictFile(root);
       if (cached !== undefined && cached.kernel === release()) return cached;
-      const v = await probe(root, sys);
-      await mkdir(join(root, 'overlay'), { recursive: true, mode: 0o700 });
+      const v = probe(root, sys);
+      mkdirSync(join(root, 'overlay'), { recursive: true, mode: 0o700 });
       writeFileAtomic(probeFile(root), JSON.stringify(v, null, 2) + '\n');
       return v;
     })();
@@ -80,13 +86,16 @@ export function detectDriver(root: string, sys: SnapshotterSys, options: { reado
   return p;
 }
 
-async function probe(root: string, sys: SnapshotterSys): Promise<DriverVerdict> {
+function probe(root: string, sys: SnapshotterSys): DriverVerdict {
   const dir = join(root, 'overlay', `probe-${randomBytes(4).toString('hex')}`);
   const kernel = release();
   const d = (n: string): string => join(dir, n);
+  const unmount = (): void => {
+    try { sys.umount2(d('merged'), 0); } catch { sys.umount2(d('merged'), UmountFlags.DETACH); }
+  };
   try {
-    for (const n of ['lower1', 'lower2', 'upper', 'work', 'merged']) await mkdir(d(n), { recursive: true });
-    await writeFile(join(d('lower2'), 'probe'), 'berth\n');
+    for (const n of ['lower1', 'lower2', 'upper', 'work', 'merged']) mkdirSync(d(n), { recursive: true });
+    writeFileSync(join(d('lower2'), 'probe'), 'berth\n');
     const base = [`lowerdir=${d('lower1')}:${d('lower2')}`, `upperdir=${d('upper')}`, `workdir=${d('work')}`];
     let lastError: unknown;
     for (const extra of [wantedOptions, [] as const]) {
@@ -98,11 +107,12 @@ async function probe(root: string, sys: SnapshotterSys): Promise<DriverVerdict> 
         break;
       }
       try {
-        const text = await readFile(join(d('merged'), 'probe'), 'utf8').catch(() => '');
+        let text = '';
+        try { text = readFileSync(join(d('merged'), 'probe'), 'utf8'); } catch { /* hidden: judged below */ }
         if (text !== 'berth\n') return { driver: 'vfs', reason: 'overlay mount hides its lower dirs', kernel, mountOptions: [] };
         return { driver: 'overlay', reason: 'overlay mount works', kernel, mountOptions: [...extra] };
       } finally {
-        try { sys.umount2(d('merged'), 0); } catch { sys.umount2(d('merged'), UmountFlags.DETACH); }
+        unmount();
       }
     }
     const reason = lastError instanceof Error ? lastError.message : String(lastError);
@@ -110,7 +120,7 @@ async function probe(root: string, sys: SnapshotterSys): Promise<DriverVerdict> 
   } catch (e) {
     throw toBerthError(e, `probe overlay support in ${root}`);
   } finally {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort, as the verdict is what matters */ }
   }
 }
 
@@ -125,7 +135,7 @@ export async function createSnapshotter(options: CreateSnapshotterOptions): Prom
     case 'vfs':
       return new CopySnapshotter({ root, sys });
     case 'overlay': {
-      const cached = await readDriverVerdict(root);
+      const cached = readVerdictFile(root);
       return new OverlaySnapshotter({ root, sys, mountOptions: cached?.driver === 'overlay' ? cached.mountOptions : [] });
     }
     case 'auto': {

@@ -6,10 +6,12 @@
  * Parent directories it has to make copy the image's mode, owner and times (overlayfs shows a
  * directory's attributes from its topmost layer, so a plain 0755 `etc/` here would change the
  * image's `/etc`); its root copies the image's root.
+ *
+ * A few dozen tiny fs calls, made on the calling thread: `berth run` makes one of these per
+ * container, and a thread-pool round trip per call would cost it more than the calls themselves.
  */
-import { chmod, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmodSync, lchownSync, mkdirSync, symlinkSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { copyTimes } from './times.js';
-import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { invalidArgument, toBerthError } from '@berth/errors';
 import type { InitEntry, SnapshotterSys } from './types.js';
@@ -38,9 +40,9 @@ export function checkInitEntries(entries: readonly InitEntry[]): void {
   }
 }
 
-async function copyAttrs(path: string, st: BigIntStats): Promise<void> {
-  await lchown(path, Number(st.uid), Number(st.gid));
-  await chmod(path, Number(st.mode & 0o7777n));
+function copyAttrs(path: string, st: BigIntStats): void {
+  lchownSync(path, Number(st.uid), Number(st.gid));
+  chmodSync(path, Number(st.mode & 0o7777n));
 }
 
 /** Makes the init layer in `dir` over the image `lowerDirs` (topmost first). */
@@ -48,10 +50,10 @@ export async function makeInitLayer(sys: SnapshotterSys, dir: string, lowerDirs:
   const view = new LowerView(sys, lowerDirs);
   const times: Array<{ path: string; from: string }> = [];
   try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const root = await view.root();
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const root = view.root();
     if (root !== undefined) {
-      await copyAttrs(dir, root.stat);
+      copyAttrs(dir, root.stat);
       times.push({ path: dir, from: root.path });
     }
     const made = new Set<string>();
@@ -60,21 +62,21 @@ export async function makeInitLayer(sys: SnapshotterSys, dir: string, lowerDirs:
       for (let i = 1; i < parts.length; i++) {
         const rel = `/${parts.slice(0, i).join('/')}`;
         if (made.has(rel)) continue;
-        const le = await view.lookup(rel);
+        const le = view.lookup(rel);
         if (le !== undefined && !le.stat.isDirectory()) continue entries; // e.g. /etc is a symlink: not ours to shadow
         const p = join(dir, rel);
-        await mkdir(p, { mode: 0o755 });
+        mkdirSync(p, { mode: 0o755 });
         if (le !== undefined) {
-          await copyAttrs(p, le.stat);
+          copyAttrs(p, le.stat);
           times.push({ path: p, from: le.path });
         }
         made.add(rel);
       }
-      if (made.has(e.path) || (await view.lookup(e.path)) !== undefined) continue;
+      if (made.has(e.path) || view.lookup(e.path) !== undefined) continue;
       const p = join(dir, e.path);
-      if (e.kind === 'dir') await mkdir(p, { mode: 0o755 });
-      else if (e.kind === 'file') await writeFile(p, '', { mode: 0o644 });
-      else await symlink(e.target ?? '', p);
+      if (e.kind === 'dir') mkdirSync(p, { mode: 0o755 });
+      else if (e.kind === 'file') writeFileSync(p, '', { mode: 0o644 });
+      else symlinkSync(e.target ?? '', p);
       made.add(e.path);
     }
     // Deepest first: making a child changes its parent's times.

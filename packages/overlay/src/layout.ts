@@ -18,9 +18,9 @@
  *                                                                      emptied after unmounting
  * ```
  * The engine's own files (config.json, hosts …) live beside these; `remove` deletes only ours.
+ * The records are a few hundred bytes: they are read and written on the calling thread.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound, toBerthError } from '@berth/errors';
 import type { Driver, InitEntry, MountSpec } from './types.js';
@@ -157,10 +157,10 @@ function parseMounts(v: unknown, where: string): MountRecord[] {
   });
 }
 
-async function readJson(path: string): Promise<unknown> {
+function readJson(path: string): unknown {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw toBerthError(e, `read ${path}`);
@@ -173,17 +173,17 @@ async function readJson(path: string): Promise<unknown> {
 }
 
 /** Reads the snapshot record of `key`; NotFound when it was never prepared. */
-export async function readSnapshot(root: string, key: string): Promise<SnapshotRecord> {
+export function readSnapshot(root: string, key: string): SnapshotRecord {
   const p = containerPaths(root, key);
-  const v = await readJson(p.snapshot);
+  const v = readJson(p.snapshot);
   if (v === undefined) throw notFound(`container rootfs "${key}" not found: prepare it first`, { path: p.snapshot });
   return parseSnapshot(v, p.snapshot);
 }
 
 /** Reads the mounts recorded for `key` (none when the file is absent). */
-export async function readMountRecords(root: string, key: string): Promise<MountRecord[]> {
+export function readMountRecords(root: string, key: string): MountRecord[] {
   const p = containerPaths(root, key);
-  const v = await readJson(p.mounts);
+  const v = readJson(p.mounts);
   return v === undefined ? [] : parseMounts(v, p.mounts);
 }
 

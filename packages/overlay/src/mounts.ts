@@ -4,7 +4,8 @@
  * below `$root` that no record explains belongs to nobody (`berth system check` lists it,
  * `--repair` unmounts it).
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { MountFlags, UmountFlags } from '@berth/native';
 import { failedPrecondition, isBerthError, toBerthError } from '@berth/errors';
@@ -147,9 +148,12 @@ export function parseMountInfo(text: string): MountInfo[] {
   return out;
 }
 
-/** Reads this process's mount table. */
-export async function readMountInfo(): Promise<MountInfo[]> {
-  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+/**
+ * Reads this process's mount table, on the calling thread: procfs generates it in one go in
+ * the kernel, no disk is read, and `mount`/`unmount` read it on every call.
+ */
+export function readMountInfo(): MountInfo[] {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
 const isUnder = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
@@ -164,10 +168,10 @@ export function mountsUnder(table: readonly MountInfo[], dir: string): MountInfo
  * Unmounts everything at or below `dir` (stacked mounts included). A busy mount is detached
  * (MNT_DETACH) so that removal never leaves it behind.
  */
-export async function unmountUnder(sys: SnapshotterSys, dir: string): Promise<number> {
+export function unmountUnder(sys: SnapshotterSys, dir: string): number {
   let count = 0;
   for (let round = 0; round < 8; round++) {
-    const found = mountsUnder(await readMountInfo(), dir);
+    const found = mountsUnder(readMountInfo(), dir);
     if (found.length === 0) return count;
     for (const m of found) {
       try {
@@ -215,7 +219,7 @@ export async function findOrphanMounts(root: string, ownedKeys: Iterable<string>
     throw toBerthError(e, `check mounts of ${root}`);
   }
   const owned = new Set(ownedKeys);
-  const table = options.mountInfo ?? await readMountInfo();
+  const table = options.mountInfo ?? readMountInfo();
   const containersDir = join(real, 'containers');
   const overlayDir = join(real, 'overlay');
   const records = new Map<string, Set<string>>();
@@ -224,7 +228,7 @@ export async function findOrphanMounts(root: string, ownedKeys: Iterable<string>
     if (r === undefined) {
       let list: string[] = [];
       try {
-        list = (await readMountRecords(root, key)).map((m) => m.target);
+        list = readMountRecords(root, key).map((m) => m.target);
       } catch (e) {
         if (!isBerthError(e)) throw e; // an unreadable record owns nothing
       }
@@ -270,11 +274,11 @@ export async function repairOrphanMounts(root: string, ownedKeys: Iterable<strin
       else if (!(isBerthError(e) && e.errno === 'EINVAL')) throw e;
     }
   }
-  const table = await readMountInfo();
+  const table = readMountInfo();
   const present = new Set(table.map((m) => m.mountPoint));
   for (const key of keys) {
     let recs;
-    try { recs = await readMountRecords(root, key); } catch { continue; }
+    try { recs = readMountRecords(root, key); } catch { continue; }
     if (recs.length === 0) continue;
     const live = [];
     for (const r of recs) if (present.has(await realpath(r.target).catch(() => r.target))) live.push(r);

@@ -12,7 +12,8 @@
  * several ms of a start). A container's init layer's link goes with the container.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { readdir, readlink, stat, unlink } from 'node:fs/promises';
 import { copyTimes } from './times.js';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -25,9 +26,9 @@ import { overlayItems, tarStream, type TarItem } from './difftar.js';
 import { mountDataLimit } from './mounts.js';
 
 async function copyRootAttrs(sys: SnapshotterSys, from: string, to: string): Promise<void> {
-  const st = await lstat(from);
-  await chown(to, st.uid, st.gid);
-  await chmod(to, st.mode & 0o7777);
+  const st = lstatSync(from);
+  chownSync(to, st.uid, st.gid);
+  chmodSync(to, st.mode & 0o7777);
   await copyTimes(sys, from, to);
 }
 
@@ -81,18 +82,18 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     const top = lowers[0];
     if (readonly && lowers.length <= 1) {
       // overlayfs needs two lower dirs without an upper one: bind the layer (or an empty dir).
-      if (top === undefined) await mkdir(p.upper, { recursive: true, mode: 0o755 });
+      if (top === undefined) mkdirSync(p.upper, { recursive: true, mode: 0o755 });
       return [{ type: 'bind', source: top ?? p.upper, target: p.rootfs, options: ['rbind', 'ro'] }];
     }
     // recursive: a prepare that crashed before writing snapshot.json may have left them (empty).
-    if (!readonly) await mkdir(p.upper, { recursive: true, mode: 0o755 });
+    if (!readonly) mkdirSync(p.upper, { recursive: true, mode: 0o755 });
     // The merged root shows the upper root's attributes: give it the image's.
     if (!readonly && top !== undefined) await copyRootAttrs(this.sys, top, p.upper);
     if (top === undefined) {
       // An image without layers (FROM scratch): the upper dir is the whole tree.
       return [{ type: 'bind', source: p.upper, target: p.rootfs, options: ['rbind', 'rw'] }];
     }
-    if (!readonly) await mkdir(p.work, { recursive: true, mode: 0o700 });
+    if (!readonly) mkdirSync(p.work, { recursive: true, mode: 0o700 });
     const links: string[] = [];
     for (const d of lowers) links.push(await this.link(d));
     const options = [`lowerdir=${links.join(':')}`];
@@ -110,34 +111,39 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   async link(layerDir: string): Promise<string> {
     const known = this.links.get(layerDir);
     if (known !== undefined) return known;
-    const made = await this.makeLink(layerDir);
+    const made = this.makeLink(layerDir);
     this.links.set(layerDir, made);
     return made;
   }
 
-  private async makeLink(layerDir: string): Promise<string> {
+  private makeLink(layerDir: string): string {
     const dir = join(this.linkBase, 'l');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const name of linkNames(layerDir)) {
       const path = join(dir, name);
       try {
-        await symlink(layerDir, path);
+        symlinkSync(layerDir, path);
         return `l/${name}`;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toBerthError(e, `link layer ${layerDir}`);
       }
-      if ((await readlink(path)) === layerDir) return `l/${name}`;
+      if (readlinkSync(path) === layerDir) return `l/${name}`;
     }
     throw conflict(`link layer ${layerDir}: every short name is taken by another layer; remove ${dir} and retry`);
   }
 
-  protected override async forget(p: ContainerPaths): Promise<void> {
+  protected override forget(p: ContainerPaths): void {
     // The init layer is the container's own: its link goes with it (image layers' links stay).
     const dir = join(this.linkBase, 'l');
     for (const name of linkNames(p.init)) {
       const path = join(dir, name);
-      const target = await readlink(path).catch(() => undefined);
-      if (target === p.init) { await unlink(path).catch(() => undefined); this.links.delete(p.init); return; }
+      let target: string | undefined;
+      try { target = readlinkSync(path); } catch { /* no link by this name */ }
+      if (target === p.init) {
+        try { unlinkSync(path); } catch { /* removed meanwhile */ }
+        this.links.delete(p.init);
+        return;
+      }
     }
   }
 
@@ -173,7 +179,7 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   diffTar(key: string, options: SignalOptions = {}): Readable {
     const self = this;
     async function* items(): AsyncGenerator<TarItem> {
-      const rec = await self.record(key);
+      const rec = self.record(key);
       if (rec.readonly) return;
       yield* overlayItems(self.sys, containerPaths(self.root, key).upper);
     }

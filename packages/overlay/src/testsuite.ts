@@ -161,7 +161,7 @@ export function applyTar(before: ReadonlyMap<string, string>, entries: readonly 
 
 /** Names of mounts at or below `dir` in /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  return (await readMountInfo()).map((m) => m.mountPoint).filter((p) => p === dir || p.startsWith(`${dir}/`));
+  return readMountInfo().map((m) => m.mountPoint).filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
 const errnoOf = async (f: () => Promise<unknown>): Promise<string | undefined> => {
@@ -219,7 +219,7 @@ export function snapshotterSuite(name: string, sys: TestSys, make: (root: string
     ctx.snap = await make(ctx.root);
   });
   test.after.each(async (ctx) => {
-    await unmountUnder(sys, ctx.tmp);
+    unmountUnder(sys, ctx.tmp);
     await rm(ctx.tmp, { recursive: true, force: true });
   });
 
