@@ -29,6 +29,14 @@ export interface SnapshotterOptions {
   readonly sys: SnapshotterSys;
 }
 
+/** What {@link BaseSnapshotter.create} is asked to make. */
+export interface CreateOptions {
+  readonly readonly: boolean;
+  /** Mount the overlay `volatile` (already checked against {@link BaseSnapshotter.volatileApplies}). */
+  readonly volatile: boolean;
+  readonly signal?: AbortSignal;
+}
+
 /** How long a snapshotter call waits for another process's hold on the same key. */
 const lockTimeoutMs = 60_000;
 
@@ -48,7 +56,16 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   /** Fills the container's dirs and returns its mounts (the driver's part of `prepare`). */
-  protected abstract create(p: ContainerPaths, lowerDirs: readonly string[], readonly: boolean, signal?: AbortSignal): Promise<MountSpec[]>;
+  protected abstract create(p: ContainerPaths, lowerDirs: readonly string[], options: CreateOptions): Promise<MountSpec[]>;
+  /**
+   * Whether a prepare asking for `volatile` gets it with these options: only a driver whose
+   * mounts can carry it says yes (default: no).
+   */
+  protected volatileApplies(_readonly: boolean, _lowerDirs: readonly string[]): boolean {
+    return false;
+  }
+  /** Readies the container's dirs for mounting `rec` (after a check that it is not mounted). */
+  protected beforeMount(_p: ContainerPaths, _rec: SnapshotRecord): void {}
   /** The container's changes, given its record. */
   protected abstract changesOf(p: ContainerPaths, rec: SnapshotRecord, signal?: AbortSignal): Promise<Change[]>;
   abstract diffTar(key: string, options?: SignalOptions): Readable;
@@ -66,6 +83,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
     checkInitEntries(init);
     const image = checkLowerDirs(lowerDirs);
     const lowers = init.length > 0 ? [p.init, ...image] : image;
+    const volatile = options.volatile === true && this.volatileApplies(readonly, lowers);
     let existing: SnapshotRecord | undefined;
     try {
       existing = readSnapshot(this.root, key);
@@ -73,7 +91,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
       if (!isBerthError(e, 'NotFound')) throw e;
     }
     if (existing !== undefined) {
-      const same = existing.driver === this.driver && existing.readonly === readonly &&
+      const same = existing.driver === this.driver && existing.readonly === readonly && existing.volatile === volatile &&
         existing.lowerDirs.length === lowers.length && existing.lowerDirs.every((d, i) => d === lowers[i]) &&
         JSON.stringify(existing.init) === JSON.stringify(init);
       if (!same) throw conflict(`container rootfs "${key}" already exists with other layers or options; remove it first`);
@@ -85,8 +103,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
         rmSync(p.init, { recursive: true, force: true }); // left by a prepare that crashed before its record
         await makeInitLayer(this.sys, p.init, image, init);
       }
-      const mounts = await this.create(p, lowers, readonly, options.signal);
-      writeSnapshot(this.root, { version: 1, key, driver: this.driver, readonly, lowerDirs: lowers, init, mounts });
+      const mounts = await this.create(p, lowers, { readonly, volatile, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      writeSnapshot(this.root, { version: 1, key, driver: this.driver, readonly, volatile, lowerDirs: lowers, init, mounts });
       return mounts;
     } catch (e) {
       this.removeOwnFiles(p);
@@ -105,6 +123,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   private mountLocked(key: string): void {
     const rec = this.record(key);
     if (this.mountedNow(key)) return;
+    this.beforeMount(containerPaths(this.root, key), rec);
     // Record first: a crash after the mount never leaves a mount that no record explains.
     const now = new Date().toISOString();
     writeMountRecords(this.root, key, rec.mounts.map((m) => ({ target: m.target, type: m.type, mountedAt: now })));

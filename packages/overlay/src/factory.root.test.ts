@@ -8,7 +8,10 @@ import { LinuxSys } from '@berth/native';
 import { createSnapshotter, detectDriver } from './factory.js';
 import { OverlaySnapshotter } from './overlay.js';
 import { CopySnapshotter } from './vfs.js';
-import { unmountUnder } from './mounts.js';
+import { readMountInfo, unmountUnder } from './mounts.js';
+import { defaultInitEntries } from './init.js';
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import { applyTar, makeLayers, mountsBelow, readTar, readTree, type LayerEntry } from './testsuite.js';
 
 const sys = new LinuxSys();
@@ -78,9 +81,48 @@ test('auto picks overlay on this host and leaves no probe behind', async ({ tmp 
   const v = await detectDriver(root, sys);
   assert.is(v.reason, 'overlay mount works');
   assert.equal(v.mountOptions, ['index=off', 'redirect_dir=off', 'metacopy=off']);
+  assert.is(v.volatile, kernelAtLeast(5, 10), 'overlay takes volatile from Linux 5.10');
   assert.equal((await readdir(join(root, 'overlay'))).sort(), ['probe.json']);
   assert.equal(await mountsBelow(tmp), []);
 });
+
+test('a volatile rootfs mounts volatile, survives an unmount and mounts again with its writes', async ({ tmp }) => {
+  const root = join(tmp, 'root');
+  const snap = await createSnapshotter({ root, sys });
+  if (!(await detectDriver(root, sys)).volatile) {
+    console.log('  skipped: this kernel has no overlay volatile option (Linux < 5.10)');
+    return;
+  }
+  const lowers = await makeLayers(join(tmp, 'layers'), image, sys);
+  const c = join(root, 'containers/v');
+  const rootfs = join(c, 'rootfs');
+  const superOptions = (): string[] => readMountInfo().find((m) => m.mountPoint === rootfs)?.superOptions.split(',') ?? [];
+  await snap.prepare('v', lowers, { init: defaultInitEntries, volatile: true });
+  await snap.mount('v');
+  // Newer kernels print it as fsync=volatile.
+  assert.ok(superOptions().some((o) => o === 'volatile' || o === 'fsync=volatile'), superOptions().join(','));
+  await writeFile(join(rootfs, 'etc/written'), 'kept');
+  await snap.unmount('v');
+  assert.ok(existsSync(join(c, 'work/work/incompat/volatile')), 'the kernel marked the work dir');
+  await snap.mount('v');
+  assert.is(await readFile(join(rootfs, 'etc/written'), 'utf8'), 'kept');
+  assert.equal(await snap.changes('v'), [{ path: '/etc', kind: 'C' }, { path: '/etc/written', kind: 'A' }]);
+  await snap.remove('v');
+  assert.not.ok(existsSync(c));
+
+  await snap.prepare('d', lowers, { init: defaultInitEntries });
+  await snap.mount('d');
+  const rootfsD = join(root, 'containers/d/rootfs');
+  const opts = readMountInfo().find((m) => m.mountPoint === rootfsD)?.superOptions.split(',') ?? [];
+  assert.not.ok(opts.some((o) => o === 'volatile' || o === 'fsync=volatile'), 'not asked: a durable mount');
+  await snap.remove('d');
+  assert.equal(await mountsBelow(tmp), []);
+});
+
+function kernelAtLeast(major: number, minor: number): boolean {
+  const [a = 0, b = 0] = release().split('.').map((n) => parseInt(n, 10));
+  return a > major || (a === major && b >= minor);
+}
 
 test('a root on overlayfs (no overlay upper there) falls back to vfs, which works', async ({ tmp }) => {
   for (const d of ['l', 'u', 'w', 'm']) await mkdir(join(tmp, d));

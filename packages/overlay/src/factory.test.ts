@@ -35,7 +35,7 @@ test('options the kernel rejects (EINVAL) are dropped before giving up on overla
 
 test('a verdict cached on disk for this kernel is used without mounting; another kernel\'s is not', async ({ root }) => {
   await mkdir(join(root, 'overlay'));
-  const verdict = { driver: 'overlay', reason: 'overlay mount works', kernel: release(), mountOptions: ['index=off'] };
+  const verdict = { driver: 'overlay', reason: 'overlay mount works', kernel: release(), mountOptions: ['index=off'], volatile: true };
   await writeFile(join(root, 'overlay/probe.json'), JSON.stringify(verdict));
   const sys = new RecordingSys();
   assert.equal(await detectDriver(root, sys), verdict);
@@ -48,6 +48,25 @@ test('a verdict cached on disk for this kernel is used without mounting; another
   const v = await detectDriver(other, sys.failOn({ op: 'mount', errno: 'EPERM' }));
   assert.is(v.driver, 'vfs');
   assert.is(JSON.parse(await readFile(join(other, 'overlay/probe.json'), 'utf8')).kernel, release());
+});
+
+test('a cached verdict from before volatile was probed is probed again, once', async ({ root }) => {
+  await mkdir(join(root, 'overlay'));
+  const old = { driver: 'overlay', reason: 'overlay mount works', kernel: release(), mountOptions: ['index=off'] };
+  await writeFile(join(root, 'overlay/probe.json'), JSON.stringify(old));
+  assert.equal(await readDriverVerdict(root), { ...old, volatile: false }, 'berth info still reads it');
+  const sys = new RecordingSys().failOn({ op: 'mount', errno: 'ENODEV' });
+  assert.is((await detectDriver(root, sys)).driver, 'vfs');
+  assert.is(sys.callsOf('mount').length, 1);
+  const again = JSON.parse(await readFile(join(root, 'overlay/probe.json'), 'utf8')) as Record<string, unknown>;
+  assert.is(again['volatile'], false);
+  // The rewritten file is complete: another process (another root, so no in-memory verdict) takes it.
+  const other = join(root, 'other');
+  await mkdir(join(other, 'overlay'), { recursive: true });
+  await writeFile(join(other, 'overlay/probe.json'), JSON.stringify(again));
+  const fresh = new RecordingSys();
+  assert.is((await detectDriver(other, fresh)).driver, 'vfs');
+  assert.equal(fresh.calls, []);
 });
 
 test('an explicit driver is used as asked, without probing', async ({ root }) => {

@@ -2,9 +2,9 @@
  * Choosing the storage driver. `auto` uses overlayfs when a tiny overlay mount inside `$root`
  * works (the kernel may lack overlayfs; `$root` may itself be on a filesystem overlay cannot use
  * as upper, e.g. overlayfs), else the copy fallback. The verdict is cached in memory and in
- * `$root/overlay/probe.json` (re-probed when the kernel release changes), so `berth info` and
- * later runs need no mount. Reading the cached verdict is one small synchronous read: it is on
- * every `berth run`'s path.
+ * `$root/overlay/probe.json` (re-probed when the kernel release changes, or when the file lacks
+ * a field a newer berth probes for), so `berth info` and later runs need no mount. Reading the
+ * cached verdict is one small synchronous read: it is on every `berth run`'s path.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -27,6 +27,8 @@ export interface DriverVerdict {
   readonly kernel: string;
   /** Extra overlay options the kernel accepted. */
   readonly mountOptions: readonly string[];
+  /** The kernel accepts overlay's `volatile` option (Linux >= 5.10). */
+  readonly volatile: boolean;
 }
 
 /** Options of {@link createSnapshotter}. */
@@ -46,11 +48,14 @@ const probeFile = (root: string): string => join(root, 'overlay', 'probe.json');
 
 /** The cached verdict for `root`, without probing (for `berth info`); undefined when never probed. */
 export async function readDriverVerdict(root: string): Promise<DriverVerdict | undefined> {
-  return readVerdictFile(root);
+  return readVerdictFile(root)?.verdict;
 }
 
-/** The verdict in `probe.json`, read on the calling thread. */
-function readVerdictFile(root: string): DriverVerdict | undefined {
+/**
+ * The verdict in `probe.json`, and whether it has every field this version probes for (a file
+ * written before `volatile` was probed reads as not supporting it, and is `stale`).
+ */
+function readVerdictFile(root: string): { readonly verdict: DriverVerdict; readonly stale: boolean } | undefined {
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(probeFile(root), 'utf8')) as unknown;
@@ -60,13 +65,18 @@ function readVerdictFile(root: string): DriverVerdict | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
   const mo = o['mountOptions'];
+  const vol = o['volatile'];
   if ((o['driver'] !== 'overlay' && o['driver'] !== 'vfs') || typeof o['reason'] !== 'string' ||
-      typeof o['kernel'] !== 'string' || !Array.isArray(mo) || !mo.every((s) => typeof s === 'string')) return undefined;
-  return { driver: o['driver'], reason: o['reason'], kernel: o['kernel'], mountOptions: mo as string[] };
+      typeof o['kernel'] !== 'string' || !Array.isArray(mo) || !mo.every((s) => typeof s === 'string') ||
+      (vol !== undefined && typeof vol !== 'boolean')) return undefined;
+  return {
+    verdict: { driver: o['driver'], reason: o['reason'], kernel: o['kernel'], mountOptions: mo as string[], volatile: vol === true },
+    stale: vol === undefined,
+  };
 }
 
 /**
- * Probes (once per root and kernel) whether overlay mounts work in `root`.
+ * Probes (once per root and kernel) whether overlay mounts work in `root`, and which options.
  * `refresh` ignores the cached verdicts.
  */
 export function detectDriver(root: string, sys: SnapshotterSys, options: { readonly refresh?: boolean } = {}): Promise<DriverVerdict> {
@@ -74,7 +84,7 @@ export function detectDriver(root: string, sys: SnapshotterSys, options: { reado
   if (p === undefined) {
     p = (async () => {
       const cached = options.refresh ? undefined : readVerdictFile(root);
-      if (cached !== undefined && cached.kernel === release()) return cached;
+      if (cached !== undefined && !cached.stale && cached.verdict.kernel === release()) return cached.verdict;
       const v = probe(root, sys);
       mkdirSync(join(root, 'overlay'), { recursive: true, mode: 0o700 });
       writeFileAtomic(probeFile(root), JSON.stringify(v, null, 2) + '\n');
@@ -94,9 +104,10 @@ function probe(root: string, sys: SnapshotterSys): DriverVerdict {
     try { sys.umount2(d('merged'), 0); } catch { sys.umount2(d('merged'), UmountFlags.DETACH); }
   };
   try {
-    for (const n of ['lower1', 'lower2', 'upper', 'work', 'merged']) mkdirSync(d(n), { recursive: true });
+    for (const n of ['lower1', 'lower2', 'upper', 'work', 'merged', 'vupper', 'vwork']) mkdirSync(d(n), { recursive: true });
     writeFileSync(join(d('lower2'), 'probe'), 'berth\n');
-    const base = [`lowerdir=${d('lower1')}:${d('lower2')}`, `upperdir=${d('upper')}`, `workdir=${d('work')}`];
+    const lower = `lowerdir=${d('lower1')}:${d('lower2')}`;
+    const base = [lower, `upperdir=${d('upper')}`, `workdir=${d('work')}`];
     let lastError: unknown;
     for (const extra of [wantedOptions, [] as const]) {
       try {
@@ -109,14 +120,22 @@ function probe(root: string, sys: SnapshotterSys): DriverVerdict {
       try {
         let text = '';
         try { text = readFileSync(join(d('merged'), 'probe'), 'utf8'); } catch { /* hidden: judged below */ }
-        if (text !== 'berth\n') return { driver: 'vfs', reason: 'overlay mount hides its lower dirs', kernel, mountOptions: [] };
-        return { driver: 'overlay', reason: 'overlay mount works', kernel, mountOptions: [...extra] };
+        if (text !== 'berth\n') return { driver: 'vfs', reason: 'overlay mount hides its lower dirs', kernel, mountOptions: [], volatile: false };
       } finally {
         unmount();
       }
+      // A fresh upper and work dir: a volatile mount marks its work dir (see overlay.ts).
+      let volatile = true;
+      try {
+        performMounts(sys, [{ type: 'overlay', source: 'overlay', target: d('merged'), options: [lower, `upperdir=${d('vupper')}`, `workdir=${d('vwork')}`, ...extra, 'volatile'] }]);
+        unmount();
+      } catch {
+        volatile = false; // EINVAL before Linux 5.10; any other failure: not worth the risk either
+      }
+      return { driver: 'overlay', reason: 'overlay mount works', kernel, mountOptions: [...extra], volatile };
     }
     const reason = lastError instanceof Error ? lastError.message : String(lastError);
-    return { driver: 'vfs', reason, kernel, mountOptions: [] };
+    return { driver: 'vfs', reason, kernel, mountOptions: [], volatile: false };
   } catch (e) {
     throw toBerthError(e, `probe overlay support in ${root}`);
   } finally {
@@ -135,13 +154,15 @@ export async function createSnapshotter(options: CreateSnapshotterOptions): Prom
     case 'vfs':
       return new CopySnapshotter({ root, sys });
     case 'overlay': {
-      const cached = readVerdictFile(root);
-      return new OverlaySnapshotter({ root, sys, mountOptions: cached?.driver === 'overlay' ? cached.mountOptions : [] });
+      const cached = readVerdictFile(root)?.verdict;
+      return cached?.driver === 'overlay'
+        ? new OverlaySnapshotter({ root, sys, mountOptions: cached.mountOptions, volatileSupported: cached.volatile })
+        : new OverlaySnapshotter({ root, sys });
     }
     case 'auto': {
       const v = await detectDriver(root, sys);
       return v.driver === 'overlay'
-        ? new OverlaySnapshotter({ root, sys, mountOptions: v.mountOptions })
+        ? new OverlaySnapshotter({ root, sys, mountOptions: v.mountOptions, volatileSupported: v.volatile })
         : new CopySnapshotter({ root, sys });
     }
     default:

@@ -9,10 +9,11 @@
  *   containers/<key>/
  *     upper/        overlay: the container's writes (whiteouts: char 0/0, opaque: trusted.overlay.opaque=y)
  *                   vfs: a full copy of the image's tree
- *     work/         overlay's work dir (overlay, read-write only)
+ *     work/         overlay's work dir (overlay, read-write only); after a `volatile` mount the
+ *                   kernel leaves work/work/incompat/volatile, which `mount` clears
  *     rootfs/       the mount point
  *     init/         the init layer (mount points such as etc/hosts), the topmost lower dir, if asked
- *     snapshot.json {version, key, driver, readonly, lowerDirs, init, mounts}  written once by prepare;
+ *     snapshot.json {version, key, driver, readonly, volatile, lowerDirs, init, mounts}  written once by prepare;
  *                   lowerDirs are the ones mounted: init/ (when made) and then the image's
  *     mounts.json   {version, mounts: [{target, type, mountedAt}]}     written before mounting,
  *                                                                      emptied after unmounting
@@ -98,6 +99,11 @@ export interface SnapshotRecord {
   readonly key: string;
   readonly driver: Driver;
   readonly readonly: boolean;
+  /**
+   * The overlay mount carries `volatile` (no sync of the upper fs; see PrepareOptions.volatile).
+   * Absent in records written before it existed: false.
+   */
+  readonly volatile: boolean;
   /** The lower dirs as mounted, topmost first: init/ (when made), then the image's layers. */
   readonly lowerDirs: readonly string[];
   /** The init entries asked for. */
@@ -129,6 +135,7 @@ export function parseMountSpec(v: unknown, where: string): MountSpec {
 function parseSnapshot(v: unknown, where: string): SnapshotRecord {
   if (!isObject(v) || v['version'] !== 1 || typeof v['key'] !== 'string' ||
       (v['driver'] !== 'overlay' && v['driver'] !== 'vfs') || typeof v['readonly'] !== 'boolean' ||
+      (v['volatile'] !== undefined && typeof v['volatile'] !== 'boolean') ||
       !isStringArray(v['lowerDirs']) || !Array.isArray(v['mounts'])) {
     throw failedPrecondition(`${where}: invalid snapshot record; remove the container and create it again`);
   }
@@ -142,7 +149,10 @@ function parseSnapshot(v: unknown, where: string): SnapshotRecord {
     }
     return typeof e['target'] === 'string' ? { path: e['path'], kind: e['kind'], target: e['target'] } : { path: e['path'], kind: e['kind'] };
   });
-  return { version: 1, key: v['key'], driver: v['driver'], readonly: v['readonly'], lowerDirs: v['lowerDirs'], init, mounts };
+  return {
+    version: 1, key: v['key'], driver: v['driver'], readonly: v['readonly'], volatile: v['volatile'] === true,
+    lowerDirs: v['lowerDirs'], init, mounts,
+  };
 }
 
 function parseMounts(v: unknown, where: string): MountRecord[] {

@@ -71,6 +71,49 @@ test('read-only: one layer is a read-only bind; several are an overlay without u
   assert.not.ok(existsSync(join(root, 'containers/many/upper')));
 });
 
+test('volatile: a read-write overlay carries the option when the kernel takes it, and the record says so', async ({ root, layers }) => {
+  const sys = new RecordingSys();
+  const snap = new OverlaySnapshotter({ root, sys, mountOptions: ['index=off'], volatileSupported: true });
+  const [m] = await snap.prepare('v', layers, { volatile: true });
+  assert.is(m?.options.at(-1), 'volatile');
+  const rec = (key: string): { volatile: boolean } => JSON.parse(readFileSync(join(root, 'containers', key, 'snapshot.json'), 'utf8')) as { volatile: boolean };
+  assert.is(rec('v').volatile, true);
+  // Nothing to sync, or not asked for, or not supported: no option.
+  const [ro] = await snap.prepare('ro', layers, { readonly: true, volatile: true });
+  const [plain] = await snap.prepare('plain', layers);
+  const [old] = await new OverlaySnapshotter({ root, sys }).prepare('old', layers, { volatile: true });
+  for (const [key, mount] of [['ro', ro], ['plain', plain], ['old', old]] as const) {
+    assert.not.ok(mount?.options.includes('volatile'), key);
+    assert.is(rec(key).volatile, false, key);
+  }
+  assert.equal(await snap.prepare('v', layers, { volatile: true }), [m], 'repeatable');
+  try {
+    await snap.prepare('v', layers);
+    assert.unreachable('another durability');
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'Conflict');
+  }
+});
+
+test("mounting a volatile rootfs again clears the kernel's mark of the last volatile mount", async ({ root, layers }) => {
+  const sys = new RecordingSys();
+  const snap = new OverlaySnapshotter({ root, sys, volatileSupported: true });
+  await snap.prepare('v', layers, { volatile: true });
+  await snap.prepare('d', layers);
+  for (const key of ['v', 'd']) await mkdir(join(root, 'containers', key, 'work/work/incompat/volatile'), { recursive: true });
+  await snap.mount('v');
+  await snap.mount('d');
+  assert.is(sys.mounts.length, 2);
+  assert.not.ok(existsSync(join(root, 'containers/v/work/work/incompat')));
+  assert.ok(existsSync(join(root, 'containers/d/work/work/incompat/volatile')), 'a durable rootfs is left to the kernel to judge');
+});
+
+test('vfs ignores volatile', async ({ root, layers }) => {
+  const [m] = await new CopySnapshotter({ root, sys: new RecordingSys() }).prepare('c', layers, { volatile: true });
+  assert.equal(m?.options, ['rbind', 'rw']);
+  assert.is((JSON.parse(readFileSync(join(root, 'containers/c/snapshot.json'), 'utf8')) as { volatile: boolean }).volatile, false);
+});
+
 test('an image without layers binds the upper dir', async ({ root }) => {
   const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
   const c = join(root, 'containers/scratch');

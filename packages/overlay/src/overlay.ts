@@ -10,9 +10,15 @@
  * chain ID), else from a 64-bit FNV-1a of its path, then (on clashes) from a sha256 of it; a
  * clash moves to the next name. No hashing module is loaded on the common path (node:crypto is
  * several ms of a start). A container's init layer's link goes with the container.
+ *
+ * A `volatile` rootfs is mounted with overlay's `volatile` option: the kernel then skips the
+ * sync of the whole upper filesystem that an overlay unmount does, and marks the work dir
+ * (`work/work/incompat/volatile`) so that the next mount of it fails, since a crash may have
+ * lost writes (Documentation/filesystems/overlayfs.rst, "Volatile mount"). Such a rootfs is
+ * throwaway by definition: `mount` removes the mark first.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { readdir, readlink, stat, unlink } from 'node:fs/promises';
 import { copyTimes } from './times.js';
 import { basename, join } from 'node:path';
@@ -20,7 +26,7 @@ import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
 import type { Change, MountSpec, SignalOptions, SnapshotterSys } from './types.js';
 import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
-import { BaseSnapshotter, type SnapshotterOptions } from './base.js';
+import { BaseSnapshotter, type CreateOptions, type SnapshotterOptions } from './base.js';
 import { computeChanges } from './changes.js';
 import { overlayItems, tarStream, type TarItem } from './difftar.js';
 import { mountDataLimit } from './mounts.js';
@@ -58,18 +64,22 @@ export interface OverlaySnapshotterOptions extends SnapshotterOptions {
    * or renames in the lower dirs must be off.
    */
   readonly mountOptions?: readonly string[];
+  /** The kernel accepts overlay's `volatile` option (the probe's verdict); default false. */
+  readonly volatileSupported?: boolean;
 }
 
 /** Snapshotter on overlayfs. */
 export class OverlaySnapshotter extends BaseSnapshotter {
   readonly driver = 'overlay' as const;
   private readonly extra: readonly string[];
+  private readonly volatileSupported: boolean;
   /** Links made or checked by this instance: layer dir → `l/<name>`. */
   private readonly links = new Map<string, string>();
 
   constructor(options: OverlaySnapshotterOptions) {
     super(options);
     this.extra = options.mountOptions ?? [];
+    this.volatileSupported = options.volatileSupported ?? false;
     if (/[,:]/.test(this.root)) throw invalidArgument(`root dir "${this.root}" contains ',' or ':', which overlay mount options cannot carry`);
   }
 
@@ -78,7 +88,17 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     return join(this.root, 'overlay');
   }
 
-  protected async create(p: ContainerPaths, lowers: readonly string[], readonly: boolean): Promise<MountSpec[]> {
+  /** Only a read-write overlay (an upper dir over at least one layer) has anything to sync. */
+  protected override volatileApplies(readonly: boolean, lowers: readonly string[]): boolean {
+    return this.volatileSupported && !readonly && lowers.length > 0;
+  }
+
+  protected override beforeMount(p: ContainerPaths, rec: SnapshotRecord): void {
+    // The mark a volatile mount leaves; the kernel refuses to mount over it (see the top).
+    if (rec.volatile) rmSync(join(p.work, 'work', 'incompat'), { recursive: true, force: true });
+  }
+
+  protected async create(p: ContainerPaths, lowers: readonly string[], { readonly, volatile }: CreateOptions): Promise<MountSpec[]> {
     const top = lowers[0];
     if (readonly && lowers.length <= 1) {
       // overlayfs needs two lower dirs without an upper one: bind the layer (or an empty dir).
@@ -100,6 +120,7 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     if (readonly) options.unshift('ro');
     else options.push(`upperdir=${p.upper}`, `workdir=${p.work}`);
     options.push(...this.extra);
+    if (volatile) options.push('volatile');
     const data = options.filter((o) => o !== 'ro').join(',');
     if (Buffer.byteLength(data) > mountDataLimit) {
       throw invalidArgument(`image has too many layers (${lowers.length}) for overlayfs: its mount options take ${Buffer.byteLength(data)} bytes of ${mountDataLimit}`);

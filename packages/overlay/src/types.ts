@@ -54,6 +54,12 @@ export interface PrepareOptions {
    * is any entry below a non-directory of the image (e.g. `/etc` a symlink).
    */
   readonly init?: readonly InitEntry[];
+  /**
+   * A throwaway rootfs (`run --rm`): the overlay is mounted `volatile` (kernel >= 5.10, when the
+   * driver probe found it accepted), so its unmount skips syncing the whole upper filesystem.
+   * Writes may be lost in a host crash. Ignored by vfs, read-only and layerless roots. Default false.
+   */
+  readonly volatile?: boolean;
   readonly signal?: AbortSignal;
 }
 

@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream';
 import { canceled, internal, toBerthError } from '@berth/errors';
 import type { Change, MountSpec, SignalOptions, SnapshotterSys } from './types.js';
 import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
-import { BaseSnapshotter, throwIfAborted } from './base.js';
+import { BaseSnapshotter, throwIfAborted, type CreateOptions } from './base.js';
 import { computeChanges } from './changes.js';
 import { changeItems, tarStream, type TarItem } from './difftar.js';
 import { isOpaque, isWhiteout, lstatOrNull } from './lower.js';
@@ -26,7 +26,7 @@ import { isOpaque, isWhiteout, lstatOrNull } from './lower.js';
 export class CopySnapshotter extends BaseSnapshotter {
   readonly driver = 'vfs' as const;
 
-  protected async create(p: ContainerPaths, lowers: readonly string[], readonly: boolean, signal?: AbortSignal): Promise<MountSpec[]> {
+  protected async create(p: ContainerPaths, lowers: readonly string[], { readonly, signal }: CreateOptions): Promise<MountSpec[]> {
     const partial = `${p.upper}.partial`;
     await rm(partial, { recursive: true, force: true });
     await mkdir(partial, { mode: 0o755 });
