@@ -51,7 +51,10 @@ export interface ImageResolver {
 
 /** The part of @berth/overlay's Snapshotter the engine uses. */
 export interface RootfsSnapshotter {
-  prepare(key: string, lowerDirs: readonly string[], options?: { readonly readonly?: boolean; readonly init?: readonly InitEntry[] }): Promise<unknown>;
+  prepare(
+    key: string, lowerDirs: readonly string[],
+    options?: { readonly readonly?: boolean; readonly init?: readonly InitEntry[]; readonly volatile?: boolean },
+  ): Promise<unknown>;
   mount(key: string): Promise<void>;
   unmount(key: string): Promise<void>;
   remove(key: string): Promise<void>;
@@ -205,7 +208,9 @@ export class ContainerEngine {
     // (@berth/overlay loads here, not at start-up: ps, logs, rm … never need it.)
     const { defaultInitEntries } = await import('@berth/overlay');
     phase('overlay load');
-    await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries });
+    // A --rm container's rootfs is thrown away: a volatile overlay spares its removal a sync of
+    // the whole filesystem under $root.
+    await this.deps.snapshotter.prepare(c.id, c.config.lowerDirs, { init: defaultInitEntries, volatile: c.config.options.autoRemove === true });
     phase('rootfs prepare');
     await this.deps.snapshotter.mount(c.id);
     this.#justMounted.add(c.id);
