@@ -1,7 +1,7 @@
 // `berth diff`, `berth commit` and `berth export` as a user drives them, through the bundled
 // binary, on a temp store holding the busybox fixture. Needs root (mounts, namespaces, cgroups).
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -165,7 +165,15 @@ test('export refuses to write a tar to a terminal', () => {
 
 test('nothing is left: containers removed, images removed, nothing mounted', () => {
   ok(['rm', 'changer']);
+  const initLayers = join(root, 'overlay/init');
+  const imagesOfInitLayers = () => readdirSync(initLayers).filter((n) => n.endsWith('.json'))
+    .map((n) => (JSON.parse(readFileSync(join(initLayers, n), 'utf8')) as { lowerDirs: string[] }).lowerDirs);
+  assert.ok(imagesOfInitLayers().length > 1, 'the containers of each image shared one init layer');
   for (const i of images) ok(['rmi', i]);
+  // The init layers of the removed images went with them; busybox's stays for its next container.
+  const left = imagesOfInitLayers();
+  assert.is(left.length, 1);
+  for (const d of left[0] ?? []) assert.ok(existsSync(d), `init layer of a removed image left: ${d}`);
   assert.is(ok(['ps', '-aq']), '');
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
   assert.equal(mounts, []);

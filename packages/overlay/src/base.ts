@@ -19,7 +19,7 @@ import {
   type ContainerPaths, type SnapshotRecord,
 } from './layout.js';
 import { performMounts, readMountInfo, unmountUnder } from './mounts.js';
-import { checkInitEntries, makeInitLayer } from './init.js';
+import { checkInitEntries, makeInitLayer, sharedInitLayer } from './init.js';
 
 /** Options every snapshotter takes. */
 export interface SnapshotterOptions {
@@ -61,7 +61,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
    * Whether a prepare asking for `volatile` gets it with these options: only a driver whose
    * mounts can carry it says yes (default: no).
    */
-  protected volatileApplies(_readonly: boolean, _lowerDirs: readonly string[]): boolean {
+  protected volatileApplies(_readonly: boolean, _lowerCount: number): boolean {
     return false;
   }
   /** Readies the container's dirs for mounting `rec` (after a check that it is not mounted). */
@@ -82,8 +82,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
     const init = options.init ?? [];
     checkInitEntries(init);
     const image = checkLowerDirs(lowerDirs);
-    const lowers = init.length > 0 ? [p.init, ...image] : image;
-    const volatile = options.volatile === true && this.volatileApplies(readonly, lowers);
+    // (The init layer, when asked, is one more lower dir.)
+    const volatile = options.volatile === true && this.volatileApplies(readonly, image.length + (init.length > 0 ? 1 : 0));
     let existing: SnapshotRecord | undefined;
     try {
       existing = readSnapshot(this.root, key);
@@ -91,17 +91,24 @@ export abstract class BaseSnapshotter implements Snapshotter {
       if (!isBerthError(e, 'NotFound')) throw e;
     }
     if (existing !== undefined) {
+      const imageOf = existing.lowerDirs.slice(existing.init.length > 0 ? 1 : 0);
       const same = existing.driver === this.driver && existing.readonly === readonly && existing.volatile === volatile &&
-        existing.lowerDirs.length === lowers.length && existing.lowerDirs.every((d, i) => d === lowers[i]) &&
+        imageOf.length === image.length && imageOf.every((d, i) => d === image[i]) &&
         JSON.stringify(existing.init) === JSON.stringify(init);
       if (!same) throw conflict(`container rootfs "${key}" already exists with other layers or options; remove it first`);
       return existing.mounts;
     }
     mkdirSync(p.rootfs, { recursive: true, mode: 0o755 });
     try {
+      let lowers = image;
       if (init.length > 0) {
-        rmSync(p.init, { recursive: true, force: true }); // left by a prepare that crashed before its record
-        await makeInitLayer(this.sys, p.init, image, init);
+        let initDir = await sharedInitLayer(this.sys, this.root, image, init);
+        if (initDir === undefined) {
+          initDir = p.init;
+          rmSync(p.init, { recursive: true, force: true }); // left by a prepare that crashed before its record
+          await makeInitLayer(this.sys, p.init, image, init);
+        }
+        lowers = [initDir, ...image];
       }
       const mounts = await this.create(p, lowers, { readonly, volatile, ...(options.signal === undefined ? {} : { signal: options.signal }) });
       writeSnapshot(this.root, { version: 1, key, driver: this.driver, readonly, volatile, lowerDirs: lowers, init, mounts });

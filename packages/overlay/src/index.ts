@@ -3,7 +3,7 @@ export type { Change, Driver, InitEntry, MountSpec, PrepareOptions, SignalOption
 export type { SnapshotterOptions } from './base.js';
 export { OverlaySnapshotter, type OverlaySnapshotterOptions } from './overlay.js';
 export { CopySnapshotter } from './vfs.js';
-export { defaultInitEntries } from './init.js';
+export { defaultInitEntries, pruneInitLayers } from './init.js';
 export { createSnapshotter, detectDriver, readDriverVerdict, type CreateSnapshotterOptions, type DriverVerdict } from './factory.js';
 export {
   findOrphanMounts, repairOrphanMounts, mountCalls, performMounts, parseMountInfo, mountDataLimit,

@@ -6,15 +6,17 @@
  *   overlay/
  *     l/<12 hex>  -> /abs/path/of/a/layer    short links: lowerdir=l/A:l/B… (mounted from $root/overlay)
  *     probe.json                             cached verdict of the overlay support probe
+ *     init/<16 hex>/      an init layer shared by the containers of one image (see init.ts)
+ *     init/<16 hex>.json  {lowerDirs, entries}: what it was made for
  *   containers/<key>/
  *     upper/        overlay: the container's writes (whiteouts: char 0/0, opaque: trusted.overlay.opaque=y)
  *                   vfs: a full copy of the image's tree
  *     work/         overlay's work dir (overlay, read-write only); after a `volatile` mount the
  *                   kernel leaves work/work/incompat/volatile, which `mount` clears
  *     rootfs/       the mount point
- *     init/         the init layer (mount points such as etc/hosts), the topmost lower dir, if asked
+ *     init/         the container's own init layer, only when the shared one's name was taken
  *     snapshot.json {version, key, driver, readonly, volatile, lowerDirs, init, mounts}  written once by prepare;
- *                   lowerDirs are the ones mounted: init/ (when made) and then the image's
+ *                   lowerDirs are the ones mounted: the init layer (when asked) and then the image's
  *     mounts.json   {version, mounts: [{target, type, mountedAt}]}     written before mounting,
  *                                                                      emptied after unmounting
  * ```
@@ -58,6 +60,18 @@ export function containerPaths(root: string, key: string): ContainerPaths {
     mounts: join(dir, 'mounts.json'),
     init: join(dir, 'init'),
   };
+}
+
+/** FNV-1a, 64 bits, of the UTF-8 bytes of `s`, as 16 hex digits: a name, not a checksum. */
+export function fnv1a64(s: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(s)) h = BigInt.asUintN(64, (h ^ BigInt(byte)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
+}
+
+/** Where the init layers shared by the containers of one image live (see init.ts). */
+export function initLayersDir(root: string): string {
+  return join(root, 'overlay', 'init');
 }
 
 /** Sequence of this process's temp files (see writeFileAtomic). */

@@ -1,5 +1,5 @@
 // OverlaySnapshotter's plans and records, above the door (a recording fake; no root needed).
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { RecordingSys } from '@berth/native';
 import { OverlaySnapshotter, fnv1a64 } from './overlay.js';
 import { CopySnapshotter } from './vfs.js';
+import { pruneInitLayers } from './init.js';
 
 const test = suite<{ tmp: string; root: string; layers: string[] }>('overlay plans', { tmp: '', root: '', layers: [] });
 
@@ -186,16 +187,58 @@ test("a layer dir named by a digest (layer-store's chain IDs) is linked by that 
   assert.is(readlinkSync(join(root, 'overlay', `l/${id.slice(0, 12)}`)), a);
 });
 
-test("other dirs are linked by a hash of their path; a container's init link goes when it is removed", async ({ root, layers }) => {
+test('the containers of one image share one init layer, linked by a hash of its path, until the image is gone', async ({ root, layers }) => {
   const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
-  const [m] = await snap.prepare('c', layers, { init: [{ path: '/etc/hosts', kind: 'file' }] });
-  const lower = (m?.options ?? []).find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length).split(':') ?? [];
-  const init = join(root, 'containers/c/init');
-  assert.is(lower[0], `l/${fnv1a64(init).slice(0, 12)}`);
-  assert.is(readlinkSync(join(root, 'overlay', lower[0] ?? '')), init);
-  await snap.remove('c');
-  const left = (await readdir(join(root, 'overlay/l'))).map((l) => readlinkSync(join(root, 'overlay/l', l))).sort();
-  assert.equal(left, [...layers].sort(), 'the image layers keep their links');
+  const init = [{ path: '/etc/hosts', kind: 'file' as const }];
+  const lowerOf = (m: { options: readonly string[] } | undefined) =>
+    (m?.options ?? []).find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length).split(':') ?? [];
+  const [a] = await snap.prepare('a', layers, { init });
+  const [b] = await snap.prepare('b', layers, { init });
+  const shared = readlinkSync(join(root, 'overlay', lowerOf(a)[0] ?? ''));
+  assert.is(lowerOf(a)[0], `l/${fnv1a64(shared).slice(0, 12)}`);
+  assert.equal(lowerOf(b), lowerOf(a), 'one init layer, one link');
+  assert.match(shared, new RegExp(`^${join(root, 'overlay/init')}/[0-9a-f]{16}$`));
+  assert.ok(existsSync(join(shared, 'etc/hosts')));
+  assert.equal(JSON.parse(readFileSync(`${shared}.json`, 'utf8')), { lowerDirs: layers, entries: init });
+  assert.not.ok(existsSync(join(root, 'containers/a/init')), 'no init layer of its own');
+  // Another image (other layers) gets another one.
+  const [c] = await snap.prepare('c', layers.slice(1), { init });
+  assert.is.not(lowerOf(c)[0], lowerOf(a)[0]);
+  await snap.remove('a');
+  await snap.remove('b');
+  assert.ok(existsSync(shared), 'it outlives its containers: the next one of the image uses it');
+  assert.is(pruneInitLayers(root), 0, 'nothing to prune while the image is there');
+  await rm(layers[0] ?? '', { recursive: true });
+  assert.is(pruneInitLayers(root), 1, "the image's layer is gone: so is its init layer");
+  assert.not.ok(existsSync(shared));
+  assert.not.ok(existsSync(`${shared}.json`));
+  assert.ok(existsSync(readlinkSync(join(root, 'overlay', lowerOf(c)[0] ?? ''))), "the other image's stays");
+  assert.is(await snap.pruneLinks(), 2, 'then pruneLinks drops the links of the layer and of its init layer');
+});
+
+test("a name taken by another image's init layer (a hash clash): the container makes its own", async ({ root, layers }) => {
+  const snap = new OverlaySnapshotter({ root, sys: new RecordingSys() });
+  const init = [{ path: '/etc/hosts', kind: 'file' as const }];
+  const [a] = await snap.prepare('a', layers, { init });
+  const shared = readlinkSync(join(root, 'overlay', (a?.options[0] ?? '').slice('lowerdir='.length).split(':')[0] ?? ''));
+  await snap.remove('a');
+  writeFileSync(`${shared}.json`, JSON.stringify({ lowerDirs: ['/elsewhere'], entries: init }));
+  const [b] = await snap.prepare('b', layers, { init });
+  const own = readlinkSync(join(root, 'overlay', (b?.options[0] ?? '').slice('lowerdir='.length).split(':')[0] ?? ''));
+  assert.is(own, join(root, 'containers/b/init'));
+  assert.ok(existsSync(join(own, 'etc/hosts')));
+  await snap.remove('b');
+  assert.not.ok(existsSync(own), 'its own init layer goes with it');
+});
+
+test('prune removes what a crashed prepare left of an init layer, once it is old', async ({ root }) => {
+  const left = join(root, 'overlay/init', `${'ab'.repeat(8)}.tmp-1-0`);
+  await mkdir(join(left, 'etc'), { recursive: true });
+  assert.is(pruneInitLayers(root), 0, 'a fresh one may be a prepare at work');
+  const hourAgo = new Date(Date.now() - 2 * 3600_000);
+  utimesSync(left, hourAgo, hourAgo);
+  assert.is(pruneInitLayers(root), 1);
+  assert.not.ok(existsSync(left));
 });
 
 test('fnv1a64 is FNV-1a: the published test vectors', () => {

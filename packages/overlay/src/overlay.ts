@@ -9,7 +9,8 @@
  * shared table: from its own name when that is a digest (layer-store names a layer dir by its
  * chain ID), else from a 64-bit FNV-1a of its path, then (on clashes) from a sha256 of it; a
  * clash moves to the next name. No hashing module is loaded on the common path (node:crypto is
- * several ms of a start). A container's init layer's link goes with the container.
+ * several ms of a start). A shared init layer's link stays like a layer's (pruneLinks drops it
+ * once the layer is pruned); a container's own init layer's link goes with the container.
  *
  * A `volatile` rootfs is mounted with overlay's `volatile` option: the kernel then skips the
  * sync of the whole upper filesystem that an overlay unmount does, and marks the work dir
@@ -25,11 +26,13 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, toBerthError } from '@berth/errors';
 import type { Change, MountSpec, SignalOptions, SnapshotterSys } from './types.js';
-import { containerPaths, type ContainerPaths, type SnapshotRecord } from './layout.js';
+import { containerPaths, fnv1a64, type ContainerPaths, type SnapshotRecord } from './layout.js';
 import { BaseSnapshotter, type CreateOptions, type SnapshotterOptions } from './base.js';
 import { computeChanges } from './changes.js';
 import { overlayItems, tarStream, type TarItem } from './difftar.js';
 import { mountDataLimit } from './mounts.js';
+
+export { fnv1a64 } from './layout.js';
 
 async function copyRootAttrs(sys: SnapshotterSys, from: string, to: string): Promise<void> {
   const st = lstatSync(from);
@@ -38,12 +41,6 @@ async function copyRootAttrs(sys: SnapshotterSys, from: string, to: string): Pro
   await copyTimes(sys, from, to);
 }
 
-/** FNV-1a, 64 bits, of the UTF-8 bytes of `s`, as 16 hex digits: a name, not a checksum. */
-export function fnv1a64(s: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(s)) h = BigInt.asUintN(64, (h ^ BigInt(byte)) * 0x100000001b3n);
-  return h.toString(16).padStart(16, '0');
-}
 
 /** The names a layer dir's short link may take, in the order tried (see the top of this file). */
 function* linkNames(layerDir: string): Generator<string> {
@@ -89,8 +86,8 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   }
 
   /** Only a read-write overlay (an upper dir over at least one layer) has anything to sync. */
-  protected override volatileApplies(readonly: boolean, lowers: readonly string[]): boolean {
-    return this.volatileSupported && !readonly && lowers.length > 0;
+  protected override volatileApplies(readonly: boolean, lowerCount: number): boolean {
+    return this.volatileSupported && !readonly && lowerCount > 0;
   }
 
   protected override beforeMount(p: ContainerPaths, rec: SnapshotRecord): void {
@@ -154,7 +151,8 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   }
 
   protected override forget(p: ContainerPaths): void {
-    // The init layer is the container's own: its link goes with it (image layers' links stay).
+    // A container's own init layer (made on a clash of the shared one's name): its link goes
+    // with it (the links of image layers and shared init layers stay).
     const dir = join(this.linkBase, 'l');
     for (const name of linkNames(p.init)) {
       const path = join(dir, name);

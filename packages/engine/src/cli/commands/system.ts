@@ -12,7 +12,7 @@ import { openStore } from './images.js';
 import { humanSize } from './image-list.js';
 import { ContainerStore } from '../../containers/store.js';
 import { LinuxSys } from '@berth/native';
-import { OverlaySnapshotter, createSnapshotter, findOrphanMounts, repairOrphanMounts } from '@berth/overlay';
+import { OverlaySnapshotter, createSnapshotter, findOrphanMounts, pruneInitLayers, repairOrphanMounts } from '@berth/overlay';
 import { duBytes } from '@berth/volume';
 
 function table(rows: readonly Record<string, string>[], cols: readonly [string, string][]): string {
@@ -95,8 +95,10 @@ export function register(cmd: Command, ctx: () => Context): void {
         if (o.repair) {
           const gc = collectGarbage(store);
           process.stdout.write(`removed ${gc.blobs.length} unused blobs, ${gc.layers.length} unused layers, ${gc.temps.length} leftovers (${humanSize(gc.reclaimed)})\n`);
-          // Short links of overlay lower dirs that are gone (layers just collected, init layers of
-          // containers removed by an older berth, which left them).
+          // Init layers shared by the containers of images that are gone, then short links of
+          // overlay lower dirs that are gone (layers just collected, those init layers).
+          const inits = pruneInitLayers(c.root);
+          if (inits > 0) process.stdout.write(`removed ${inits} unused init layer${inits === 1 ? '' : 's'}\n`);
           const snap = await createSnapshotter({ root: c.root, sys: new LinuxSys() });
           if (snap instanceof OverlaySnapshotter) {
             const n = await snap.pruneLinks();
