@@ -174,12 +174,15 @@ export abstract class BaseSnapshotter implements Snapshotter {
     const p = containerPaths(this.root, key);
     await this.locked(key, options.signal, () => {
       this.unmountLocked(key);
-      this.removeOwnFiles(p);
       this.forget(p);
+      this.removeOwnFiles(p);
     });
   }
 
-  /** What a driver keeps about a container outside its dir, dropped once it is removed. */
+  /**
+   * What a driver keeps about a container outside its dir, dropped before its files go (a
+   * failure after leaves only a dangling link, which pruneLinks removes).
+   */
   protected forget(_p: ContainerPaths): void {}
 
   /**

@@ -19,7 +19,7 @@
  * throwaway by definition: `mount` removes the mark first.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { readdir, readlink, stat, unlink } from 'node:fs/promises';
 import { copyTimes } from './times.js';
 import { basename, join } from 'node:path';
@@ -152,7 +152,9 @@ export class OverlaySnapshotter extends BaseSnapshotter {
 
   protected override forget(p: ContainerPaths): void {
     // A container's own init layer (made on a clash of the shared one's name): its link goes
-    // with it (the links of image layers and shared init layers stay).
+    // with it (the links of image layers and shared init layers stay). Without one, no search
+    // through the link names (whose last ones hash with node:crypto, ms to load).
+    if (!existsSync(p.init)) return;
     const dir = join(this.linkBase, 'l');
     for (const name of linkNames(p.init)) {
       const path = join(dir, name);
