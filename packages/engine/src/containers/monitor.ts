@@ -126,7 +126,8 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   } finally {
     if (forward) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) process.off(s, forward);
     log?.close();
-    if (o.io.kind === 'attach') process.stdin.destroy();
+    // (Only when it was piped in: touching process.stdin makes its stream, ~3 ms of a run.)
+    if (o.io.kind === 'attach' && o.io.stdin) process.stdin.destroy();
   }
   const after = engine.deps.store.find(id);
   if (after && after.state.status === 'exited') {
