@@ -62,11 +62,21 @@ export function containerPaths(root: string, key: string): ContainerPaths {
   };
 }
 
-/** FNV-1a, 64 bits, of the UTF-8 bytes of `s`, as 16 hex digits: a name, not a checksum. */
+/**
+ * FNV-1a, 64 bits, of the UTF-8 bytes of `s`, as 16 hex digits: a name, not a checksum. In two
+ * 32-bit halves (BigInt arithmetic took ~4 ms for a path on a cold start): the prime is
+ * 2^40 + 0x1b3, so h * prime = h * 0x1b3 + (lo << 8) * 2^32 (mod 2^64).
+ */
 export function fnv1a64(s: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(s)) h = BigInt.asUintN(64, (h ^ BigInt(byte)) * 0x100000001b3n);
-  return h.toString(16).padStart(16, '0');
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
+  for (const byte of Buffer.from(s)) {
+    lo ^= byte;
+    const low = (lo >>> 0) * 0x1b3; // < 2^41: exact in a double
+    hi = (Math.imul(hi, 0x1b3) + Math.floor(low / 0x100000000) + (lo << 8)) >>> 0;
+    lo = low >>> 0;
+  }
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
 
 /** Where the init layers shared by the containers of one image live (see init.ts). */
