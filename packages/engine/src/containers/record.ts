@@ -57,8 +57,9 @@ export function processStart(pid: number): string {
   }
 }
 
-/** This process's start time, recorded beside its pid when it holds a container. */
-export const selfStart = (): string => processStart(process.pid);
+let ownStart: string | undefined;
+/** This process's start time, recorded beside its pid when it holds a container (read once). */
+export const selfStart = (): string => (ownStart ||= processStart(process.pid));
 
 /**
  * True when `pid` is the live berth process that took the row: same start time when one was
