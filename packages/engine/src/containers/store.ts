@@ -18,6 +18,7 @@
  * check the state machine, mark the transient status with our pid; act outside the
  * transaction; persist the outcome in a second transaction.
  */
+import type BetterSqlite3 from 'better-sqlite3';
 import { migrate, type DB, type Migration } from '@berth/layer-store/db';
 import { conflict, invalidArgument, notFound } from '@berth/errors';
 import { generateName, newContainerId, type ContainerId } from './names.js';
@@ -109,10 +110,14 @@ export interface NewContainer<C> {
   readonly config: C;
 }
 
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
 /** Containers' rows in SQLite. `parse` validates the stored config JSON. */
 export class ContainerStore<C = unknown> {
   readonly #db: DB;
   readonly #parse: (json: unknown) => C;
+  /** Prepared statements by SQL text: compiling one costs more than running it. */
+  readonly #statements = new Map<string, Statement>();
 
   constructor(db: DB, parse: (json: unknown) => C) {
     this.#db = db;
@@ -120,11 +125,17 @@ export class ContainerStore<C = unknown> {
     migrate(db, containerStoreOwner, containerMigrations);
   }
 
+  #sql(sql: string): Statement {
+    let st = this.#statements.get(sql);
+    if (st === undefined) this.#statements.set(sql, (st = this.#db.prepare(sql)));
+    return st;
+  }
+
   /** Adds a container in status `created`. Names are unique; a generated one is retried on collision. */
   insert(c: NewContainer<C>): ContainerRecord<C> {
     const id = c.id ?? newContainerId();
     const created = new Date().toISOString();
-    const stmt = this.#db.prepare(`INSERT INTO containers (id, name, image, image_id, created, config, status)
+    const stmt = this.#sql(`INSERT INTO containers (id, name, image, image_id, created, config, status)
       VALUES (?, ?, ?, ?, ?, ?, 'created')`);
     for (let retry = 0; ; retry++) {
       const name = c.name === undefined ? generateName(retry) : checkName(c.name);
@@ -135,7 +146,7 @@ export class ContainerStore<C = unknown> {
         const msg = e instanceof Error ? e.message : '';
         if (!/UNIQUE constraint failed: containers.name/.test(msg)) throw e;
         if (c.name !== undefined) {
-          const other = this.#db.prepare('SELECT id FROM containers WHERE name = ?').get(name) as { id: string } | undefined;
+          const other = this.#sql('SELECT id FROM containers WHERE name = ?').get(name) as { id: string } | undefined;
           throw conflict(`the container name "/${name}" is already in use by container "${other?.id ?? '?'}": remove or rename that container, or choose another name`);
         }
         if (retry > 20) throw e;
@@ -146,10 +157,10 @@ export class ContainerStore<C = unknown> {
   /** Finds a container by full name, full ID or unique ID prefix, like Docker. */
   find(ref: string): ContainerRecord<C> | undefined {
     const name = ref.startsWith('/') ? ref.slice(1) : ref;
-    const byName = this.#db.prepare('SELECT * FROM containers WHERE name = ? OR id = ?').get(name, ref) as Row | undefined;
+    const byName = this.#sql('SELECT * FROM containers WHERE name = ? OR id = ?').get(name, ref) as Row | undefined;
     if (byName) return fromRow(byName, this.#parse);
     if (!/^[0-9a-f]{1,63}$/.test(ref)) return undefined;
-    const rows = this.#db.prepare('SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2').all(ref, `${ref}g`) as Row[];
+    const rows = this.#sql('SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2').all(ref, `${ref}g`) as Row[];
     if (rows.length > 1) throw invalidArgument(`container ID prefix "${ref}" is ambiguous: give more characters`);
     return rows[0] ? fromRow(rows[0], this.#parse) : undefined;
   }
@@ -163,7 +174,7 @@ export class ContainerStore<C = unknown> {
 
   /** Every container, newest first. */
   list(): ContainerRecord<C>[] {
-    return (this.#db.prepare('SELECT * FROM containers ORDER BY created DESC, rowid DESC').all() as Row[]).map((r) => fromRow(r, this.#parse));
+    return (this.#sql('SELECT * FROM containers ORDER BY created DESC, rowid DESC').all() as Row[]).map((r) => fromRow(r, this.#parse));
   }
 
   /**
@@ -171,17 +182,34 @@ export class ContainerStore<C = unknown> {
    * record (throw to refuse), and apply the patch it returns. Returns the updated record.
    */
   transition(id: ContainerId, check: (c: ContainerRecord<C>) => Partial<ContainerState>): ContainerRecord<C> {
-    return this.#db.transaction(() => {
+    return this.#stateChange(() => {
       const cur = this.get(id);
       const patch = check(cur);
       this.#write(id, patch);
       return this.get(id);
-    }).immediate();
+    });
   }
 
   /** Applies a state patch without a check (the shim's exit report). */
   update(id: ContainerId, patch: Partial<ContainerState>): void {
-    this.#db.transaction(() => this.#write(id, patch)).immediate();
+    this.#stateChange(() => this.#write(id, patch));
+  }
+
+  /**
+   * Runs a state change in an IMMEDIATE transaction committed without an fsync of the WAL
+   * (synchronous=NORMAL; the database stays FULL otherwise): a run makes four of them, and a
+   * power cut that loses the last ones costs nothing, since the state they recorded (starting,
+   * running, exited, removing) is read again from the processes (a dead holder reads as exited,
+   * see reconcile) and rm redoes a removal. Inserts stay durable: a row must never be lost
+   * while its container's files exist.
+   */
+  #stateChange<T>(fn: () => T): T {
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return this.#db.transaction(fn).immediate();
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
   }
 
   #write(id: string, patch: Partial<ContainerState>): void {
@@ -191,14 +219,14 @@ export class ContainerStore<C = unknown> {
       const v = patch[k];
       return typeof v === 'boolean' ? (v ? 1 : 0) : v;
     });
-    this.#db.prepare(`UPDATE containers SET ${keys.map((k) => `${columns[k]} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
+    this.#sql(`UPDATE containers SET ${keys.map((k) => `${columns[k]} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
   }
 
   /** Renames a container; the new name must be free. */
   rename(id: ContainerId, newName: string): void {
     const name = checkName(newName);
     try {
-      this.#db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
+      this.#sql('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
     } catch (e) {
       if (e instanceof Error && /UNIQUE constraint failed/.test(e.message)) {
         throw conflict(`the container name "/${name}" is already in use: choose another name`);
@@ -209,6 +237,6 @@ export class ContainerStore<C = unknown> {
 
   /** Deletes a container's row. */
   delete(id: ContainerId): void {
-    this.#db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.#sql('DELETE FROM containers WHERE id = ?').run(id);
   }
 }
