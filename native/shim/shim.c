@@ -6,6 +6,9 @@
  * single-threaded executable does it. All policy lives in TypeScript: the plan
  * is a flat, ordered list of steps, and this file only executes them.
  *
+ * fds 3 and 4 may be one socket (a socketpair end, both directions): then nothing in the
+ * protocol changes but that closing fd 3 leaves it open as fd 4.
+ *
  * Plan wire format (fd 3, from TypeScript):
  *
  *   u32 little-endian byte length, then records; a record is its token count in
@@ -26,6 +29,8 @@
  *   log <path>                     (monitor: the init's stdout/stderr are pipes to the shim, which
  *                                   appends Docker json-file lines {"log","stream","time"} to path)
  *   log_rotate <max bytes> <files> (with log: past max bytes, path -> path.1 -> … path.<files-1>)
+ *   log_tee <stdout 0|1> <stderr 0|1> (foreground with log: the output is also copied, raw, to the
+ *                                   shim's own fd 1 / fd 2: the caller's terminal, attached)
  *   socket <path>                  (monitor: answer on a unix socket there: see "the monitor's socket")
  *   exit_command <argv…>           (monitor: once the exit file is written, the shim execs argv in
  *                                   its own place, like conmon's --exit-command; same pid, so the
@@ -121,14 +126,16 @@ static int read_full(int fd, void *buf, size_t len) {
   return 0;
 }
 
-static void write_all(int fd, const char *s, size_t len) {
+/* Writes all of s; -1 when the fd refused (the rest is dropped). */
+static int write_all(int fd, const char *s, size_t len) {
   while (len > 0) {
     ssize_t w = write(fd, s, len);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
+    if (w <= 0) return -1;
     s += w;
     len -= (size_t)w;
   }
+  return 0;
 }
 
 static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -703,6 +710,8 @@ static int init_main(int syncfd) {
 static const char *log_path;
 static unsigned long long log_max, log_size;
 static int log_files = 1;
+/* log_tee: the shim's fd (1, 2) each stream is also copied to, or -1. */
+static int tee_fd[2] = {-1, -1};
 
 /* Docker's json-file rotation: log.json -> log.json.1 -> … -> log.json.<files-1>, the oldest
  * dropped; with one file the log just starts again. Readers read the rotated files oldest first. */
@@ -880,6 +889,15 @@ static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
   for (;;) {
     int open_fds = (fdv[0] >= 0) + (fdv[1] >= 0);
     if (open_fds == 0 && exited) break;
+    if (open_fds == 0 && listen_fd < 0) {
+      /* Output over and no socket to serve: wait for the init itself (a poll would sleep out its
+       * timeout, up to 100 ms, before noticing the exit). */
+      int st;
+      pid_t w = waitpid(-1, &st, 0);
+      if (w == pid) { status = st; exited = 1; }
+      else if (w < 0 && errno == ECHILD) exited = 1;
+      continue;
+    }
     fds[0] = (struct pollfd){.fd = fdv[0], .events = POLLIN};
     fds[1] = (struct pollfd){.fd = fdv[1], .events = POLLIN};
     fds[2] = (struct pollfd){.fd = exited ? -1 : listen_fd, .events = POLLIN};
@@ -889,7 +907,12 @@ static int drain_logs(pid_t pid, int outfd, int errfd2, int logfd) {
     for (int i = 0; i < 2 && n > 0; i++) {
       if (fdv[i] < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t r = read(fdv[i], buf, sizeof buf);
-      if (r > 0) { log_chunk(&logfd, names[i], buf, (size_t)r); broadcast(buf, (size_t)r); }
+      if (r > 0) {
+        log_chunk(&logfd, names[i], buf, (size_t)r);
+        broadcast(buf, (size_t)r);
+        /* A reader that went away (EPIPE) stops the copy, not the container. */
+        if (tee_fd[i] >= 0 && write_all(tee_fd[i], buf, (size_t)r) < 0) tee_fd[i] = -1;
+      }
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(fdv[i]); fdv[i] = -1; }
     }
     if (n > 0 && (fds[2].revents & POLLIN)) sock_accept();
@@ -973,7 +996,7 @@ static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
          !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
-         !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "exit_command") || !strcmp(op, "socket") ||
+         !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "log_tee") || !strcmp(op, "exit_command") || !strcmp(op, "socket") ||
          !strcmp(op, "pidfile") || !strcmp(op, "rmstate") || !strcmp(op, "on_error") || !strcmp(op, "oom_note");
 }
 
@@ -1037,6 +1060,7 @@ int main(void) {
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
     else if (!strcmp(op, "log")) logfile = log_path = r->tok[1];
     else if (!strcmp(op, "log_rotate")) { log_max = num(r->tok[1]); log_files = (int)num(r->tok[2]); }
+    else if (!strcmp(op, "log_tee") && r->n > 2) { tee_fd[0] = !strcmp(r->tok[1], "1") ? 1 : -1; tee_fd[1] = !strcmp(r->tok[2], "1") ? 2 : -1; }
     else if (!strcmp(op, "exit_command") && r->n > 1) exit_argv = &r->tok[1];
     else if (!strcmp(op, "socket")) sock_path = r->tok[1];
     else if (!strcmp(op, "cleanup_cgroups")) cleanup = 1;
