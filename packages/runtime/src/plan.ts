@@ -243,7 +243,7 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   for (const d of opts.cgroupDirs ?? []) steps.push(['cgroup', d]);
   if (opts.mode === 'foreground' && (opts.cgroupDirs ?? []).length > 0) steps.push(['cleanup_cgroups']);
   if (opts.logFile !== undefined) {
-    if (opts.mode !== 'monitor') throw invalidArgument('a log file needs the monitor: create with monitor (the default), not runc-style');
+    if (opts.mode === 'exit') throw invalidArgument('a log file needs a shim that stays: the monitor (the default) or a foreground run, not runc-style');
     steps.push(['log', opts.logFile]);
   }
   let cloneFlags = 0;

@@ -422,6 +422,24 @@ test('the monitor writes the process output to a json-file log', async () => {
   assert.ok(records.every((r) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(r.time)), 'RFC 3339 times with ns');
 });
 
+test('a foreground run logs its output itself and copies each stream asked for to its own stdio', async () => {
+  const b = bundle(['sh', '-c', 'echo out-1; echo err-1 >&2; exit 4']);
+  const log = join(b.dir, 'ctr.log');
+  const [outFile, errFile] = [join(b.dir, 'o.txt'), join(b.dir, 'e.txt')];
+  const [out, err] = [openSync(outFile, 'w'), openSync(errFile, 'w')];
+  try {
+    const r = await rt.run(newId(), { bundle: b.dir, stdio: ['ignore', out, err], logFile: log, logTee: { stdout: true, stderr: false } });
+    assert.is(r.exitCode, 4);
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+  assert.is(readFileSync(outFile, 'utf8'), 'out-1\n', 'stdout copied');
+  assert.is(readFileSync(errFile, 'utf8'), '', 'stderr not asked for');
+  const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string });
+  assert.equal(records.map((x) => [x.stream, x.log]).sort(), [['stderr', 'err-1\n'], ['stdout', 'out-1\n']]);
+});
+
 test('process: user, groups, umask, cwd, env, rlimits, oom_score_adj and capabilities as configured', async () => {
   const caps = ['CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   const script = 'id -u; id -g; id -G; umask; pwd; echo $FOO; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; grep -E "^Cap(Eff|Bnd|Amb)" /proc/self/status; grep ^NoNewPrivs /proc/self/status';

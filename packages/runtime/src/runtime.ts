@@ -101,11 +101,17 @@ export interface CreateOptions {
    */
   readonly monitor?: boolean;
   /**
-   * Monitor mode only: the process's stdout and stderr become pipes the monitor drains into
-   * this file, one Docker json-file line per line of output (`{"log","stream","time"}`).
+   * Monitor or foreground mode: the process's stdout and stderr become pipes the shim drains
+   * into this file, one Docker json-file line per line of output (`{"log","stream","time"}`).
    */
   readonly logFile?: string;
-  /** Monitor mode with `logFile`: rotate the log past this many bytes (Docker's max-size)… */
+  /**
+   * Foreground mode with `logFile`: the shim also copies the output, raw, to its own stdout /
+   * stderr (which it has from `stdio`): an attached `berth run`, without the output going
+   * through this process.
+   */
+  readonly logTee?: { readonly stdout: boolean; readonly stderr: boolean };
+  /** With `logFile`: rotate the log past this many bytes (Docker's max-size)… */
   readonly logMaxSize?: number;
   /** …keeping this many files in all, `log`, `log.1` … (Docker's max-file, default 1). */
   readonly logMaxFile?: number;
@@ -454,6 +460,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       const steps: Step[] = ptyToLog ? planned.map((st): Step => (st[0] === 'console_connect' ? ['console_self'] : st)) : planned;
       // Monitor extras, header records the shim reads wherever they stand in the plan.
       if (opts.logFile !== undefined && (opts.logMaxSize ?? 0) > 0) steps.push(['log_rotate', String(opts.logMaxSize), String(Math.max(1, opts.logMaxFile ?? 1))]);
+      if (opts.logFile !== undefined && shimMode === 'foreground' && opts.logTee !== undefined) {
+        steps.push(['log_tee', opts.logTee.stdout ? '1' : '0', opts.logTee.stderr ? '1' : '0']);
+      }
       if (shimMode === 'monitor' && opts.exitCommand !== undefined && opts.exitCommand.length > 0) steps.push(['exit_command', ...opts.exitCommand]);
       // The monitor answers on <root>/<id>/shim.sock (state, kill, resize, attach) while it drains the log.
       if (shimMode === 'monitor' && opts.logFile !== undefined) steps.push(['socket', join(dir(id), 'shim.sock')]);
@@ -494,6 +503,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         steps,
         stdio: stdioArray(opts.stdio),
         monitor: shimMode === 'monitor',
+        // (run waits for the end of a foreground shim; create never does)
+        readToEnd: shimMode === 'foreground',
         ...(opts.ownProcessGroup === true ? { detached: true } : {}),
         ...(needsPid ? {
           prepare: async (pid: number) => {
@@ -643,7 +654,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     const { state: st, shim } = await create(id, opts, 'foreground');
     const forward = (sig: NodeJS.Signals) => { try { process.kill(st.pid, sig); } catch { /* gone */ } };
     const sigs: NodeJS.Signals[] = opts.forwardSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-    opts.onStarted?.({ pid: st.pid, stdin: shim.child.stdin, stdout: shim.child.stdout, stderr: shim.child.stderr });
+    opts.onStarted?.({ pid: st.pid, stdin: shim.child?.stdin ?? null, stdout: shim.child?.stdout ?? null, stderr: shim.child?.stderr ?? null });
     for (const sg of sigs) process.on(sg, forward);
     try {
       const result = await shim.exited;
@@ -667,7 +678,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     });
     const cg = cgOf(s);
     const shim = await startShim({
-      shimPath: shimPath(), steps, stdio: stdioArray(o.stdio),
+      shimPath: shimPath(), steps, stdio: stdioArray(o.stdio), readToEnd: o.detach !== true,
       prepare: async (pid) => { await cg.addProcess(pid).catch(() => {}); },
     });
     if (o.pidFile !== undefined) writeAtomic(resolve(o.pidFile), String(shim.pid));

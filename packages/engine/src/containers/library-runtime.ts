@@ -72,9 +72,19 @@ export class LibraryRuntime implements ContainerRuntime {
   async run(id: string, o: RunProcessOptions): Promise<RunHandle> {
     let onStarted: (s: RunStarted) => void = () => {};
     const started = new Promise<RunStarted>((r) => (onStarted = r));
+    // Without a terminal, the shim writes the log and copies the output to ours (log_tee), and
+    // the container reads our stdin itself (-i): no pipe through this process.
+    const log = o.stdio === 'inherit' ? undefined : o.log;
     const exited = this.#rt.run(id, {
       bundle: o.bundle, pidFile: o.pidFile,
-      stdio: o.stdio === 'inherit' ? 'inherit' : [o.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      stdio: o.stdio === 'inherit' ? 'inherit'
+        : log !== undefined ? [o.stdio.stdin ? 'inherit' : 'ignore', log.tee.stdout ? 'inherit' : 'ignore', log.tee.stderr ? 'inherit' : 'ignore']
+        : [o.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      ...(log === undefined ? {} : {
+        logFile: log.file, logTee: log.tee,
+        ...(log.maxSize === undefined ? {} : { logMaxSize: log.maxSize }),
+        ...(log.maxFile === undefined ? {} : { logMaxFile: log.maxFile }),
+      }),
       onStarted,
       // With a terminal the runtime forwards this process's signals; with pipes the engine
       // decides (--sig-proxy) and the shim stays out of the terminal's process group.
@@ -85,7 +95,7 @@ export class LibraryRuntime implements ContainerRuntime {
     if (first === undefined) throw failedPrecondition(`container ${id.slice(0, 12)} exited before it started`);
     const s = first;
     return {
-      pid: s.pid, stdin: s.stdin, stdout: s.stdout, stderr: s.stderr,
+      pid: s.pid, stdin: s.stdin, stdout: s.stdout, stderr: s.stderr, ...(log === undefined ? {} : { logged: true }),
       exited: exited.then(async (x) => {
         // The run is over once the pipes are drained: their last output belongs to it.
         await Promise.all([s.stdout, s.stderr].map((p) => (p && !p.readableEnded && !p.destroyed ? new Promise((r) => p.once('close', r)) : undefined)));

@@ -48,10 +48,14 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   const id = c.id;
   const opts = c.config.options;
   const logging = o.io.kind !== 'tty';
-  const log = logging ? new JsonLogWriter(join(engine.dir(id), 'log.json'), {
+  const containerLog = join(engine.dir(id), 'log.json');
+  const rotation = {
     ...(opts.logMaxSize === undefined ? {} : { maxSize: opts.logMaxSize }),
     ...(opts.logMaxFile === undefined ? {} : { maxFile: opts.logMaxFile }),
-  }) : undefined;
+  };
+  // Written here only when the runtime does not write it itself (RunHandle.logged).
+  let log: JsonLogWriter | undefined;
+  let stdinPiped = false;
   let ready = false;
   let result: MonitorResult = { code: 0 };
   let forward: ((sig: NodeJS.Signals) => void) | undefined;
@@ -67,6 +71,9 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
           bundle: engine.dir(id), pidFile, logFile,
           stdio: io.kind === 'tty' ? 'inherit' : { stdin: io.kind === 'attach' && io.stdin },
           detached: io.kind !== 'tty',
+          ...(logging ? {
+            log: { file: containerLog, ...rotation, tee: { stdout: io.kind === 'attach' && io.stdout !== false, stderr: io.kind === 'attach' && io.stderr !== false } },
+          } : {}),
         });
       } catch (e) {
         failure = toBerthError(e);
@@ -76,6 +83,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       if (handle !== undefined) {
         c = engine.started(id, handle.pid, process.pid, attempt > 0);
         if (!ready) { ready = true; o.onReady?.({ ok: true, pid: handle.pid }); }
+        if (logging && handle.logged !== true) log ??= new JsonLogWriter(containerLog, rotation);
         handle.stdout?.on('data', (d: Buffer) => {
           log?.write('stdout', d);
           if (io.kind === 'attach' && io.stdout !== false) process.stdout.write(d);
@@ -88,6 +96,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
         if (io.kind === 'attach' && io.stdin && stdin) {
           stdin.on('error', () => undefined);
           process.stdin.pipe(stdin);
+          stdinPiped = true;
         }
         if (io.kind === 'attach' && io.sigProxy && forward === undefined) {
           forward = (sig) => {
@@ -101,7 +110,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
           failure = toBerthError(e);
         }
         phase('runtime run (create, exec, wait)');
-        if (io.kind === 'attach' && io.stdin) process.stdin.unpipe();
+        if (stdinPiped) process.stdin.unpipe();
       }
       // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
       const stopped = engine.deps.store.find(id)?.state.status === 'stopping';
@@ -127,7 +136,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
     if (forward) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) process.off(s, forward);
     log?.close();
     // (Only when it was piped in: touching process.stdin makes its stream, ~3 ms of a run.)
-    if (o.io.kind === 'attach' && o.io.stdin) process.stdin.destroy();
+    if (stdinPiped) process.stdin.destroy();
   }
   const after = engine.deps.store.find(id);
   if (after && after.state.status === 'exited') {

@@ -40,6 +40,12 @@ export interface RunProcessOptions {
   readonly stdio: RunStdio;
   /** Own process group, so a terminal's Ctrl-C reaches the container only through the engine. */
   readonly detached?: boolean;
+  /**
+   * The container's json-file log, for a runtime that can write it itself (and copy the output
+   * to this process's stdout/stderr per `tee`): it then says so with {@link RunHandle.logged}
+   * and gives no output pipes. Others ignore it: the engine logs what their pipes carry.
+   */
+  readonly log?: { readonly file: string; readonly maxSize?: number; readonly maxFile?: number; readonly tee: { readonly stdout: boolean; readonly stderr: boolean } };
 }
 
 /** How a run ended: the status (128+n for signal n) and whether the OOM killer did it. */
@@ -56,6 +62,8 @@ export interface RunHandle {
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
   readonly exited: Promise<RunExit>;
+  /** The runtime writes the log ({@link RunProcessOptions.log}); stdout and stderr are null. */
+  readonly logged?: boolean;
 }
 
 /** Options of {@link ContainerRuntime.startMonitored}. */
