@@ -11,7 +11,7 @@
  * The control operations the engine calls synchronously (state, kill, delete, ps) read the
  * runtime's state.json and the container's cgroup directories directly: no process spawned.
  */
-import { existsSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import type { StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, notFound, toBerthError } from '@berth/errors';
@@ -40,6 +40,17 @@ function stdioSpec(s: StdioOptions): StdioSpec {
   if (!Array.isArray(s)) return 'inherit';
   const one = (v: unknown): StdioEntry => (v === 'ignore' || v === 'pipe' || typeof v === 'number' ? v : 'inherit');
   return [one(s[0]), one(s[1]), one(s[2])];
+}
+
+/** Whether `fd` is a terminal (a tty or pty device), without loading node:tty. */
+function isTerminal(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    const major = (st.rdev >> 8) & 0xfff;
+    return st.isCharacterDevice() && (major === 4 || major === 5 || (major >= 136 && major <= 143));
+  } catch {
+    return false;
+  }
 }
 
 /** berth's runtime as a library, with its state under `root`. */
@@ -73,8 +84,9 @@ export class LibraryRuntime implements ContainerRuntime {
     let onStarted: (s: RunStarted) => void = () => {};
     const started = new Promise<RunStarted>((r) => (onStarted = r));
     // Without a terminal, the shim writes the log and copies the output to ours (log_tee), and
-    // the container reads our stdin itself (-i): no pipe through this process.
-    const log = o.stdio === 'inherit' ? undefined : o.log;
+    // the container reads our stdin itself (-i): no pipe through this process. Not a terminal's
+    // stdin though: the container, in a process group of its own, would be stopped reading it.
+    const log = o.stdio === 'inherit' || (o.stdio.stdin && isTerminal(0)) ? undefined : o.log;
     const exited = this.#rt.run(id, {
       bundle: o.bundle, pidFile: o.pidFile,
       stdio: o.stdio === 'inherit' ? 'inherit'
