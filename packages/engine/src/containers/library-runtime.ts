@@ -116,6 +116,9 @@ export class LibraryRuntime implements ContainerRuntime {
     };
   }
 
+  /** The cgroup move's grace period (see @berth/runtime's cgroups/warm.ts), started early. */
+  readonly warm = (): void => this.#rt.warmCgroups();
+
   readonly startMonitored = async (id: string, o: MonitoredStartOptions): Promise<MonitoredStart> => {
     let st;
     try {

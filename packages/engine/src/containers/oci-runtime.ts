@@ -95,6 +95,11 @@ export interface ContainerRuntime {
    */
   run(id: string, options: RunProcessOptions): Promise<RunHandle>;
   /**
+   * Optional: begin what the runtime will wait for when it starts a container shortly (the
+   * engine calls it ~10 ms ahead, when it prepares the rootfs).
+   */
+  readonly warm?: () => void;
+  /**
    * Present when the runtime has a monitor of its own: starts the container held by it, with no
    * process of the caller's left behind. Resolves once the container runs.
    */
