@@ -22,6 +22,7 @@
  *   sc_cache <dir>                 (keep the compiled filter as BPF there; see "seccomp cache")
  *   exitfile <path>                console_connect <socket path>   mkfifo <path>
  *   cgroup <dir>                   (the shim writes the init's pid to <dir>/cgroup.procs after "go")
+ *   cgroup_self <dir>              (a v1 dir the init joins itself after "go": "joining the cgroups")
  *   cleanup_cgroups                (foreground: rmdir the cgroups once the init is reaped)
  *   console_self                   (foreground: the shim itself receives the pty master and
  *                                   proxies its stdin/stdout to it, host terminal in raw mode;
@@ -49,12 +50,24 @@
  *   shim --(fd 4) "pid <host pid>\n"      --> TypeScript writes uid/gid maps, makes the cgroups
  *   shim <--(fd 3) "go\n" | "abort\n"     --- TypeScript (may come before the pid line: when nothing
  *                                          needs the pid, it follows the plan once the cgroups exist)
- *   shim: writes the pid to each "cgroup" dir's cgroup.procs
+ *   shim: writes the pid to each "cgroup" dir's cgroup.procs that the init does not join itself
  *   shim --(sync pipe) 1 byte             --> init runs its steps
  *   init --(err pipe)  "ready\n"          --> shim --(fd 4) "ready\n"   (before wait_start; with no
  *                                          wait_start, held back until the err pipe's EOF: execve worked)
  *   init --(err pipe)  "error\t<stage>\t<op>\t<errno>\t<path>\n" on failure, then _exit(1)
  *   monitor/foreground: shim --(fd 4) "exit <code> <signal> <oom killed 0|1>\n" when the init exits
+ *
+ * Joining the cgroups: a write of a pid to cgroup.procs takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, whose first writer in a while waits for an RCU grace
+ * period (7-15 ms here: the largest item of a start). A single-threaded process that moves
+ * itself, writing "0" to a v1 hierarchy's `tasks`, skips that lock (cgroup_procs_write_start:
+ * "If we migrate a single thread, we don't care about threadgroup stability"). So the init
+ * (single-threaded, cloned from this single-threaded shim) joins each v1 dir itself, first
+ * thing after "go", for each `cgroup_self` record (TypeScript says which: v1 dirs, out of a user
+ * namespace, whose root may not write the host's cgroup files). A cgroup2 dir (no `tasks`; a
+ * thread move there stays in its threaded domain) is a `cgroup` record: the shim writes the pid
+ * to its cgroup.procs. A new cgroup namespace is then unshared by the init once it joined, so
+ * that its root is the container's cgroup, as runc's is.
  *
  * Modes: `exit` (runc-style create: the shim exits once the init is ready, the
  * init is reparented to the caller's subreaper); `foreground` (the shim waits
@@ -693,12 +706,26 @@ static void run_step(struct rec *r) {
   }
 }
 
+/* The cgroup dirs the init joins itself, and whether it then unshares its cgroup namespace
+ * (see "joining the cgroups" at the top). */
+static const char *self_join[64];
+static int nself_join;
+static int unshare_cgroupns;
+
 static int init_main(int syncfd) {
   /* Writes to the err pipe after the shim has gone must not kill us. */
   signal(SIGPIPE, SIG_IGN);
   char go;
   if (read_full(syncfd, &go, 1) < 0) _exit(1); /* the shim aborted */
   close(syncfd);
+  for (int i = 0; i < nself_join; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tasks", self_join[i]);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) fail("cgroup", "join cgroup", path);
+    close(fd);
+  }
+  if (unshare_cgroupns && unshare(CLONE_NEWCGROUP) < 0) fail("init", "unshare cgroup namespace", NULL);
   for (int i = 0; i < nrecs; i++) run_step(&recs[i]);
   errno = EINVAL;
   fail("plan", "plan has no exec step", NULL);
@@ -995,7 +1022,7 @@ static int proxy_pty(pid_t pid, int master) {
 static int is_header(const char *op) {
   return !strcmp(op, "mode") || !strcmp(op, "clone") || !strcmp(op, "setns") || !strncmp(op, "sc_", 3) ||
          !strcmp(op, "exitfile") || !strcmp(op, "console_connect") || !strcmp(op, "mkfifo") ||
-         !strcmp(op, "cgroup") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
+         !strcmp(op, "cgroup") || !strcmp(op, "cgroup_self") || !strcmp(op, "log") || !strcmp(op, "console_self") ||
          !strcmp(op, "cleanup_cgroups") || !strcmp(op, "log_rotate") || !strcmp(op, "log_tee") || !strcmp(op, "exit_command") || !strcmp(op, "socket") ||
          !strcmp(op, "pidfile") || !strcmp(op, "rmstate") || !strcmp(op, "on_error") || !strcmp(op, "oom_note");
 }
@@ -1058,6 +1085,7 @@ int main(void) {
     if (!strcmp(op, "mode")) mode = r->tok[1];
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
+    else if (!strcmp(op, "cgroup_self") && ncgroups < 64) self_join[nself_join++] = cgroups[ncgroups++] = r->tok[1];
     else if (!strcmp(op, "log")) logfile = log_path = r->tok[1];
     else if (!strcmp(op, "log_rotate")) { log_max = num(r->tok[1]); log_files = (int)num(r->tok[2]); }
     else if (!strcmp(op, "log_tee") && r->n > 2) { tee_fd[0] = !strcmp(r->tok[1], "1") ? 1 : -1; tee_fd[1] = !strcmp(r->tok[2], "1") ? 2 : -1; }
@@ -1162,6 +1190,12 @@ int main(void) {
   int syncp[2], errp[2];
   if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) shim_fail("pipe", NULL);
 
+  /* The init joins its cgroup_self dirs itself (see "joining the cgroups"), then makes its
+   * cgroup namespace: not at clone, which would root it in the shim's cgroup. */
+  if (nself_join > 0 && (flags & CLONE_NEWCGROUP)) {
+    flags &= ~(unsigned long)CLONE_NEWCGROUP;
+    unshare_cgroupns = 1;
+  }
   /* A raw clone with no new stack behaves like fork, with namespace flags. The shim is
    * single-threaded, so the child may use malloc and libseccomp freely. */
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -1204,6 +1238,9 @@ int main(void) {
   /* Join the init to its cgroups (TypeScript made them and listed their directories in the
    * plan) before it runs a single step, so every byte and pid it uses is accounted. */
   for (int i = 0; i < ncgroups; i++) {
+    int self = 0;
+    for (int j = 0; j < nself_join; j++) self |= self_join[j] == cgroups[i];
+    if (self) continue;
     char path[4200];
     snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
     int fd = open(path, O_WRONLY | O_CLOEXEC);

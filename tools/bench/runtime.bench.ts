@@ -27,6 +27,8 @@ export async function run(options: BenchOptions): Promise<readonly BenchResult[]
     const candidates: Candidate[] = [
       { name: 'berth-runtime run', argv: [process.execPath, cli, '--root', join(state, 'berth'), 'run', '--bundle', bundle.dir, 'bench'] },
       { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+      // BERTH_BENCH_BASELINE=<another dist>/berth-runtime.cjs: an older build, same bundle.
+      ...(process.env['BERTH_BENCH_BASELINE'] ? [{ name: 'baseline run', argv: [process.execPath, process.env['BERTH_BENCH_BASELINE'], '--root', join(state, 'base'), 'run', '--bundle', bundle.dir, 'bench'] }] : []),
     ];
     const crun = spawnSync('crun', ['--root', join(state, 'crun'), 'run', '--bundle', bundle.dir, 'bench-probe'], { env: childEnv() });
     if (crun.status === 0) candidates.push({ name: 'crun run', argv: ['crun', '--root', join(state, 'crun'), 'run', '--bundle', bundle.dir, 'bench'] });

@@ -86,6 +86,15 @@ test('a cgroup mount shows the container\'s own cgroups read-only: v1 binds unde
   assert.ok(find(v2, 'mount').some((m) => m[1] === '/sys/fs/cgroup/berth/x' && m[2] === at));
 });
 
+test('v1 cgroup dirs are joined by the init itself (cgroup_self), except from a user namespace', () => {
+  const dirs = ['/sys/fs/cgroup/pids/berth/x', '/sys/fs/cgroup/unified/berth/x'];
+  const records = (steps: Step[]) => steps.filter((st) => st[0] === 'cgroup' || st[0] === 'cgroup_self');
+  const plain = compilePlan(base(), { ...opts, cgroupDirs: dirs, cgroupSelfJoin: [dirs[0] ?? ''] });
+  assert.equal(records(plain), [['cgroup_self', dirs[0]], ['cgroup', dirs[1]]]);
+  const userns = base((c) => ({ ...c, linux: { ...c.linux, namespaces: [...(c.linux?.namespaces ?? []), { type: 'user' }], uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] } }));
+  assert.equal(records(compilePlan(userns, { ...opts, cgroupDirs: dirs, cgroupSelfJoin: [dirs[0] ?? ''] })), [['cgroup', dirs[0]], ['cgroup', dirs[1]]]);
+});
+
 test('mount options split into flags, propagation and data', () => {
   const r = parseMountOptions(['nosuid', 'ro', 'rw', 'rprivate', 'size=1m', 'noexec']);
   assert.equal(r.flags, 0x2 | 0x8);

@@ -45,6 +45,11 @@ export interface PlanOptions {
   /** Cgroup directories the shim joins the init to before releasing it. */
   readonly cgroupDirs?: readonly string[];
   /**
+   * Of `cgroupDirs`, the cgroup v1 ones: the init joins them itself (`cgroup_self`), unless it
+   * is in a user namespace.
+   */
+  readonly cgroupSelfJoin?: readonly string[];
+  /**
    * What a `cgroup` mount shows: each of the container's cgroup directories and the name it
    * gets below the mount point (`memory`, `cpu` … on v1; `''` for a v2 directory, bound at
    * the mount point itself). Without it a cgroup mount is an empty read-only tmpfs.
@@ -240,7 +245,12 @@ export function compilePlan(config: OciConfig, opts: PlanOptions): Step[] {
   const steps: Step[] = [['mode', opts.mode]];
   if (opts.exitFile !== undefined) steps.push(['exitfile', opts.exitFile]);
   if (opts.execFifo !== undefined) steps.push(['mkfifo', opts.execFifo]);
-  for (const d of opts.cgroupDirs ?? []) steps.push(['cgroup', d]);
+  // v1 dirs the init joins itself (writing "0" to their tasks: no grace period, see
+  // native/shim/shim.c "joining the cgroups"); the shim moves it into the others. Not from a
+  // user namespace (new or joined), whose root may not write the host's cgroup files.
+  const inUserNs = (linux.namespaces ?? []).some((n) => n.type === 'user');
+  const selfJoin = new Set(inUserNs ? [] : opts.cgroupSelfJoin ?? []);
+  for (const d of opts.cgroupDirs ?? []) steps.push([selfJoin.has(d) ? 'cgroup_self' : 'cgroup', d]);
   if (opts.mode === 'foreground' && (opts.cgroupDirs ?? []).length > 0) steps.push(['cleanup_cgroups']);
   if (opts.logFile !== undefined) {
     if (opts.mode === 'exit') throw invalidArgument('a log file needs a shim that stays: the monitor (the default) or a foreground run, not runc-style');

@@ -422,6 +422,21 @@ test('the monitor writes the process output to a json-file log', async () => {
   assert.ok(records.every((r) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(r.time)), 'RFC 3339 times with ns');
 });
 
+test("cgroups: the init is in the container's cgroup of each controller, the root of its own cgroup namespace", async () => {
+  // The default spec asks for a cgroup namespace: inside, every v1 controller's path is "/".
+  const inNs = await runCaptured(bundle(['cat', '/proc/self/cgroup']));
+  assert.is(inNs.exitCode, 0, inNs.out);
+  const v1 = inNs.out.trim().split('\n').filter((l) => /^\d+:[a-z_,]+:/.test(l) && !l.includes('name='));
+  assert.ok(v1.length > 0, inNs.out);
+  for (const l of v1) assert.ok(l.endsWith(':/'), `not the namespace's root: ${l}`);
+  // Without one, the host's view: the container's own dir, named by its id (the default cgroupsPath).
+  const hostNs = await runCaptured(bundle(['cat', '/proc/self/cgroup'], (c) => ({
+    ...c, linux: { ...c.linux, namespaces: (c.linux?.namespaces ?? []).filter((n) => n.type !== 'cgroup') },
+  })));
+  const pids = hostNs.out.split('\n').find((l) => /^\d+:pids:/.test(l)) ?? '';
+  assert.ok(pids.endsWith(`/${ids[ids.length - 1] ?? '?'}`), hostNs.out);
+});
+
 test('a foreground run logs its output itself and copies each stream asked for to its own stdio', async () => {
   const b = bundle(['sh', '-c', 'echo out-1; echo err-1 >&2; exit 4']);
   const log = join(b.dir, 'ctr.log');

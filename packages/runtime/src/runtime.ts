@@ -21,7 +21,7 @@ import { constants } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError, BerthError } from '@berth/errors';
 import { cgroupManager, cgroupManagerAt, defaultDeviceRules, readCgroupHost, type CgroupHost, type CgroupManager, type LinuxDeviceCgroup, type LinuxResources } from './cgroups/index.js';
-import { warmCgroupMigration } from './cgroups/warm.js';
+import { initJoinsItself, warmCgroupMigration } from './cgroups/warm.js';
 import { compileExecPlan, compilePlan, encodePlan, type ShimMode, type Step } from './plan.js';
 import { resolveInRoot, type InRootResolver } from './resolve.js';
 import { LinuxSys } from '@berth/native';
@@ -180,6 +180,7 @@ export interface Runtime {
    * Starts, in the background, the RCU grace period that the next move of a process into a
    * cgroup waits for (see cgroups/warm.ts), for a caller about to create a container: started
    * about one grace period (~10 ms) before `create`, it is over by the time the init joins.
+   * Nothing to do with cgroup v1, where the init joins itself without that wait.
    */
   warmCgroups(): void;
   run(id: string, options: CreateOptions & { readonly detach?: boolean }): Promise<ExitStatus>;
@@ -406,7 +407,6 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 
   async function create(id: string, opts: CreateOptions, mode?: ShimMode): Promise<{ state: ContainerState; shim: ShimHandle }> {
     checkId(id);
-    if (options.cgroups === undefined) warmCgroupMigration(hostInfo());
     const bundle = resolve(opts.bundle);
     let config: OciConfig;
     try {
@@ -415,6 +415,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       if (isBerthError(e)) throw e;
       throw toBerthError(e, `read bundle config ${join(bundle, 'config.json')}`);
     }
+    // Only where the init is joined through cgroup.procs (see cgroups/warm.ts).
+    const inUserNs = (config.linux?.namespaces ?? []).some((n) => n.type === 'user');
+    if (options.cgroups === undefined && (inUserNs || !initJoinsItself(hostInfo()))) warmCgroupMigration(hostInfo());
     const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);
     if (!existsSync(rootfs)) throw notFound(`rootfs ${rootfs} does not exist: check root.path in ${join(bundle, 'config.json')}`);
     mkdirSync(root, { recursive: true, mode: 0o711 });
@@ -448,6 +451,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       };
       const cgm = cgroupsOf(cgroupsPath);
       cg = cgm;
+      const views = cgroupViews(cgm.dirs, hostInfo());
       const ptyToLog = opts.terminalToLog === true && shimMode === 'monitor' && opts.logFile !== undefined && opts.consoleSocket === undefined && config.process?.terminal === true;
       const planned = compilePlan(config, {
         rootfs, bundle, mode: shimMode,
@@ -459,7 +463,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         stateDir: dir(id),
         seccompCache: join(root, '.seccomp-cache'),
         cgroupDirs: cgm.dirs,
-        cgroupViews: cgroupViews(cgm.dirs, hostInfo()),
+        cgroupViews: views,
+        // (Real cgroupfs only: a test's own CgroupManager may name any dirs.)
+        ...(options.cgroups === undefined ? { cgroupSelfJoin: views.filter((v) => v.name !== '').map((v) => v.dir) } : {}),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
       // (The shim keeps the pty itself: its console_self in place of a console socket to connect.)
@@ -723,7 +729,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 
   return {
     pause, resume, update,
-    warmCgroups: () => { if (options.cgroups === undefined) warmCgroupMigration(hostInfo()); },
+    warmCgroups: () => { if (options.cgroups === undefined && !initJoinsItself(hostInfo())) warmCgroupMigration(hostInfo()); },
     create: async (id, o) => {
       const { state: st, shim } = await create(id, o);
       shim.release();

@@ -31,6 +31,18 @@ export function warmCgroupMigration(host: CgroupHost): void {
   write(fd, String(process.pid), () => close(fd, () => {}));
 }
 
+/**
+ * Whether a container's init joins its cgroups itself on this host: with cgroup v1 it writes
+ * "0" to each hierarchy's `tasks`, a single-threaded self-move that skips the lock and its
+ * grace period altogether (native/shim/shim.c, "joining the cgroups"). Then there is nothing to
+ * warm, and warming would hurt: the waiting move holds cgroup_mutex, so the container's cgroups
+ * could only be made once the grace period is over. (A container in a user namespace is still
+ * joined through cgroup.procs; it pays the wait.)
+ */
+export function initJoinsItself(host: CgroupHost): boolean {
+  return cgroupDriverVersion(host.mode) === 1 && host.v1.size > 0;
+}
+
 /** `cgroup.procs` of this process's own cgroup in one hierarchy (cgroup2, else a v1 one). */
 function ownProcsFile(host: CgroupHost): string | undefined {
   if (cgroupDriverVersion(host.mode) === 2 || host.v1.size === 0) {

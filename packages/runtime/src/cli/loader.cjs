@@ -33,7 +33,7 @@ for (let i = 2; i < process.argv.length; i++) {
   if (/^[a-z][a-z0-9-]{0,31}$/.test(a)) command = a;
   break;
 }
-if (basename(__filename, '.cjs') === 'berth-runtime' && (command === 'run' || command === 'create' || command === 'exec')) warmCgroupMove();
+if (basename(__filename, '.cjs') === 'berth-runtime' && (command === 'run' || command === 'create' || command === 'exec')) warmCgroupMove(command === 'exec');
 const fast = join(__dirname, `${basename(__filename, '.cjs')}-fast-${command}.cjs`);
 if (!(command !== 'other' && existsSync(fast) && load(fast).run(process.argv.slice(2)) === true)) load(join(__dirname, `${basename(__filename, '.cjs')}-main.cjs`));
 
@@ -79,17 +79,21 @@ function load(file) {
 }
 
 /**
- * berth-runtime run/create/exec move a process into the container's cgroups, and the first move
+ * berth-runtime run/create/exec move a process into the container's cgroups through cgroup.procs
+ * (exec always; run/create only with cgroup v2, as v1's init joins itself), and the first move
  * in a while waits for an RCU grace period (5-15 ms here; runc pays it too): see
- * ../cgroups/warm.ts, which the runtime calls when it creates a container. Started here, before
- * the bundle loads, the wait is mostly over by the time the shim moves the init. This process
+ * ../cgroups/warm.ts. Started here, before the bundle loads, the wait is mostly over by the time
+ * the process is moved. This process
  * moves into the cgroup it is already in (a no-op) from libuv's thread pool; v1's pids or
  * freezer hierarchy, else cgroup2, at their usual mount points; any failure just skips it.
  */
-function warmCgroupMove() {
+function warmCgroupMove(exec) {
   try {
     const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
     const v1 = lines.map((l) => /^\d+:(pids|freezer):(\/.*)$/.exec(l)).find((m) => m !== null);
+    // With cgroup v1 a container's init joins itself without the wait, and a warm-up would
+    // only hold cgroup_mutex while the cgroups are made (../cgroups/warm.ts): exec only.
+    if (v1 && !exec) return;
     const v2 = lines.map((l) => /^0::(\/.*)$/.exec(l)).find((m) => m !== null);
     const procs = v1 ? `/sys/fs/cgroup/${v1[1]}${v1[2] === '/' ? '' : v1[2]}/cgroup.procs`
       : v2 ? `/sys/fs/cgroup${v2[1] === '/' ? '' : v2[1]}/cgroup.procs` : undefined;
