@@ -15,7 +15,8 @@
  *                   kernel leaves work/work/incompat/volatile, which `mount` clears
  *     rootfs/       the mount point
  *     init/         the container's own init layer, only when the shared one's name was taken
- *     snapshot.json {version, key, driver, readonly, volatile, lowerDirs, init, mounts}  written once by prepare;
+ *     snapshot.json {version, key, driver, readonly, volatile, lowerDirs, init, mounts}  written once by prepare
+ *                   (fsync'd unless volatile);
  *                   lowerDirs are the ones mounted: the init layer (when asked) and then the image's
  *     mounts.json   {version, mounts: [{target, type, mountedAt}]}     written before mounting,
  *                                                                      emptied after unmounting
@@ -221,8 +222,12 @@ export function readMountRecords(root: string, key: string): MountRecord[] {
   return v === undefined ? [] : parseMounts(v, p.mounts);
 }
 
+/**
+ * Writes the record of a prepare. Durably, unless the rootfs is volatile: its writes do not
+ * outlive a host crash either, and a lost record only makes `mount` fail until `remove`.
+ */
 export function writeSnapshot(root: string, rec: SnapshotRecord): void {
-  writeFileAtomic(containerPaths(root, rec.key).snapshot, JSON.stringify(rec, null, 2) + '\n');
+  writeFileAtomic(containerPaths(root, rec.key).snapshot, JSON.stringify(rec, null, 2) + '\n', { durable: !rec.volatile });
 }
 
 export function writeMountRecords(root: string, key: string, mounts: readonly MountRecord[]): void {
