@@ -10,6 +10,12 @@
  *   - the idle overhead of a detached container: the RSS of the berth-shim that holds it next
  *     to conmon's for the same `sleep` container.
  *
+ * Measured 2026-11-28, session 4 (30 rounds, a loaded 2-core host, podman's median 213 ms):
+ *   berth 117-122 ms, 0.55-0.57× podman (session start: 179 ms, 0.81×). Where the time went
+ *   (ms): node + bundle + cli 46 · group 2 · register 1 · db open 4 · image resolve 7 ·
+ *   spec + insert 4 · overlay 2 · prepare 5-7 (shared init layer) · mount 3-5 · bundle + start 3 ·
+ *   spawn runtime 14 (no child_process, no grace period) · run 3 · exit 1 · remove 5.
+ *
  * Measured 2026-11-28 (2 cores, other benchmarks running: podman's own median moved 179-312 ms),
  * with berth's runtime in process (no berth-runtime child) and the shim as the detached holder:
  *   berth/podman 1.01× · 1.21× · 1.18× over three runs (1.37× when the CLI spawned berth-runtime)
