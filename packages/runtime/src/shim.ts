@@ -201,10 +201,11 @@ function spawnWithPipes(opts: StartShimOptions, first: Buffer): [Channel, ShimEx
 
 function spawnOverSocket(opts: StartShimOptions, first: Buffer): [Channel, ShimExit, () => void, undefined] {
   const [mine, theirs] = new LinuxSys().socketpair();
-  const devNull = opts.stdio.includes('ignore') ? openSync('/dev/null', 'r+') : -1;
+  // ('pipe' never comes here: startShim sends those through child_process.)
+  const devNull = opts.stdio.some((s) => s === 'ignore' || s === 'pipe') ? openSync('/dev/null', 'r+') : -1;
   let spawned: SpawnedProcess;
   try {
-    const fds = opts.stdio.map((s, i) => (s === 'inherit' ? i : s === 'ignore' ? devNull : s === 'pipe' ? devNull : s));
+    const fds = opts.stdio.map((s, i) => (s === 'inherit' ? i : s === 'ignore' || s === 'pipe' ? devNull : s));
     spawned = spawnWithFds(opts.shimPath, [], [...fds, theirs, theirs], { ...(opts.detached === true ? { detached: true } : {}) });
   } catch (e) {
     closeSync(mine);
