@@ -207,8 +207,9 @@ export class ContainerEngine {
     // exist whatever the image has, and `diff`/`commit` never list them.
     // (@berth/overlay loads here, not at start-up: ps, logs, rm … never need it.)
     const { defaultInitEntries } = await import('@berth/overlay');
-    // The runtime's first cgroup move waits for an RCU grace period (~10 ms): begun now, it
-    // overlaps the rootfs and bundle work below (about as long) instead of the start.
+    // Where the runtime's cgroup move waits for an RCU grace period (~10 ms; cgroup2, user
+    // namespaces), begun now it overlaps the rootfs and bundle work below (about as long)
+    // instead of the start. (With cgroup v1 the init joins without it: a no-op.)
     this.deps.runtime.warm?.();
     phase('overlay load');
     // A --rm container's rootfs is thrown away: a volatile overlay spares its removal a sync of
