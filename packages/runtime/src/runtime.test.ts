@@ -44,6 +44,17 @@ test('device rules: the config first, then the default devices and each linux.de
   assert.equal(r.devices?.at(-1), { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' });
 });
 
+test('device rules: an allow repeated since the last deny is written once; after a deny it counts again', () => {
+  const nullDev = { allow: true, type: 'c' as const, major: 1, minor: 3, access: 'rwm' };
+  const r = withDefaultDevices({ devices: [{ allow: false, access: 'rwm' }, nullDev, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }, nullDev] }, []);
+  // Both config allows stay (a deny between them); runc's default /dev/null allow repeats the last: dropped.
+  assert.equal(r.devices?.filter((d) => d.allow && d.major === 1 && d.minor === 3).length, 2);
+  const keys = (r.devices ?? []).map((d) => JSON.stringify(d));
+  const lastDeny = keys.reduce((at, k, i) => (k.includes('"allow":false') ? i : at), -1);
+  const afterLastDeny = keys.slice(lastDeny + 1);
+  assert.is(new Set(afterLastDeny).size, afterLastDeny.length, 'no allow twice after the last deny');
+});
+
 test('systemd cgroup paths become the cgroupfs paths systemd would use; others pass through', () => {
   assert.equal(cgroupfsPath('system.slice:cri-containerd:abc'), '/system.slice/cri-containerd-abc.scope');
   assert.equal(cgroupfsPath('machine-libpod.slice:libpod:abc'), '/machine.slice/machine-libpod.slice/libpod-abc.scope');

@@ -277,7 +277,28 @@ export function withDefaultDevices(resources: Readonly<Record<string, unknown>> 
   const extra: LinuxDeviceCgroup[] = (devices ?? []).map((d) => ({
     allow: true, type: d.type === 'b' ? 'b' : 'c', ...(d.major !== undefined ? { major: d.major } : {}), ...(d.minor !== undefined ? { minor: d.minor } : {}), access: 'rwm',
   }));
-  return { ...res, devices: [...own, ...defaultDeviceRules.filter((r) => r.allow), ...extra] };
+  return { ...res, devices: withoutRepeats([...own, ...defaultDeviceRules.filter((r) => r.allow), ...extra]) };
+}
+
+/**
+ * Drops an allow rule that repeats one since the last deny: writing it again changes nothing,
+ * and a config that lists runc's defaults itself (Docker's, the engine's) would write each twice.
+ */
+function withoutRepeats(rules: readonly LinuxDeviceCgroup[]): LinuxDeviceCgroup[] {
+  const out: LinuxDeviceCgroup[] = [];
+  let since = new Set<string>();
+  for (const r of rules) {
+    if (!r.allow) {
+      since = new Set();
+      out.push(r);
+      continue;
+    }
+    const key = `${r.type ?? 'a'} ${r.major ?? '*'}:${r.minor ?? '*'} ${r.access ?? 'rwm'}`;
+    if (since.has(key)) continue;
+    since.add(key);
+    out.push(r);
+  }
+  return out;
 }
 
 /**
