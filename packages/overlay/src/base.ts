@@ -146,12 +146,13 @@ export abstract class BaseSnapshotter implements Snapshotter {
     return this.locked(key, undefined, () => this.unmountLocked(key));
   }
 
-  private unmountLocked(key: string): void {
+  /** Unmounts `key`'s rootfs; `record` empties its mounts.json (remove deletes it instead). */
+  private unmountLocked(key: string, record = true): void {
     const p = containerPaths(this.root, key);
     let target = p.rootfs;
-    try { target = realpathSync(p.rootfs); } catch { /* gone: nothing can be mounted on it by that name */ }
+    try { target = realpathSync.native(p.rootfs); } catch { /* gone: nothing can be mounted on it by that name */ }
     unmountUnder(this.sys, target);
-    if (existsSync(p.mounts)) writeMountRecords(this.root, key, []);
+    if (record && existsSync(p.mounts)) writeMountRecords(this.root, key, []);
   }
 
   async isMounted(key: string): Promise<boolean> {
@@ -162,7 +163,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
     const p = containerPaths(this.root, key);
     let target: string;
     try {
-      target = realpathSync(p.rootfs);
+      target = realpathSync.native(p.rootfs);
     } catch {
       return false;
     }
@@ -173,7 +174,9 @@ export abstract class BaseSnapshotter implements Snapshotter {
     throwIfAborted(options.signal, `remove rootfs of ${key}`);
     const p = containerPaths(this.root, key);
     await this.locked(key, options.signal, () => {
-      this.unmountLocked(key);
+      // (A crash before the files go leaves mounts.json naming mounts that are gone: harmless,
+      // system check --repair drops such entries.)
+      this.unmountLocked(key, false);
       this.forget(p);
       this.removeOwnFiles(p);
     });
