@@ -436,9 +436,6 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       if (isBerthError(e)) throw e;
       throw toBerthError(e, `read bundle config ${join(bundle, 'config.json')}`);
     }
-    // Only where the init is joined through cgroup.procs (see cgroups/warm.ts).
-    const inUserNs = (config.linux?.namespaces ?? []).some((n) => n.type === 'user');
-    if (options.cgroups === undefined && (inUserNs || !initJoinsItself(hostInfo()))) warmCgroupMigration(hostInfo());
     const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);
     if (!existsSync(rootfs)) throw notFound(`rootfs ${rootfs} does not exist: check root.path in ${join(bundle, 'config.json')}`);
     mkdirSync(root, { recursive: true, mode: 0o711 });
@@ -489,6 +486,10 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         ...(options.cgroups === undefined ? { cgroupSelfJoin: views.filter((v) => v.name !== '').map((v) => v.dir) } : {}),
         ...(opts.logFile !== undefined ? { logFile: resolve(opts.logFile) } : {}),
       });
+      // The shim moves the init into each `cgroup` dir through cgroup.procs (the others it joins
+      // itself): start the grace period that move waits for now, before the cgroups are made
+      // (see cgroups/warm.ts).
+      if (options.cgroups === undefined && planned.some((st) => st[0] === 'cgroup')) warmCgroupMigration(hostInfo());
       // (The shim keeps the pty itself: its console_self in place of a console socket to connect.)
       const steps: Step[] = ptyToLog ? planned.map((st): Step => (st[0] === 'console_connect' ? ['console_self'] : st)) : planned;
       // Monitor extras, header records the shim reads wherever they stand in the plan.
