@@ -1064,6 +1064,7 @@ int main(void) {
   const char *logfile = NULL;
   int cleanup = 0;
   const char *cgroups[64];
+  int joins_itself[64] = {0}; /* cgroup_self: the init joins cgroups[i] itself */
   int ncgroups = 0;
   const char *exitfile = NULL;
   char **exit_argv = NULL;
@@ -1085,7 +1086,7 @@ int main(void) {
     if (!strcmp(op, "mode")) mode = r->tok[1];
     else if (!strcmp(op, "exitfile")) exitfile = r->tok[1];
     else if (!strcmp(op, "cgroup") && ncgroups < 64) cgroups[ncgroups++] = r->tok[1];
-    else if (!strcmp(op, "cgroup_self") && ncgroups < 64) self_join[nself_join++] = cgroups[ncgroups++] = r->tok[1];
+    else if (!strcmp(op, "cgroup_self") && ncgroups < 64) { joins_itself[ncgroups] = 1; self_join[nself_join++] = cgroups[ncgroups++] = r->tok[1]; }
     else if (!strcmp(op, "log")) logfile = log_path = r->tok[1];
     else if (!strcmp(op, "log_rotate")) { log_max = num(r->tok[1]); log_files = (int)num(r->tok[2]); }
     else if (!strcmp(op, "log_tee") && r->n > 2) { tee_fd[0] = !strcmp(r->tok[1], "1") ? 1 : -1; tee_fd[1] = !strcmp(r->tok[2], "1") ? 2 : -1; }
@@ -1238,9 +1239,7 @@ int main(void) {
   /* Join the init to its cgroups (TypeScript made them and listed their directories in the
    * plan) before it runs a single step, so every byte and pid it uses is accounted. */
   for (int i = 0; i < ncgroups; i++) {
-    int self = 0;
-    for (int j = 0; j < nself_join; j++) self |= self_join[j] == cgroups[i];
-    if (self) continue;
+    if (joins_itself[i]) continue;
     char path[4200];
     snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
