@@ -51,18 +51,20 @@ async function removeImages(ctx: Context, refs: string[], o: { force?: boolean; 
       for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
       for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
     });
-    if (o.prune !== false) await collectWithInitLayers(ctx, store);
+    if (o.prune !== false) {
+      collectGarbage(store);
+      await pruneInitLayersOf(ctx);
+    }
   } finally {
     store.close();
   }
 }
 
 /**
- * Collects unused blobs and layers, then the init layers that the containers of the deleted
- * images shared (see @berth/overlay's init.ts).
+ * Once images are gone: the init layers their containers shared (see @berth/overlay's init.ts).
+ * (@berth/overlay loads here: other image commands never need it.)
  */
-async function collectWithInitLayers(ctx: Context, store: Store): Promise<void> {
-  collectGarbage(store);
+async function pruneInitLayersOf(ctx: Context): Promise<void> {
   const { pruneInitLayers } = await import('@berth/overlay');
   pruneInitLayers(ctx.root);
 }
@@ -190,8 +192,7 @@ async function prune(ctx: Context, o: { all?: boolean }): Promise<void> {
   const store = openStore(ctx);
   try {
     const r = pruneImages(store, { all: o.all === true });
-    const { pruneInitLayers } = await import('@berth/overlay');
-    pruneInitLayers(ctx.root);
+    await pruneInitLayersOf(ctx);
     const lines = r.removed.flatMap((x) => [...x.untagged.map((u) => `untagged: ${u}`), ...x.deleted.map((d) => `deleted: ${d}`)]);
     if (lines.length > 0) process.stdout.write(`Deleted Images:\n${lines.join('\n')}\n\n`);
     process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
