@@ -8,6 +8,7 @@
       "target_name": "berth_native",
       "sources": [
         "csrc/addon.cc",
+        "csrc/inflate.cc",
         "csrc/resolve.cc"
       ],
       # node-addon-api with C++ exceptions: a failed syscall throws a Napi::Error straight from

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common.h"
+#include "inflate.h"
 #include "resolve.h"
 
 #ifndef SYS_close_range
@@ -452,7 +453,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("execve", Napi::Function::New<Guard<Execve>>(env, "execve"));
   // The ABI version of these bindings: the TypeScript layer refuses an addon built from older
   // sources instead of failing later on a missing function.
-  exports.Set("abi", Napi::Number::New(env, 4));
+  berth::InitInflate(env, exports);
+  exports.Set("abi", Napi::Number::New(env, 5));
   return exports;
 }
 

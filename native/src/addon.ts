@@ -6,7 +6,7 @@ import { errnoError } from './errno.js';
 import { addonPath } from './locate.js';
 
 /** The ABI version of the bindings this TypeScript expects (`abi` in csrc/addon.cc). */
-const expectedAbi = 4;
+const expectedAbi = 5;
 
 /** The raw functions of the addon. Results are `unknown`: LinuxSys validates each one. */
 export interface Addon {
@@ -30,11 +30,24 @@ export interface Addon {
   pidfdOpen(pid: number): unknown;
   pidfdSendSignal(pidfd: number, signal: number): unknown;
   execve(path: string, argv: readonly string[], fds: readonly number[]): unknown;
+  /** A gzip decoder on the calling thread (csrc/inflate.cc); `check` false skips the CRC-32. */
+  Inflater: new (check: boolean) => RawInflater;
+  inflaterAvailable(): unknown;
+}
+
+/** csrc/inflate.cc's `Inflater`: see inflate.ts. */
+export interface RawInflater {
+  /** Bytes written to `output`; the offset reached in `input` is then in `consumed`. */
+  run(input: Uint8Array, offset: number, output: Uint8Array): number;
+  readonly consumed: number;
+  end(): void;
+  close(): void;
 }
 
 const functions = [
   'mount', 'umount2', 'flock', 'resolveInRoot', 'openInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
-  'llistxattr', 'lremovexattr', 'lutimens', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve',
+  'llistxattr', 'lremovexattr', 'lutimens', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve', 'Inflater',
+  'inflaterAvailable',
 ] as const satisfies readonly (keyof Addon)[];
 
 function isRecord(v: unknown): v is Record<string, unknown> {

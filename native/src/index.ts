@@ -7,3 +7,4 @@ export {
 export { LinuxSys, type LinuxSysOptions, type Resolver } from './linux-sys.js';
 export { RecordingSys, type SysOp, type SysCall, type FailRule, type FakeMount } from './recording-sys.js';
 export { addonPath, shimPath, searchDirs } from './locate.js';
+export { gunzipper, type GunzipOptions } from './inflate.js';

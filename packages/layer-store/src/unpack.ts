@@ -5,7 +5,9 @@
  * (tarparse.ts, synchronous) → the file system. Every entry's parent directory is resolved *inside* the target with
  * `sys.resolveInRoot` (RESOLVE_IN_ROOT semantics), so `..`, absolute names, symlinks and hard
  * links can never reach outside it; names that would climb out are refused outright.
- * gzip and zstd (fzstd, pure JS) are detected by their magic bytes.
+ * gzip and zstd (fzstd, pure JS) are detected by their magic bytes. gzip is decoded on the calling
+ * thread by the addon's decoder (Node's zlib; node:zlib's stream where the addon is missing),
+ * without the CRC-32 when the diffID is checked, into one reused buffer.
  * Whiteouts become overlayfs whiteouts: `.wh.x` → char device 0/0 named `x`,
  * `.wh..wh..opq` → xattr `trusted.overlay.opaque=y` on the directory.
  */
@@ -20,7 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { BerthError, invalidArgument, isBerthError, toBerthError } from '@berth/errors';
-import type { ResolveOptions } from '@berth/native';
+import { gunzipper, type ResolveOptions } from '@berth/native';
 import type { Digest } from './digest.js';
 import { TarReader, type TarHeader, type TarSink } from './tarparse.js';
 
@@ -85,12 +87,26 @@ async function* hashing(src: AsyncIterable<Uint8Array>, hash: Hash | undefined, 
   }
 }
 
+/** Options of {@link decompressing}. */
+export interface DecompressOptions {
+  /** `false`: the compressed bytes are not hashed (`digest()` then throws). */
+  readonly hashSource?: boolean;
+  /**
+   * The caller compares `diffID()` with a digest it trusts: gzip's own CRC-32 is then skipped (it
+   * would only re-check what the sha256 of the tar checks).
+   */
+  readonly diffIDChecked?: boolean;
+  /** The consumer is done with each tar chunk before it asks for the next: one buffer may serve them all. */
+  readonly reuseChunks?: boolean;
+}
+
 /**
  * Decompresses a layer stream (by magic), hashing both sides: yields the tar bytes. After the
- * iterator ends, `digest()` and `diffID()` give the results.
+ * iterator ends, `digest()` and `diffID()` give the results. gzip is decompressed on the calling
+ * thread by the native addon when it loads (`gunzipper`), else by node:zlib.
  */
 export function decompressing(
-  source: AsyncIterable<Uint8Array>, observeTar?: (chunk: Uint8Array) => void, options: { readonly hashSource?: boolean } = {},
+  source: AsyncIterable<Uint8Array>, observeTar?: (chunk: Uint8Array) => void, options: DecompressOptions = {},
 ): { tar: AsyncIterable<Uint8Array>; digest(): Digest; diffID(): Digest; diffSize(): number } {
   const blobHash = options.hashSource === false ? undefined : createHash('sha256');
   const tarHash = createHash('sha256');
@@ -116,7 +132,10 @@ export function decompressing(
       if (!done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
     }
     let plain: AsyncIterable<Uint8Array>;
-    if (kind === 'gzip') {
+    const native = kind === 'gzip' ? gunzipper({ check: options.diffIDChecked !== true, reuse: options.reuseChunks === true, chunkSize: gunzipChunk }) : undefined;
+    if (native !== undefined) {
+      plain = native(rest());
+    } else if (kind === 'gzip') {
       // 256 KiB output chunks, not 16: a sixteenth of the thread-pool round trips and callbacks.
       const gunzip = createGunzip({ chunkSize: gunzipChunk });
       pipeline(Readable.from(rest()), gunzip).catch(() => undefined);
@@ -179,7 +198,10 @@ export function entryPath(name: string): string {
  * a worker thread, where blocking calls block nothing else.
  */
 export async function unpackLayer(sys: UnpackSys, source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
-  const streams = decompressing(source, undefined, options.hashSource === false ? { hashSource: false } : {});
+  // TarReader and LayerWriter copy what they keep of a chunk, so the decompressor may reuse its buffer.
+  const streams = decompressing(source, undefined, {
+    reuseChunks: true, diffIDChecked: options.expectedDiffID !== undefined, ...(options.hashSource === false ? { hashSource: false } : {}),
+  });
   const writer = new LayerWriter(sys, dir);
   const reader = new TarReader(writer);
   try {

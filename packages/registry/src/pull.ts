@@ -453,7 +453,7 @@ async function verifyOrUnpack(store: Store, j: LayerJob, source: AsyncIterable<U
     }
   }
   // Already unpacked, or no kernel door: hash the tar to check the diffID.
-  const d = decompressing(source, undefined, { hashSource: false });
+  const d = decompressing(source, undefined, { hashSource: false, diffIDChecked: true, reuseChunks: true });
   for await (const _ of d.tar) { /* hash only */ }
   if (d.diffID() !== j.diffID) throw invalidArgument(`layer ${j.blob} does not match the image config (diffID ${d.diffID()}, expected ${j.diffID})`, { detail: { verification: true } });
   return { diffSize: d.diffSize() };
