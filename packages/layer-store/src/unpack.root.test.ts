@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { digestOf, type Digest } from './digest.js';
 import { LayerStore } from './layers.js';
+import { UnpackPool } from './unpack-pool.js';
 import { entryPath } from './unpack.js';
 import { from, getXattr, makeTar, rejects, testSys, type Entry } from './testing.js';
 import { LinuxSys } from '@berth/native';
@@ -98,6 +99,34 @@ test('two unpacks of one layer at once: one wins, the other keeps its result, no
   assert.is(b?.diffID, digestOf(tar));
   assert.equal(readdirSync(store.dir), [cid('race').slice(7)]);
   assert.is(readdirSync(store.path(cid('race'))).length, 200);
+});
+
+test('more layers than unpack workers: the others wait for a worker, then all unpack', async () => {
+  const { base } = setup();
+  const pool = new UnpackPool(1);
+  const tars = await Promise.all([0, 1, 2].map((n) => makeTar(Array.from({ length: 50 }, (_, i) => ({ name: `l${n}/f${i}`, body: `layer ${n} file ${i}` })))));
+  const started: number[] = [];
+  let releaseFirst: () => void = () => undefined;
+  const held = new Promise<void>((r) => { releaseFirst = r; });
+  async function* source(n: number): AsyncGenerator<Buffer> {
+    started.push(n);
+    const tar = tars[n] as Buffer;
+    yield tar.subarray(0, 1024);
+    if (n === 0) await held;
+    yield tar.subarray(1024);
+  }
+  const dirsOf = [0, 1, 2].map((n) => { const d = join(base, `u${n}`); mkdirSync(d); return d; });
+  const all = Promise.all([0, 1, 2].map((n) => pool.unpack(source(n), dirsOf[n] as string)));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(started, [0], 'with one worker busy, the next layers are not read yet');
+  releaseFirst();
+  const results = await all;
+  assert.equal(started, [0, 1, 2]);
+  for (const [n, r] of results.entries()) {
+    assert.is(r.diffID, digestOf(tars[n] as Buffer));
+    assert.is(readdirSync(join(dirsOf[n] as string, `l${n}`)).length, 50);
+  }
+  await pool.close();
 });
 
 test('binary xattrs (security.capability, user.*) survive byte for byte (GNU tar --xattrs layer)', async () => {
