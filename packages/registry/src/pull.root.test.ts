@@ -152,6 +152,11 @@ test('TLS: unknown CA fails with the certs.d hint; the CA in certs.d makes it wo
   } catch (e) {
     assert.match((e as Error).message, new RegExp(`certificate signed by unknown authority: put the registry's CA at ${config.certsDir}/${reg.host}/ca.crt`));
   }
+  // --insecure-registry: TLS without verification (no CA store is loaded for it); the registry speaks only HTTPS.
+  const insecure = openStore();
+  const u = await pullImage(insecure, `${reg.host}/library/busybox:latest`, { config: isolated({ loopbackInsecure: false, insecureRegistries: [reg.host] }) });
+  assert.is(u.id, (await fixture('busybox')).imageId);
+  insecure.close();
   mkdirSync(join(config.certsDir, reg.host), { recursive: true });
   writeFileSync(join(config.certsDir, reg.host, 'ca.crt'), reg.caCert!);
   const r = await pullImage(store, `${reg.host}/library/busybox:latest`, { config });

@@ -202,6 +202,11 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
   const retries = options.retries ?? 5;
   const pr = parsePullRef(ref);
   const client = registries.client(via);
+  const name = pr.digest !== undefined ? `${pr.name}@${pr.digest}` : `${pr.name}:${pr.tag ?? 'latest'}`;
+  const before = store.images.find(name);
+  // A new image will have layers to unpack: the workers start (~70 ms each) while the manifest
+  // and config are fetched, not after. A name we have is likely up to date: no workers yet.
+  if (before === undefined && store.layers.canUnpack) store.layers.warm(Math.max(1, options.maxConcurrentDownloads ?? 3));
   emit({ kind: 'resolving', ref });
   const top = await fetchManifest(client, pr.repo, pr.digest ?? pr.tag ?? 'latest', { retries, ...(signal ? { signal } : {}) });
   let doc = parseManifestDocument(JSON.parse(top.bytes.toString('utf8')) as unknown, top.mediaType, `manifest of ${ref}`);
@@ -221,9 +226,7 @@ async function pullWith(store: Store, ref: string, options: PullOptions, registr
   if (doc.kind !== 'manifest') throw invalidArgument(`image ${ref}: not an image manifest`);
   const man = doc.manifest;
   emit({ kind: 'resolved', ref, repo: pr.repo, tag: pr.tag, digest: top.digest, platform: formatPlatform(wanted) });
-  const name = pr.digest !== undefined ? `${pr.name}@${pr.digest}` : `${pr.name}:${pr.tag ?? 'latest'}`;
   const configDigest = parseDigest(man.config.digest);
-  const before = store.images.find(name);
 
   return store.images.withLease(async (hold) => {
     hold(configDigest);
