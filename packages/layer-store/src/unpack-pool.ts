@@ -1,17 +1,19 @@
 /**
- * Unpacking layers on worker threads: one worker per layer unpacking at once, reused, so several
- * layers of a pull use several cores (the main thread keeps the network and the blob ingest).
- * At most one worker per CPU: a layer beyond that waits for a worker (its download then stalls
- * on backpressure). More workers than cores only share the same cores, and each new isolate
- * compiles the same hot code again: with 3 workers on 2 cores a pull took ~10% longer.
+ * Unpacking layers on worker threads, so several layers of a pull use several cores (the main
+ * thread keeps the network and the blob ingest). At most one worker per CPU: more workers than
+ * cores only share the same cores, and each new isolate compiles the same hot code again. A
+ * worker unpacks several layers at once, chunk by chunk as their bytes arrive: a layer that
+ * streams one large file keeps its worker mostly idle, and a layer of small files beside it
+ * uses the rest (with one layer per worker, the third download of a pull on two cores stalled
+ * until a worker was free).
  *
- *   main (UnpackPool.unpack)                        worker (unpack-worker.ts)
- *     start {dir, expectedDiffID, hashSource} ──►     unpackLayer(own LinuxSys, feed, dir)
- *     data {chunk: ArrayBuffer, transferred}  ──►     feed.push        ─► ack {bytes} when consumed
- *     … at most `inFlight` bytes unacknowledged …
- *     end                                     ──►     feed.end
- *     abort {error} (the source failed)       ──►     feed.fail        ─► error {…}
- *                                             ◄──     done {result} | error {name, code, message, …}
+ *   main (UnpackPool.unpack)                            worker (unpack-worker.ts)
+ *     start {id, dir, expectedDiffID, hashSource} ──►     unpackLayer(own LinuxSys, feed[id], dir)
+ *     data {id, chunk: ArrayBuffer, transferred}  ──►     feed[id].push   ─► ack {id, bytes} when consumed
+ *     … at most `inFlight` bytes of a layer unacknowledged …
+ *     end {id}                                    ──►     feed[id].end
+ *     abort {id, error} (the source failed)       ──►     feed[id].fail   ─► error {id, …}
+ *                                                 ◄──     done {id, result} | error {id, name, code, message, …}
  *
  * Every byte of the source reaches the worker in order (the diffID covers all of them); the
  * promise settles only after the worker answered, so when it rejects the worker has stopped
@@ -27,16 +29,16 @@ import type { UnpackOptions, UnpackResult } from './unpack.js';
 
 /** A message to a worker. */
 export type ToWorker =
-  | { readonly type: 'start'; readonly dir: string; readonly expectedDiffID: Digest | undefined; readonly hashSource: boolean }
-  | { readonly type: 'data'; readonly chunk: ArrayBuffer }
-  | { readonly type: 'end' }
-  | { readonly type: 'abort'; readonly error: SerializedError };
+  | { readonly type: 'start'; readonly id: number; readonly dir: string; readonly expectedDiffID: Digest | undefined; readonly hashSource: boolean }
+  | { readonly type: 'data'; readonly id: number; readonly chunk: ArrayBuffer }
+  | { readonly type: 'end'; readonly id: number }
+  | { readonly type: 'abort'; readonly id: number; readonly error: SerializedError };
 
-/** A message from a worker. */
+/** A message from a worker, about the unpack `id`. */
 export type ToMain =
-  | { readonly type: 'ack'; readonly bytes: number }
-  | { readonly type: 'done'; readonly result: UnpackResult }
-  | { readonly type: 'error'; readonly error: SerializedError };
+  | { readonly type: 'ack'; readonly id: number; readonly bytes: number }
+  | { readonly type: 'done'; readonly id: number; readonly result: UnpackResult }
+  | { readonly type: 'error'; readonly id: number; readonly error: SerializedError };
 
 /** An error as it crosses threads (structured clone keeps only an Error's message and stack). */
 export interface SerializedError {
@@ -100,83 +102,85 @@ function startWorker(): Worker {
   });
 }
 
+/** A worker and the unpacks it runs, by id. */
+interface Slot {
+  readonly w: Worker;
+  readonly jobs: Map<number, (m: ToMain) => void>;
+  /** Set once the worker failed or exited: it takes no more work. */
+  dead?: Error;
+}
+
 /** Unpacks layers on worker threads (see the protocol above). */
 export class UnpackPool {
-  private readonly idle: Worker[] = [];
+  private readonly slots: Slot[] = [];
   private retire: NodeJS.Timeout | undefined;
-  /** Workers started and not stopped. */
-  private live = 0;
-  /** Unpacks waiting for a worker (all {@link max} are busy). */
-  private readonly waiting: Array<(w: Worker) => void> = [];
+  private nextId = 1;
 
-  /** At most `max` workers at once (default: one per CPU); further unpacks wait for one. */
+  /** At most `max` workers (default: one per CPU); beyond that, workers share layers. */
   constructor(private readonly max: number = defaultWorkers()) {}
 
-  private start(): Worker {
-    const w = startWorker();
-    this.live++;
-    w.once('exit', () => {
-      this.live--;
-      // A worker that died (it failed) frees its place for an unpack that waits.
-      const next = this.waiting.shift();
-      if (next !== undefined) next(this.start());
-    });
-    return w;
+  private start(): Slot {
+    const slot: Slot = { w: startWorker(), jobs: new Map() };
+    const fail = (e: Error): void => {
+      if (slot.dead) return;
+      slot.dead = e;
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      for (const onMessage of [...slot.jobs.values()]) onMessage({ type: 'error', id: 0, error: serializeError(e) });
+    };
+    slot.w.on('message', (m: ToMain) => slot.jobs.get(m.id)?.(m));
+    slot.w.on('error', (e: Error) => { fail(internal(`layer unpack worker failed: ${e.message}`, { cause: e })); void slot.w.terminate(); });
+    slot.w.on('exit', (code: number) => fail(internal(`layer unpack worker exited (code ${code}) before it finished`)));
+    slot.w.unref();
+    this.slots.push(slot);
+    return slot;
   }
 
-  private acquire(): Worker | Promise<Worker> {
-    const w = this.idle.pop();
-    if (w !== undefined) return w;
-    if (this.live < this.max) return this.start();
-    return new Promise((resolve) => this.waiting.push(resolve));
+  /** An idle worker, else a new one while under `max`, else the one with the fewest layers. */
+  private pick(): Slot {
+    const idle = this.slots.find((s) => s.jobs.size === 0);
+    if (idle) return idle;
+    if (this.slots.length < this.max) return this.start();
+    return this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
   }
 
-  /** Puts a worker back; workers idle for {@link idleMs} are stopped (a long-lived `berth serve`). */
-  private release(w: Worker): void {
-    const next = this.waiting.shift();
-    if (next !== undefined) { next(w); return; }
-    w.unref();
-    this.idle.push(w);
+  /** Workers idle for {@link idleMs} are stopped (a long-lived `berth serve`). */
+  private idleCheck(): void {
     clearTimeout(this.retire);
+    if (this.slots.some((s) => s.jobs.size > 0)) return;
     this.retire = setTimeout(() => { void this.close(); }, idleMs);
     this.retire.unref();
   }
 
   /** Unpacks `source` into `dir` (which exists) on a worker: {@link unpackLayer}'s contract. */
   async unpack(source: AsyncIterable<Uint8Array>, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
-    const w = await this.acquire();
-    w.ref();
+    const slot = this.pick();
+    const { w } = slot;
+    const id = this.nextId++;
+    clearTimeout(this.retire);
     let acked = 0;
     let sent = 0;
     let wakePump: (() => void) | undefined;
     let settled = false;
     const result = new Promise<UnpackResult>((resolve, reject) => {
-      const finish = (): void => {
-        settled = true;
-        w.off('message', onMessage);
-        w.off('error', onError);
-        w.off('exit', onExit);
-        wakePump?.();
-      };
-      const onMessage = (m: ToMain): void => {
+      slot.jobs.set(id, (m: ToMain): void => {
         if (m.type === 'ack') {
           acked += m.bytes;
           if (sent - acked <= inFlight / 2) { const f = wakePump; wakePump = undefined; f?.(); }
           return;
         }
-        finish();
-        this.release(w);
+        settled = true;
+        slot.jobs.delete(id);
+        if (slot.jobs.size === 0) w.unref();
+        wakePump?.();
+        this.idleCheck();
         if (m.type === 'done') resolve(m.result);
         else reject(deserializeError(m.error));
-      };
-      const onError = (e: Error): void => { finish(); void w.terminate(); reject(internal(`layer unpack worker failed: ${e.message}`, { cause: e })); };
-      const onExit = (code: number): void => { finish(); reject(internal(`layer unpack worker exited (code ${code}) before it finished`)); };
-      w.on('message', onMessage);
-      w.on('error', onError);
-      w.on('exit', onExit);
+      });
     });
+    w.ref();
     const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => { if (!settled) w.postMessage(m, transfer); };
-    post({ type: 'start', dir, expectedDiffID: options.expectedDiffID, hashSource: options.hashSource !== false });
+    post({ type: 'start', id, dir, expectedDiffID: options.expectedDiffID, hashSource: options.hashSource !== false });
 
     const pump = async (): Promise<void> => {
       const it = source[Symbol.asyncIterator]();
@@ -191,7 +195,7 @@ export class UnpackPool {
         batch = [];
         sent += size;
         size = 0;
-        post({ type: 'data', chunk: out.buffer }, [out.buffer]);
+        post({ type: 'data', id, chunk: out.buffer }, [out.buffer]);
       };
       try {
         for (;;) {
@@ -207,9 +211,9 @@ export class UnpackPool {
           }
         }
         flush();
-        post({ type: 'end' });
+        post({ type: 'end', id });
       } catch (e) {
-        post({ type: 'abort', error: serializeError(e) });
+        post({ type: 'abort', id, error: serializeError(e) });
       }
     };
     // On success the worker read everything; on failure the pump stops at its next chunk (the
@@ -218,20 +222,17 @@ export class UnpackPool {
     return result;
   }
 
-  /** Starts idle workers until there are `count`, so that their start-up overlaps other work. */
+  /** Starts workers until there are `count` (at most `max`), so that their start-up overlaps other work. */
   warm(count: number): void {
-    while (this.idle.length < count && this.live < this.max) {
-      const w = this.start();
-      // An idle worker that fails (it cannot start) is dropped; the next unpack starts another.
-      w.once('error', () => { const i = this.idle.indexOf(w); if (i >= 0) this.idle.splice(i, 1); });
-      this.release(w);
-    }
+    while (this.slots.length < Math.min(count, this.max)) this.start();
+    this.idleCheck();
   }
 
   /** Stops the idle workers. */
   async close(): Promise<void> {
     clearTimeout(this.retire);
-    const ws = this.idle.splice(0);
-    await Promise.all(ws.map((w) => w.terminate()));
+    const idle = this.slots.filter((s) => s.jobs.size === 0);
+    for (const s of idle) this.slots.splice(this.slots.indexOf(s), 1);
+    await Promise.all(idle.map((s) => { s.dead = new Error('stopped'); return s.w.terminate(); }));
   }
 }

@@ -101,31 +101,38 @@ test('two unpacks of one layer at once: one wins, the other keeps its result, no
   assert.is(readdirSync(store.path(cid('race'))).length, 200);
 });
 
-test('more layers than unpack workers: the others wait for a worker, then all unpack', async () => {
+test('more layers than unpack workers: a worker takes several at once, each gets its own bytes', async () => {
   const { base } = setup();
   const pool = new UnpackPool(1);
   const tars = await Promise.all([0, 1, 2].map((n) => makeTar(Array.from({ length: 50 }, (_, i) => ({ name: `l${n}/f${i}`, body: `layer ${n} file ${i}` })))));
-  const started: number[] = [];
+  // Layer 0 stops after 1 KiB until the others are done: they must not wait for it.
   let releaseFirst: () => void = () => undefined;
   const held = new Promise<void>((r) => { releaseFirst = r; });
+  const finished: number[] = [];
   async function* source(n: number): AsyncGenerator<Buffer> {
-    started.push(n);
     const tar = tars[n] as Buffer;
-    yield tar.subarray(0, 1024);
-    if (n === 0) await held;
-    yield tar.subarray(1024);
+    for (let i = 0; i < tar.length; i += 1024) {
+      if (n === 0 && i === 1024) await held;
+      yield tar.subarray(i, i + 1024);
+    }
   }
   const dirsOf = [0, 1, 2].map((n) => { const d = join(base, `u${n}`); mkdirSync(d); return d; });
-  const all = Promise.all([0, 1, 2].map((n) => pool.unpack(source(n), dirsOf[n] as string)));
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(started, [0], 'with one worker busy, the next layers are not read yet');
+  const jobs = [0, 1, 2].map((n) => pool.unpack(source(n), dirsOf[n] as string).then((r) => { finished.push(n); return r; }));
+  await Promise.all([jobs[1], jobs[2]]);
+  assert.equal(finished.sort(), [1, 2], 'layers 1 and 2 finished beside the stalled layer 0');
   releaseFirst();
-  const results = await all;
-  assert.equal(started, [0, 1, 2]);
+  const results = await Promise.all(jobs);
   for (const [n, r] of results.entries()) {
     assert.is(r.diffID, digestOf(tars[n] as Buffer));
     assert.is(readdirSync(join(dirsOf[n] as string, `l${n}`)).length, 50);
   }
+  // A failing layer fails alone; the worker goes on with the next.
+  const bad = join(base, 'bad');
+  mkdirSync(bad);
+  await rejects(pool.unpack(from(Buffer.alloc(4096, 7)), bad), /not a valid tar/);
+  const again = join(base, 'again');
+  mkdirSync(again);
+  assert.is((await pool.unpack(from(tars[1] as Buffer), again)).diffID, digestOf(tars[1] as Buffer));
   await pool.close();
 });
 
