@@ -268,6 +268,46 @@ Napi::Value Lutimens(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// createFile(path, data, createMode, uid, gid, chmodMode, mtime): a regular file made whole in
+// one call, for layer unpacking (a layer of 10,000 small files made five Node fs calls each):
+// open(O_CREAT|O_EXCL|O_NOFOLLOW) with createMode, write all of data, fchown, fchmod when
+// chmodMode >= 0 (set after fchown, which clears setuid bits), futimens to mtime (seconds, a
+// fraction kept to the nanosecond), close. Refuses to replace or follow anything (EEXIST).
+Napi::Value CreateFile(const Napi::CallbackInfo& info) {
+  std::string path = Str(info, 0);
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "createFile: data is a Uint8Array");
+  auto data = info[1].As<Napi::Uint8Array>();
+  auto createMode = static_cast<mode_t>(Int(info, 2));
+  auto uid = static_cast<uid_t>(Int(info, 3));
+  auto gid = static_cast<gid_t>(Int(info, 4));
+  int64_t chmodMode = Int(info, 5);
+  if (!info[6].IsNumber()) throw Napi::TypeError::New(info.Env(), "createFile: mtime is a number");
+  double mtime = info[6].As<Napi::Number>().DoubleValue();
+  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, createMode));
+  if (!fd.valid()) throw SysError{errno, "open", path};
+  const uint8_t* p = data.Data();
+  size_t left = data.ByteLength();
+  while (left > 0) {
+    ssize_t n = write(fd.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SysError{errno, "write", path};
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (fchown(fd.get(), uid, gid) != 0) throw SysError{errno, "fchown", path};
+  if (chmodMode >= 0 && fchmod(fd.get(), static_cast<mode_t>(chmodMode)) != 0) throw SysError{errno, "fchmod", path};
+  struct timespec ts[2];
+  double sec = mtime < 0 ? 0 : static_cast<double>(static_cast<int64_t>(mtime));
+  ts[0].tv_sec = static_cast<time_t>(sec);
+  ts[0].tv_nsec = static_cast<long>((mtime - sec) * 1e9 + 0.5);
+  if (ts[0].tv_nsec >= 1000000000L || ts[0].tv_nsec < 0) ts[0].tv_nsec = 0;
+  ts[1] = ts[0];
+  if (futimens(fd.get(), ts) != 0) throw SysError{errno, "futimens", path};
+  return info.Env().Undefined();
+}
+
 // execve(path, argv, fds): replaces this process with `path` (the environment is this
 // process's own). fds[i] becomes fd 3+i in the new program, without close-on-exec; fds 0-2 are
 // kept (Node made them close-on-exec at start-up: that is undone); every other fd is
@@ -445,6 +485,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("llistxattr", Napi::Function::New<Guard<Llistxattr>>(env, "llistxattr"));
   exports.Set("lremovexattr", Napi::Function::New<Guard<Lremovexattr>>(env, "lremovexattr"));
   exports.Set("lutimens", Napi::Function::New<Guard<Lutimens>>(env, "lutimens"));
+  exports.Set("createFile", Napi::Function::New<Guard<CreateFile>>(env, "createFile"));
   exports.Set("socketpair", Napi::Function::New<Guard<Socketpair>>(env, "socketpair"));
   exports.Set("sendFd", Napi::Function::New<Guard<SendFd>>(env, "sendFd"));
   exports.Set("recvFd", Napi::Function::New<Guard<RecvFd>>(env, "recvFd"));
@@ -454,7 +495,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The ABI version of these bindings: the TypeScript layer refuses an addon built from older
   // sources instead of failing later on a missing function.
   berth::InitInflate(env, exports);
-  exports.Set("abi", Napi::Number::New(env, 5));
+  exports.Set("abi", Napi::Number::New(env, 6));
   return exports;
 }
 

@@ -6,7 +6,7 @@ import { errnoError } from './errno.js';
 import { addonPath } from './locate.js';
 
 /** The ABI version of the bindings this TypeScript expects (`abi` in csrc/addon.cc). */
-const expectedAbi = 5;
+const expectedAbi = 6;
 
 /** The raw functions of the addon. Results are `unknown`: LinuxSys validates each one. */
 export interface Addon {
@@ -24,6 +24,7 @@ export interface Addon {
   llistxattr(path: string): unknown;
   lremovexattr(path: string, name: string): unknown;
   lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): unknown;
+  createFile(path: string, data: Uint8Array, createMode: number, uid: number, gid: number, chmodMode: number, mtime: number): unknown;
   socketpair(): unknown;
   sendFd(socketFd: number, fd: number, message: Buffer): unknown;
   recvFd(socketFd: number): unknown;
@@ -46,7 +47,7 @@ export interface RawInflater {
 
 const functions = [
   'mount', 'umount2', 'flock', 'resolveInRoot', 'openInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
-  'llistxattr', 'lremovexattr', 'lutimens', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve', 'Inflater',
+  'llistxattr', 'lremovexattr', 'lutimens', 'createFile', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve', 'Inflater',
   'inflaterAvailable',
 ] as const satisfies readonly (keyof Addon)[];
 

@@ -485,6 +485,33 @@ test('lutimens sets times to the nanosecond on the path itself: a symlink, not i
   assert.is(e.path, join(dir, 'missing'));
 });
 
+test('createFile makes a whole file (data, owner, mode, mtime); it never replaces or follows what is there', () => {
+  const dir = mkdtempSync(join(base, 'create-'));
+  const file = join(dir, 'f');
+  const data = Buffer.from('layer file\n'.repeat(1000));
+  sys.createFile(file, data.subarray(11), { mode: 0o640, uid: 1000, gid: 1001, mtime: 1_600_000_000.25 });
+  const st = lstatSync(file, { bigint: true });
+  assert.ok(readFileSync(file).equals(data.subarray(11)));
+  assert.is(Number(st.mode & 0o7777n), 0o640);
+  assert.is(Number(st.uid), 1000);
+  assert.is(Number(st.gid), 1001);
+  assert.is(st.mtimeNs, 1_600_000_000_250_000_000n);
+  assert.is(st.atimeNs, st.mtimeNs);
+  // chmod after chown: setuid survives (chown clears it).
+  const suid = join(dir, 'suid');
+  sys.createFile(suid, Buffer.alloc(0), { mode: 0o600, chmod: 0o4755, uid: 0, gid: 0, mtime: 0 });
+  assert.is(lstatSync(suid).mode & 0o7777, 0o4755);
+  assert.is(lstatSync(suid).size, 0);
+  const exists = errorOf(() => sys.createFile(file, data, { mode: 0o644, uid: 0, gid: 0, mtime: 0 }));
+  assert.is(exists.errno, 'EEXIST');
+  assert.ok(readFileSync(file).equals(data.subarray(11)), 'the file is untouched');
+  const outside = join(dir, 'outside');
+  symlinkSync(outside, join(dir, 'link'));
+  assert.is(errorOf(() => sys.createFile(join(dir, 'link'), data, { mode: 0o644, uid: 0, gid: 0, mtime: 0 })).errno, 'EEXIST');
+  assert.not.ok(statSync(outside, { throwIfNoEntry: false }), 'a symlink is not followed');
+  assert.is(errorOf(() => sys.createFile(join(dir, 'missing', 'f'), data, { mode: 0o644, uid: 0, gid: 0, mtime: 0 })).code, 'NotFound');
+});
+
 test('execve replaces the process (same pid) and hands the given fds over as 3, 4 …; a missing program throws', async () => {
   const dir = mkdtempSync(join(base, 'execve-'));
   const file = join(dir, 'data');

@@ -183,6 +183,20 @@ export class LinuxSys implements Sys {
     }
   }
 
+  /**
+   * Creates the regular file `path` with all of `data` in one call (open O_CREAT|O_EXCL|O_NOFOLLOW
+   * with `mode`, write, fchown, fchmod to `chmod` when given, futimens to `mtime` seconds,
+   * close): what unpacking a small file takes. Fails with EEXIST rather than replace or follow
+   * whatever is at `path`.
+   */
+  createFile(path: string, data: Uint8Array, options: { readonly mode: number; readonly uid: number; readonly gid: number; readonly chmod?: number; readonly mtime: number }): void {
+    try {
+      this.#native().createFile(path, data, options.mode, options.uid, options.gid, options.chmod ?? -1, options.mtime);
+    } catch (e) {
+      throw toSysError(e, `create ${path}`, { path });
+    }
+  }
+
   socketpair(): [number, number] {
     let got: unknown;
     try {

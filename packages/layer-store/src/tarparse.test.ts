@@ -11,18 +11,23 @@ import { makeTar } from './testing.js';
 
 interface Seen { h: Omit<TarHeader, 'xattrs'>; xattrs: Record<string, string>; data: string }
 
-/** Reads `tar` fed in chunks of `size` bytes; returns every entry with its data. */
-function read(tar: Buffer, size: number): Seen[] {
+/**
+ * Reads `tar` fed in chunks of `size` bytes; returns every entry with its data. With `files`,
+ * the sink also takes whole files by onFile, counted in `files.n`.
+ */
+function read(tar: Buffer, size: number, files?: { n: number }): Seen[] {
   const out: Seen[] = [];
   let cur: Seen | undefined;
+  const onEntry = (h: TarHeader): void => {
+    const { xattrs, ...rest } = h;
+    cur = { h: rest, xattrs: Object.fromEntries([...(xattrs ?? new Map())].map(([k, v]) => [k, v.toString('hex')])), data: '' };
+    out.push(cur);
+  };
   const r = new TarReader({
-    onEntry: (h) => {
-      const { xattrs, ...rest } = h;
-      cur = { h: rest, xattrs: Object.fromEntries([...(xattrs ?? new Map())].map(([k, v]) => [k, v.toString('hex')])), data: '' };
-      out.push(cur);
-    },
+    onEntry,
     onData: (c) => { if (cur) cur.data += c.toString('latin1'); },
     onEntryEnd: () => { cur = undefined; },
+    ...(files ? { onFile: (h: TarHeader, data: Buffer) => { files.n++; onEntry(h); if (cur) cur.data = data.toString('latin1'); cur = undefined; } } : {}),
   });
   for (let i = 0; i < tar.length; i += size) r.write(tar.subarray(i, i + size));
   r.end();
@@ -63,6 +68,13 @@ for (const format of ['gnu', 'posix', 'ustar']) {
     assert.equal(read(tar, 1), whole);
     assert.equal(read(tar, 511), whole);
     assert.equal(read(tar, 65536), whole);
+    // A sink taking whole files gets the same entries, whole when their bytes are in the chunk.
+    const files = { n: 0 };
+    assert.equal(read(tar, tar.length, files), whole);
+    assert.ok(files.n >= 2, 'the files came whole');
+    const split = { n: 0 };
+    assert.equal(read(tar, 511, split), whole);
+    assert.equal(read(tar, 1, { n: 0 }), whole);
     const by = new Map(whole.map((e) => [e.h.name.replace(/^\.\//, '').replace(/\/$/, ''), e]));
     assert.is(by.get(`${long}/file`)?.data, 'x'.repeat(1000));
     assert.is(by.get(`${long}/file`)?.h.type, 'file');

@@ -10,7 +10,8 @@
  *              'g'  PAX records for every later entry
  *              'L'  GNU long name of the next entry, 'K' its long link name
  *     else          an entry: `onEntry(header)`, then its `size` bytes (none for a directory)
- *                   by `onData`, then `onEntryEnd`
+ *                   by `onData`, then `onEntryEnd`; or, for a regular file whose bytes are all
+ *                   in the chunk at hand, `onFile(header, bytes)` when the sink has it
  *   data padded to 512
  *
  * Errors are thrown from `write`/`end` as plain Errors (the unpacker names them).
@@ -41,6 +42,11 @@ export interface TarSink {
   onEntry(h: TarHeader): void;
   onData(chunk: Buffer): void;
   onEntryEnd(): void;
+  /**
+   * A regular file whose data is all in the chunk being read: called instead of
+   * onEntry/onData/onEntryEnd when the sink has it (a file made in one go).
+   */
+  onFile?(h: TarHeader, data: Buffer): void;
 }
 
 const types: Record<string, TarEntryType | undefined> = {
@@ -139,7 +145,21 @@ export class TarReader {
         this.headLen = 0;
         h = this.head;
       }
-      this.header(h);
+      const entry = this.header(h);
+      if (entry === undefined) continue;
+      this.inEntry = true;
+      // A directory has no data whatever its size says (tar-stream reads it so).
+      const data = entry.type === 'directory' ? 0 : entry.size;
+      this.padLeft = pad(data);
+      if (this.sink.onFile !== undefined && (entry.type === 'file' || entry.type === 'contiguous-file') && n - off >= data) {
+        this.inEntry = false;
+        this.sink.onFile(entry, chunk.subarray(off, off + data));
+        off += data;
+        continue;
+      }
+      this.sink.onEntry(entry);
+      this.dataLeft = data;
+      if (data === 0) this.endData();
     }
   }
 
@@ -163,9 +183,10 @@ export class TarReader {
     this.sink.onEntryEnd();
   }
 
-  private header(h: Buffer): void {
+  /** Reads a header block: the entry it begins, or undefined (a meta header, an all-zero block). */
+  private header(h: Buffer): TarHeader | undefined {
     const sum = checksum(h);
-    if (sum === 8 * 0x20) return; // an all-zero block (end of archive)
+    if (sum === 8 * 0x20) return undefined; // an all-zero block (end of archive)
     if (sum !== num(h, 148, 8)) throw new Error('invalid tar header (bad checksum): is the tar corrupt?');
     const isUstar = h.compare(ustar, 0, 6, 257, 263) === 0;
     const isGnu = !isUstar && h.compare(gnu, 0, 6, 257, 263) === 0 && h.compare(gnuVersion, 0, 2, 263, 265) === 0;
@@ -178,7 +199,7 @@ export class TarReader {
       this.dataLeft = size;
       this.padLeft = pad(size);
       if (size === 0) this.endData();
-      return;
+      return undefined;
     }
     let name = str(h, 0, 100);
     if (isUstar && h[345] !== 0) name = `${str(h, 345, 155)}/${name}`;
@@ -214,16 +235,10 @@ export class TarReader {
       }
     }
     if (!(entrySize >= 0) || !Number.isSafeInteger(entrySize)) throw new Error('invalid tar header: bad size');
-    this.inEntry = true;
-    this.sink.onEntry({
+    return {
       name, type, mode: num(h, 100, 8), uid, gid, size: entrySize, mtime, linkname,
       devmajor: num(h, 329, 8), devminor: num(h, 337, 8), xattrs,
-    });
-    // A directory has no data whatever its size says (tar-stream reads it so).
-    const data = type === 'directory' ? 0 : entrySize;
-    this.dataLeft = data;
-    this.padLeft = pad(data);
-    if (data === 0) this.endData();
+    };
   }
 }
 

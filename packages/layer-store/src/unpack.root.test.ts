@@ -187,6 +187,18 @@ const hostile: Array<{ name: string; entries: () => Entry[]; refused?: RegExp; c
     refused: /not in the layer/,
   },
   { name: 'a 10,000-byte name', entries: () => [{ name: 'n'.repeat(10_000), body: 'x' }], refused: /10000 bytes long/ },
+  {
+    // A later file replaces what an earlier entry left under its name, never writing through it.
+    name: 'a symlink out, then a file of the same name', entries: () => [
+      { name: 'f', type: 'symlink', linkname: '../../../../../tmp/berth-unpack-written-through' }, { name: 'f', body: 'replaced' },
+      { name: 'd/', type: 'directory' }, { name: 'd/inner', body: 'x' }, { name: 'd', body: 'file now' }],
+    contained: (l) => {
+      assert.ok(lstatSync(join(l, 'f')).isFile());
+      assert.is(readFileSync(join(l, 'f'), 'utf8'), 'replaced');
+      assert.not.ok(existsSync('/tmp/berth-unpack-written-through'));
+      assert.is(readFileSync(join(l, 'd'), 'utf8'), 'file now');
+    },
+  },
 ];
 
 for (const h of hostile) {

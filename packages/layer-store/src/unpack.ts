@@ -34,6 +34,11 @@ export interface UnpackSys {
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2). */
   lsetxattr(path: string, name: string, value: Uint8Array): void;
+  /**
+   * Optional: a regular file made whole in one call (LinuxSys.createFile: open O_EXCL|O_NOFOLLOW,
+   * write, fchown, fchmod to `chmod` when given, futimens, close; EEXIST when `path` exists).
+   */
+  createFile?(path: string, data: Uint8Array, options: { readonly mode: number; readonly uid: number; readonly gid: number; readonly chmod?: number; readonly mtime: number }): void;
 }
 
 /** What unpacking found. */
@@ -357,6 +362,46 @@ class LayerWriter implements TarSink {
         break;
       }
     }
+  }
+
+  /**
+   * A regular file with all its bytes at hand: one addon call instead of five fs calls (a layer
+   * of small files is mostly these). Whiteouts, xattrs and a sys without createFile take the
+   * general path.
+   */
+  onFile(h: TarHeader, data: Buffer): void {
+    const create = this.sys.createFile;
+    if (create === undefined || h.xattrs !== undefined) {
+      this.onEntry(h);
+      this.onData(data);
+      this.onEntryEnd();
+      return;
+    }
+    const rel = entryPath(h.name);
+    const base = posix.basename(rel);
+    if (rel === '.' || base.startsWith('.wh.')) {
+      this.onEntry(h);
+      this.onData(data);
+      this.onEntryEnd();
+      return;
+    }
+    this.entries++;
+    const target = `${this.resolveDir(posix.dirname(rel))}/${base}`;
+    const mode = h.mode & 0o7777;
+    const direct = (mode & 0o7000) === 0 && (mode & this.umask) === 0;
+    const options = { mode: direct ? mode : 0o600, uid: h.uid, gid: h.gid, mtime: h.mtime, ...(direct ? {} : { chmod: mode }) };
+    try {
+      create.call(this.sys, target, data, options);
+    } catch (e) {
+      if (!isExists(e)) throw e;
+      // What is there goes (see onEntry's makeRoom), then the file is made.
+      if (lstatSync(target, { throwIfNoEntry: false }) !== undefined) {
+        rmSync(target, { recursive: true, force: true });
+        this.forget(rel);
+      }
+      create.call(this.sys, target, data, options);
+    }
+    this.size += data.length;
   }
 
   onData(chunk: Buffer): void {
