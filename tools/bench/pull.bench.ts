@@ -9,6 +9,15 @@
  * `prepare`); `sync` runs before each so earlier writes do not land in the next measurement (the
  * page cache is not dropped: other people share this machine).
  * Needs root (berth unpacks with owners), skopeo, podman and docker-registry.
+ *
+ * This disk (ext4, no journal) makes creating files slow for minutes after many were deleted
+ * (ext4 skips recently freed inodes, scanning for others): a run right after another bench's
+ * clean-up, or a test suite, measured podman at 19 s and berth at 2.7 s. Wait ~10 minutes.
+ *
+ * Measured 2026-11-28, 3 rounds, 2 cores shared with the registry (all three candidates are
+ * CPU-bound here; berth uses ~2.7 s of CPU per pull): berth 1.43 s, podman 4.99 s, skopeo
+ * 0.68 s (0.29× podman, 2.10× skopeo); another run 1.75 / 6.67 / 0.79 s (0.26×, 2.21×). At the
+ * start of that day: 2.66 / 6.77 / 1.01 s (2.64× skopeo).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
