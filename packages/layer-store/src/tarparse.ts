@@ -147,16 +147,15 @@ export class TarReader {
       }
       const entry = this.header(h);
       if (entry === undefined) continue;
-      this.inEntry = true;
       // A directory has no data whatever its size says (tar-stream reads it so).
       const data = entry.type === 'directory' ? 0 : entry.size;
       this.padLeft = pad(data);
       if (this.sink.onFile !== undefined && (entry.type === 'file' || entry.type === 'contiguous-file') && n - off >= data) {
-        this.inEntry = false;
         this.sink.onFile(entry, chunk.subarray(off, off + data));
         off += data;
         continue;
       }
+      this.inEntry = true;
       this.sink.onEntry(entry);
       this.dataLeft = data;
       if (data === 0) this.endData();

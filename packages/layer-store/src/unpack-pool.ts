@@ -80,6 +80,7 @@ export function deserializeError(s: SerializedError): Error {
 const inFlight = 8 << 20;
 /** Chunks are gathered to this size before a message (fewer, larger messages). */
 const batchBytes = 512 << 10;
+/** The default cap on workers: one per CPU this process may use. */
 function defaultWorkers(): number {
   return Math.max(1, process.getBuiltinModule('node:os').availableParallelism());
 }

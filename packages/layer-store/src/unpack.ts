@@ -327,12 +327,9 @@ class LayerWriter implements TarSink {
         break;
       case 'file':
       case 'contiguous-file': {
-        // Created with its final permission bits when the umask keeps them and there are no
-        // setuid/setgid/sticky bits (which fchown would clear): then no fchmod is needed.
-        const mode = h.mode & 0o7777;
-        const direct = (mode & 0o7000) === 0 && (mode & this.umask) === 0;
-        const fd = create(() => openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, direct ? mode : 0o600));
-        this.file = { fd, h, path: target, chmod: !direct };
+        const { mode, chmod } = this.fileModes(h);
+        const fd = create(() => openSync(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode));
+        this.file = { fd, h, path: target, chmod: chmod !== undefined };
         break;
       }
       case 'symlink':
@@ -371,15 +368,9 @@ class LayerWriter implements TarSink {
    */
   onFile(h: TarHeader, data: Buffer): void {
     const create = this.sys.createFile;
-    if (create === undefined || h.xattrs !== undefined) {
-      this.onEntry(h);
-      this.onData(data);
-      this.onEntryEnd();
-      return;
-    }
     const rel = entryPath(h.name);
     const base = posix.basename(rel);
-    if (rel === '.' || base.startsWith('.wh.')) {
+    if (create === undefined || h.xattrs !== undefined || rel === '.' || base.startsWith('.wh.')) {
       this.onEntry(h);
       this.onData(data);
       this.onEntryEnd();
@@ -387,9 +378,8 @@ class LayerWriter implements TarSink {
     }
     this.entries++;
     const target = `${this.resolveDir(posix.dirname(rel))}/${base}`;
-    const mode = h.mode & 0o7777;
-    const direct = (mode & 0o7000) === 0 && (mode & this.umask) === 0;
-    const options = { mode: direct ? mode : 0o600, uid: h.uid, gid: h.gid, mtime: h.mtime, ...(direct ? {} : { chmod: mode }) };
+    const { mode, chmod } = this.fileModes(h);
+    const options = { mode, uid: h.uid, gid: h.gid, mtime: h.mtime, ...(chmod === undefined ? {} : { chmod }) };
     try {
       create.call(this.sys, target, data, options);
     } catch (e) {
@@ -424,6 +414,16 @@ class LayerWriter implements TarSink {
     } finally {
       closeSync(f.fd);
     }
+  }
+
+  /**
+   * A regular file is created with its final permission bits when the umask keeps them and there
+   * are no setuid/setgid/sticky bits (which fchown would clear); otherwise 0600, and `chmod` is
+   * what it gets after fchown.
+   */
+  private fileModes(h: TarHeader): { mode: number; chmod?: number } {
+    const mode = h.mode & 0o7777;
+    return (mode & 0o7000) === 0 && (mode & this.umask) === 0 ? { mode } : { mode: 0o600, chmod: mode };
   }
 
   /** The unpack failed: close what is open (the caller removes the directory). */
