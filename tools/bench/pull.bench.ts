@@ -14,10 +14,12 @@
  * (ext4 skips recently freed inodes, scanning for others): a run right after another bench's
  * clean-up, or a test suite, measured podman at 19 s and berth at 2.7 s. Wait ~10 minutes.
  *
- * Measured 2026-11-28, 3 rounds, 2 cores shared with the registry (all three candidates are
- * CPU-bound here; berth uses ~2.7 s of CPU per pull): berth 1.43 s, podman 4.99 s, skopeo
- * 0.68 s (0.29× podman, 2.10× skopeo); another run 1.75 / 6.67 / 0.79 s (0.26×, 2.21×). At the
- * start of that day: 2.66 / 6.77 / 1.01 s (2.64× skopeo).
+ * Measured 2026-11-28 on 2 cores shared with the registry (all three candidates are CPU-bound
+ * here; berth uses ~2.7 s of CPU per pull), berth / podman / skopeo medians:
+ *   5 rounds, 10 min after the last mass delete: 1.33 / 5.52 / 0.74 s (0.24× podman, 1.78× skopeo)
+ *   5 rounds, likewise:                          1.68 / 6.92 / 0.98 s (0.24×, 1.73×)
+ *   3 rounds, soon after deletes or a test run:  1.43 / 4.99 / 0.68 s (2.10×), 1.75 / 6.67 / 0.79 s (2.21×)
+ *   the same day before that work:               2.66 / 6.77 / 1.01 s (0.39×, 2.64×)
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
