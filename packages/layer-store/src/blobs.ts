@@ -329,8 +329,9 @@ async function writeAll(fh: FileHandle, bufs: Uint8Array[]): Promise<void> {
   while (rest.length > 0) {
     let n = (await fh.writev(rest)).bytesWritten;
     // A short write (rare for a regular file): continue after the bytes that made it.
-    while (rest.length > 0 && n >= (rest[0] as Uint8Array).length) { n -= (rest[0] as Uint8Array).length; rest = rest.slice(1); }
-    if (n > 0 && rest.length > 0) rest = [(rest[0] as Uint8Array).subarray(n), ...rest.slice(1)];
+    let i = 0;
+    while (i < rest.length && n >= (rest[i] as Uint8Array).length) n -= (rest[i++] as Uint8Array).length;
+    rest = i < rest.length && n > 0 ? [(rest[i] as Uint8Array).subarray(n), ...rest.slice(i + 1)] : rest.slice(i);
   }
 }
 

@@ -297,31 +297,13 @@ class LayerWriter implements TarSink {
     }
 
     const target = `${parent}/${base}`;
-    // Entries are created optimistically — O_EXCL, mkdir, symlink, link and mknod all fail with
-    // EEXIST rather than follow or replace — and only then is the old entry looked at: in a
-    // fresh layer dir that never happens, which saves an lstat per entry. What is there goes,
-    // except a directory that a directory entry merges into.
-    const makeRoom = (): boolean => {
-      const existing = lstatSync(target, { throwIfNoEntry: false });
-      if (existing === undefined) return false;
-      if (existing.isDirectory() && h.type === 'directory') return true;
-      rmSync(target, { recursive: true, force: true });
-      this.forget(rel);
-      return false;
-    };
-    const create = <T>(make: () => T): T => {
-      try { return make(); } catch (e) {
-        if (!isExists(e)) throw e;
-        makeRoom();
-        return make();
-      }
-    };
+    const create = <T>(make: () => T): T => this.createOver(target, rel, h, make);
 
     switch (h.type) {
       case 'directory':
         try { mkdirSync(target, 0o700); } catch (e) {
           if (!isExists(e)) throw e;
-          if (!makeRoom()) mkdirSync(target, 0o700);
+          if (!this.makeRoom(target, rel, h)) mkdirSync(target, 0o700);
         }
         this.applyAttrs(target, h, true);
         break;
@@ -380,18 +362,32 @@ class LayerWriter implements TarSink {
     const target = `${this.resolveDir(posix.dirname(rel))}/${base}`;
     const { mode, chmod } = this.fileModes(h);
     const options = { mode, uid: h.uid, gid: h.gid, mtime: h.mtime, ...(chmod === undefined ? {} : { chmod }) };
-    try {
-      create.call(this.sys, target, data, options);
-    } catch (e) {
-      if (!isExists(e)) throw e;
-      // What is there goes (see onEntry's makeRoom), then the file is made.
-      if (lstatSync(target, { throwIfNoEntry: false }) !== undefined) {
-        rmSync(target, { recursive: true, force: true });
-        this.forget(rel);
-      }
-      create.call(this.sys, target, data, options);
-    }
+    this.createOver(target, rel, h, () => create.call(this.sys, target, data, options));
     this.size += data.length;
+  }
+
+  /**
+   * Entries are created optimistically — O_EXCL, mkdir, symlink, link and mknod all fail with
+   * EEXIST rather than follow or replace — and only then is the old entry looked at: in a fresh
+   * layer dir that never happens, which saves an lstat per entry. `make` runs again after
+   * {@link makeRoom}.
+   */
+  private createOver<T>(target: string, rel: string, h: TarHeader, make: () => T): T {
+    try { return make(); } catch (e) {
+      if (!isExists(e)) throw e;
+      this.makeRoom(target, rel, h);
+      return make();
+    }
+  }
+
+  /** What is at `target` goes, except a directory that a directory entry merges into (then true). */
+  private makeRoom(target: string, rel: string, h: TarHeader): boolean {
+    const existing = lstatSync(target, { throwIfNoEntry: false });
+    if (existing === undefined) return false;
+    if (existing.isDirectory() && h.type === 'directory') return true;
+    rmSync(target, { recursive: true, force: true });
+    this.forget(rel);
+    return false;
   }
 
   onData(chunk: Buffer): void {
