@@ -41,7 +41,10 @@ if (!(command !== 'other' && existsSync(fast) && load(fast).run(process.argv.sli
 function load(file) {
   const fd = openSync(file, 'r');
   const st = fstatSync(fd);
-  const source = readFileSync(fd, 'utf8');
+  // latin1: esbuild writes ASCII only (its default charset escapes the rest), so this is the
+  // same text, made straight into a one-byte string; 'utf8' goes through a decoder and an extra
+  // copy (~2 ms and ~200 page faults for berth's 600 KB bundle).
+  const source = readFileSync(fd, 'latin1');
   closeSync(fd);
   const dir = process.env.BERTH_CACHE || join(process.env.BERTH_STATE || '/run/berth', 'cache');
   const prefix = `${basename(file, '.cjs')}-`;

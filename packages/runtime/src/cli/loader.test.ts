@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -38,6 +38,19 @@ test('a start with the cache prints what a start without it printed', () => {
   assert.equal(again.status, 0);
   assert.equal(again.stdout, first.stdout);
   assert.ok(JSON.parse(again.stdout).ociVersionMax);
+});
+
+test('the bundles it loads are ASCII, which it reads as latin1', () => {
+  // esbuild escapes every non-ASCII character by default; a build that stopped doing so would
+  // turn "é" in a message into mojibake.
+  const dist = join(repo, 'packages/runtime/dist');
+  const engineDist = join(repo, 'packages/engine/dist');
+  const bundles = [join(dist, 'berth-runtime-main.cjs'), ...(existsSync(engineDist) ? readdirSync(engineDist).filter((f) => /^berth(-runtime)?-(main|fast-[a-z]+)\.cjs$/.test(f)).map((f) => join(engineDist, f)) : [])];
+  for (const f of bundles) {
+    const bytes = readFileSync(f);
+    const at = bytes.findIndex((b) => b > 0x7f);
+    assert.equal(at, -1, `${f}: non-ASCII byte at ${at}`);
+  }
 });
 
 test.run();
