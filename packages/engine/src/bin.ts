@@ -9,7 +9,12 @@ process.on('uncaughtException', (e: unknown) => {
   process.exit(125);
 });
 
+// Exit once the command is done, rather than let Node tear its environment down (run every
+// cleanup hook, join its threads): ~4 ms of a `berth run --rm`. Nothing is lost: writes to
+// stdout and stderr are synchronous on Linux for files, pipes and terminals, every database
+// change is committed by the time main resolves, and the loader writes its code cache from the
+// 'exit' event, which process.exit emits.
 main(process.argv.slice(2)).then(
-  (status) => { process.exitCode = status; },
+  (status) => process.exit(status),
   (e: unknown) => { process.stderr.write(`berth: internal error: ${String(e)}\n`); process.exitCode = 125; },
 );
