@@ -6,7 +6,7 @@ import { errnoError } from './errno.js';
 import { addonPath } from './locate.js';
 
 /** The ABI version of the bindings this TypeScript expects (`abi` in csrc/addon.cc). */
-const expectedAbi = 6;
+const expectedAbi = 7;
 
 /** The raw functions of the addon. Results are `unknown`: LinuxSys validates each one. */
 export interface Addon {
@@ -31,6 +31,8 @@ export interface Addon {
   pidfdOpen(pid: number): unknown;
   pidfdSendSignal(pidfd: number, signal: number): unknown;
   execve(path: string, argv: readonly string[], fds: readonly number[]): unknown;
+  spawn(path: string, argv: readonly string[], fds: readonly number[], setsid: boolean): unknown;
+  waitPid(pid: number, callback: (err: Error | null, code?: number, signal?: number) => void): unknown;
   /** A gzip decoder on the calling thread (csrc/inflate.cc); `check` false skips the CRC-32. */
   Inflater: new (check: boolean) => RawInflater;
   inflaterAvailable(): unknown;
@@ -47,7 +49,7 @@ export interface RawInflater {
 
 const functions = [
   'mount', 'umount2', 'flock', 'resolveInRoot', 'openInRoot', 'openat2Available', 'mknod', 'lsetxattr', 'lgetxattr',
-  'llistxattr', 'lremovexattr', 'lutimens', 'createFile', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve', 'Inflater',
+  'llistxattr', 'lremovexattr', 'lutimens', 'createFile', 'socketpair', 'sendFd', 'recvFd', 'pidfdOpen', 'pidfdSendSignal', 'execve', 'spawn', 'waitPid', 'Inflater',
   'inflaterAvailable',
 ] as const satisfies readonly (keyof Addon)[];
 

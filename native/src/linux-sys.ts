@@ -5,6 +5,10 @@ import { invalidArgument, internal } from '@berth/errors';
 import { type Addon, loadAddon, toSysError } from './addon.js';
 import type { OpenInRootOptions, ReceivedFd, ResolveOptions, Sys, XattrFlag } from './sys.js';
 
+/** The name of signal `n` (waitPid). */
+const signalName = (n: number): NodeJS.Signals =>
+  (Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`) as NodeJS.Signals;
+
 /** Which resolver {@link LinuxSys.resolveInRoot} uses. */
 export type Resolver =
   /** openat2(2) where the kernel has it (Linux 5.6+), else the component walk. */
@@ -266,5 +270,33 @@ export class LinuxSys implements Sys {
       throw toSysError(e, `execute ${path}`, { path });
     }
     throw internal(`execve ${path} returned`);
+  }
+
+  spawn(path: string, argv: readonly string[], fds: readonly number[], options: { readonly setsid?: boolean } = {}): number {
+    for (const fd of fds) checkFd(fd, `pass fd ${fd} to ${path}`);
+    let got: unknown;
+    try {
+      got = this.#native().spawn(path, argv, fds, options.setsid === true);
+    } catch (e) {
+      throw toSysError(e, `start ${path}`, { path });
+    }
+    if (typeof got !== 'number' || !Number.isInteger(got) || got <= 0) throw internal(`start ${path}: the native addon returned ${String(got)}`);
+    return got;
+  }
+
+  waitPid(pid: number): Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }> {
+    const what = `wait for process ${pid}`;
+    if (!Number.isInteger(pid) || pid <= 0) return Promise.reject(invalidArgument(`${what}: not a process id`));
+    return new Promise((resolve, reject) => {
+      try {
+        this.#native().waitPid(pid, (err, code, signal) => {
+          if (err) reject(toSysError(err, what));
+          else if (signal) resolve({ code: null, signal: signalName(signal) });
+          else resolve({ code: code ?? 0, signal: null });
+        });
+      } catch (e) {
+        reject(toSysError(e, what));
+      }
+    });
   }
 }

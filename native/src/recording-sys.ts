@@ -10,7 +10,7 @@ import type { OpenInRootOptions, ReceivedFd, ResolveOptions, Sys, XattrFlag } fr
 export type SysOp =
   | 'mount' | 'umount2' | 'flock' | 'resolveInRoot' | 'openInRoot' | 'mknod'
   | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'lremovexattr' | 'lutimens'
-  | 'socketpair' | 'sendFd' | 'recvFd' | 'pidfdOpen' | 'pidfdSendSignal' | 'execve';
+  | 'socketpair' | 'sendFd' | 'recvFd' | 'pidfdOpen' | 'pidfdSendSignal' | 'execve' | 'spawn' | 'waitPid';
 
 /** One recorded call: the operation and its arguments (byte arrays copied into Buffers). */
 export interface SysCall {
@@ -252,6 +252,22 @@ export class RecordingSys implements Sys {
   execve(path: string, argv: readonly string[], fds: readonly number[] = []): never {
     this.#record('execve', [path, [...argv], [...fds]], `execute ${path}`, path);
     throw new BerthError('NotImplemented', `execute ${path}: RecordingSys cannot replace the process`);
+  }
+
+  /** Records the call; a fake starts nothing, so it then throws NotImplemented (or the failure a rule gives). */
+  spawn(path: string, argv: readonly string[], fds: readonly number[], options: { readonly setsid?: boolean } = {}): number {
+    this.#record('spawn', [path, [...argv], [...fds], options.setsid === true], `start ${path}`, path);
+    throw new BerthError('NotImplemented', `start ${path}: RecordingSys cannot start processes`);
+  }
+
+  /** Records the call; there is no child of a fake to wait for. */
+  waitPid(pid: number): Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }> {
+    try {
+      this.#record('waitPid', [pid], `wait for process ${pid}`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.reject(new BerthError('NotImplemented', `wait for process ${pid}: RecordingSys starts no processes`));
   }
 
 }

@@ -90,6 +90,17 @@ export interface Sys {
    * is close-on-exec. Returns only by throwing.
    */
   execve(path: string, argv: readonly string[], fds?: readonly number[]): never;
+
+  /**
+   * posix_spawn(3): starts the program at `path` with `argv` and this process's environment, and
+   * returns its pid. `fds[i]` becomes its fd i; every other fd is close-on-exec; its signals are
+   * at their defaults, none blocked; `setsid` makes it lead a session of its own. Unlike
+   * node:child_process, which forks, this copies nothing of this process. Throws when the
+   * program cannot be executed (ENOENT, EACCES…). Reap it with {@link waitPid}.
+   */
+  spawn(path: string, argv: readonly string[], fds: readonly number[], options?: { readonly setsid?: boolean }): number;
+  /** waitpid(2) on a child of this process, off the main thread: its exit code, or the signal that ended it. */
+  waitPid(pid: number): Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>;
 }
 
 /** Options of {@link Sys.openInRoot}. */

@@ -214,6 +214,12 @@ function spawnOverSocket(opts: StartShimOptions, first: Buffer): [Channel, ShimE
     closeSync(theirs);
     if (devNull >= 0) closeSync(devNull);
   }
+  // The shim's exit, read once its side of the socket is closed (it exits then), not before: a
+  // released shim (the caller goes on without it) keeps no waitpid of ours pending.
+  let reap: () => void = () => {};
+  const exit: ShimExit = new Promise((resolve, reject) => {
+    reap = () => { spawned.wait().then(resolve, reject); };
+  });
   // After the end nothing writes or reads: the fd number may belong to another file by then.
   let open = true;
   const shut = (): void => {
@@ -236,6 +242,7 @@ function spawnOverSocket(opts: StartShimOptions, first: Buffer): [Channel, ShimE
       // One read at a time on the thread pool; it blocks there until the shim says something.
       const next = (): void => read(mine, chunk, 0, chunk.length, null, (err, n) => {
         if (err || n === 0 || !open) {
+          if (open) reap(); // the shim closed its side: it is exiting
           shut();
           onEnd();
           return;
@@ -253,7 +260,7 @@ function spawnOverSocket(opts: StartShimOptions, first: Buffer): [Channel, ShimE
     close: shut,
   };
   channel.write(first);
-  return [channel, spawned.exited, () => spawned.unref(), undefined];
+  return [channel, exit, () => {}, undefined];
 }
 
 /** The sync protocol over a channel (see the top of this file). */
