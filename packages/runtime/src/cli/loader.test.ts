@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 
 const repo = process.env['BERTH_REPO'] ?? process.cwd();
@@ -40,16 +41,32 @@ test('a start with the cache prints what a start without it printed', () => {
   assert.ok(JSON.parse(again.stdout).ociVersionMax);
 });
 
+const engineDist = join(repo, 'packages/engine/dist');
+const bundles = [
+  join(repo, 'packages/runtime/dist/berth-runtime-main.cjs'),
+  ...(existsSync(engineDist) ? readdirSync(engineDist).filter((f) => /^berth(-runtime)?-(main|fast-[a-z]+)\.cjs$/.test(f)).map((f) => join(engineDist, f)) : []),
+];
+
 test('the bundles it loads are ASCII, which it reads as latin1', () => {
   // esbuild escapes every non-ASCII character by default; a build that stopped doing so would
   // turn "é" in a message into mojibake.
-  const dist = join(repo, 'packages/runtime/dist');
-  const engineDist = join(repo, 'packages/engine/dist');
-  const bundles = [join(dist, 'berth-runtime-main.cjs'), ...(existsSync(engineDist) ? readdirSync(engineDist).filter((f) => /^berth(-runtime)?-(main|fast-[a-z]+)\.cjs$/.test(f)).map((f) => join(engineDist, f)) : [])];
   for (const f of bundles) {
     const bytes = readFileSync(f);
     const at = bytes.findIndex((b) => b > 0x7f);
     assert.equal(at, -1, `${f}: non-ASCII byte at ${at}`);
+  }
+});
+
+test('the bundles it loads require only Node built-ins, which its own require resolves', () => {
+  const builtins = new Set(builtinModules);
+  for (const f of bundles) {
+    const text = readFileSync(f, 'latin1');
+    // (esbuild prints every require it keeps as require("name"); single quotes are in strings,
+    // such as the tsx bootstrap of a worker run from sources.)
+    const names = [...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] ?? '');
+    assert.ok(names.length > 0, `${f}: no require found`);
+    const other = names.filter((n) => !builtins.has(n.replace(/^node:/, '')));
+    assert.equal(other, [], `${f} requires ${other.join(', ')}`);
   }
 });
 
