@@ -1,8 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBerthError } from '@berth/errors';
-import { cgroupfsPath, parseSignal, withDefaultDevices } from './runtime.js';
+import { cgroupfsPath, isoNow, parseSignal, withDefaultDevices } from './runtime.js';
 import { shimError } from './shim.js';
+
+test('isoNow writes what toISOString writes', () => {
+  for (const ms of [0, 1, 999, 86_399_999, 951_782_400_000, 1_795_919_220_054, 4_102_444_800_000 - 1]) {
+    assert.is(isoNow(new Date(ms)), new Date(ms).toISOString());
+  }
+  assert.match(isoNow(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+});
 
 test('signals are accepted as numbers, names and SIG-names', () => {
   assert.equal(parseSignal(9), 9);

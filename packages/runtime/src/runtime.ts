@@ -235,6 +235,16 @@ function removeStateDir(path: string): void {
   }
 }
 
+/**
+ * Now as an RFC 3339 UTC time with milliseconds, what `new Date().toISOString()` gives: the
+ * first toISOString of a process sets up V8's time-zone cache (it reads /etc/localtime), ~0.7 ms
+ * of every create and run; the getUTC* getters do not.
+ */
+export function isoNow(d: Date = new Date()): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}Z`;
+}
+
 function writeAtomic(path: string, data: string): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, data, { mode: 0o644 });
@@ -451,7 +461,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     const cgroupsPath = cgroupfsPath(linux.cgroupsPath ?? id);
     let cg: CgroupManager | undefined;
     try {
-      const created = new Date().toISOString();
+      const created = isoNow();
       const stateFor = (pid: number): ContainerState => ({
         ociVersion: config.ociVersion, id, pid, status: 'creating', bundle, rootfs, created, owner: '',
         ...(config.annotations ? { annotations: config.annotations } : {}),
