@@ -10,6 +10,16 @@
  *   - the idle overhead of a detached container: the RSS of the berth-shim that holds it next
  *     to conmon's for the same `sleep` container.
  *
+ * Measured 2026-11-29 (30 rounds, a 2-core host where page faults cost ~10 µs and podman's
+ * median is 386-391 ms): berth 161.7-166.2 ms, 0.41-0.43× podman (0.49× at the day's start).
+ * What changed: berth-shim started with posix_spawn, not libuv's fork (which copied Node's page
+ * tables: ~4.5 -> ~1 ms), the CLI exits once the command is done (no environment teardown,
+ * ~4 ms), the loader reads the bundle as latin1 (~2 ms). Where the time went (ms): node + bundle
+ * + cli 94 (node -e 0 alone ~63-75) · group 4 · register 1 · db open 6.5 · image resolve 11 ·
+ * spec + insert 6 · overlay 1.4 · prepare 6.7 · mount 4.5 · bundle + start 2.6 · spawn runtime
+ * 20 · run 4.7 · exit 0.5 · remove 5.6. The bundle load is mostly V8 deserializing the 857 KB
+ * code cache of `run` (~17 ms here) and reading the 626 KB bundle (~5 ms).
+ *
  * Measured 2026-11-28, session 4 (30 rounds, a loaded 2-core host, podman's median 213 ms):
  *   berth 117-122 ms, 0.55-0.57× podman (session start: 179 ms, 0.81×). Where the time went
  *   (ms): node + bundle + cli 46 · group 2 · register 1 · db open 4 · image resolve 7 ·
