@@ -9,7 +9,7 @@
  * (1.67×), node -e 0 41.8 ms (node alone 1.15× runc).
  *
  * Measured 2026-11-29 on another host of the same kind (30 rounds each), where a page fault
- * costs ~10 µs (the first touch of a page; /tmp/pf-style test: 10.7 µs per page) and every
+ * costs ~10 µs (the first touch of a fresh anonymous page: 10.7 µs, measured in C) and every
  * process start is ~2× slower: berth-runtime run 82.1 / 88.0 / 91.5 ms, runc run 66.9 / 69.9 /
  * 82.8 ms (1.23× / 1.26× / 1.10×), node -e 0 63.0 / 66.1 / 84.5 ms. runc (two Go starts: runc
  * and `runc init`) pays the faults more than Node does, so the ratio moves with the host; what
