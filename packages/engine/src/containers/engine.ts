@@ -345,11 +345,19 @@ export class ContainerEngine {
     // The event first: whoever waits for the status (stop, wait) then sees die before its own.
     const before = this.deps.store.find(id);
     if (before) this.event('die', before, { exitCode: String(code) });
+    // The runtime's record goes before the row says exited: a `start` or `restart` elsewhere
+    // may begin as soon as it does, and must not have its new runtime state deleted under it.
+    let leftover: unknown;
+    try {
+      if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
+    } catch (e) {
+      leftover = e;
+    }
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
       error: err?.message ?? '', oomKilled: err === undefined && r.oomKilled,
     });
-    if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
+    if (leftover !== undefined) throw leftover;
     return err ? { code, error: err } : { code };
   }
 

@@ -208,9 +208,13 @@ export async function cleanupMonitored(engine: ContainerEngine, id: string, exit
   }
   if (!c || c.state.shimPid !== process.pid || !['running', 'paused', 'stopping'].includes(c.state.status)) return;
   const exit = (await engine.deps.runtime.monitoredExit?.(c.id).catch(() => undefined)) ?? { status: 137, oomKilled: false };
-  const r = engine.finished(c.id, exit);
   // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
   const stopped = c.state.status === 'stopping';
+  // Unmounted while this process still holds the row: once it says exited, a `start` or
+  // `restart` elsewhere may mount the rootfs again, and a late unmount would take that away.
+  const released = !c.config.options.autoRemove && (stopped || !engine.shouldRestart(c.id, exit.status));
+  if (released) await engine.release(c.id);
+  const r = engine.finished(c.id, exit);
   for (let attempt = c.state.restartCount; !stopped && engine.shouldRestart(c.id, r.code); attempt++) {
     // Back off like Docker (100 ms, doubling); a stop or rm meanwhile wins.
     await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** Math.min(attempt, 10), 5_000)));
@@ -227,6 +231,6 @@ export async function cleanupMonitored(engine: ContainerEngine, id: string, exit
   const after = engine.deps.store.find(c.id);
   if (after && after.state.status === 'exited') {
     if (after.config.options.autoRemove) await engine.remove(c.id, { force: true, volumes: true });
-    else await engine.release(c.id);
+    else if (!released) await engine.release(c.id); // a restart that did not happen
   }
 }
