@@ -58,6 +58,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
   let stdinPiped = false;
   let ready = false;
   let result: MonitorResult = { code: 0 };
+  let released = false;
   let forward: ((sig: NodeJS.Signals) => void) | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
@@ -114,6 +115,11 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       }
       // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
       const stopped = engine.deps.store.find(id)?.state.status === 'stopping';
+      // Unmounted before the row says exited when nothing follows (see cleanupMonitored).
+      if (!opts.autoRemove && (failure !== undefined || stopped || !engine.shouldRestart(id, exit.status))) {
+        await engine.release(id);
+        released = true;
+      }
       result = engine.finished(id, failure === undefined ? exit : { ...exit, failure });
       phase('record exit');
       if (result.error) {
@@ -144,7 +150,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       // remove unmounts too: one pass over the mounts instead of two.
       await engine.remove(id, { force: true, volumes: true }).catch(() => undefined);
       phase('remove (unmount, delete)');
-    } else {
+    } else if (!released) {
       await engine.release(id);
       phase('rootfs unmount');
     }
