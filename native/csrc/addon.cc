@@ -316,6 +316,38 @@ Napi::Value CreateFile(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The argv and fds arguments of execve and spawn: info[1] an array of strings, info[2] of numbers.
+struct ProgramArgs {
+  std::vector<std::string> args;
+  std::vector<int> fds;
+  // argv as execv wants it: pointers into args, then a null.
+  std::vector<char*> argv() {
+    std::vector<char*> out;
+    for (auto& s : args) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+  }
+};
+
+ProgramArgs ProgramArgsOf(const Napi::CallbackInfo& info, const char* fn) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsArray() || !info[2].IsArray()) throw Napi::TypeError::New(env, std::string(fn) + ": argv and fds are arrays");
+  ProgramArgs p;
+  Napi::Array a = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(env, std::string(fn) + ": argv holds strings");
+    p.args.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  Napi::Array f = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < f.Length(); i++) {
+    Napi::Value v = f.Get(i);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(fn) + ": fds holds numbers");
+    p.fds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  return p;
+}
+
 // execve(path, argv, fds): replaces this process with `path` (the environment is this
 // process's own). fds[i] becomes fd 3+i in the new program, without close-on-exec; fds 0-2 are
 // kept (Node made them close-on-exec at start-up: that is undone); every other fd is
@@ -323,21 +355,8 @@ Napi::Value CreateFile(const Napi::CallbackInfo& info) {
 // Returns only by throwing, when the sources cannot be moved or execve itself fails.
 Napi::Value Execve(const Napi::CallbackInfo& info) {
   std::string path = Str(info, 0);
-  if (!info[1].IsArray() || !info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "execve: argv and fds are arrays");
-  Napi::Array a = info[1].As<Napi::Array>();
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value v = a.Get(i);
-    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "execve: argv holds strings");
-    args.push_back(v.As<Napi::String>().Utf8Value());
-  }
-  Napi::Array f = info[2].As<Napi::Array>();
-  std::vector<int> fds;
-  for (uint32_t i = 0; i < f.Length(); i++) {
-    Napi::Value v = f.Get(i);
-    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), "execve: fds holds numbers");
-    fds.push_back(v.As<Napi::Number>().Int32Value());
-  }
+  ProgramArgs program = ProgramArgsOf(info, "execve");
+  const std::vector<int>& fds = program.fds;
   // First out of the way of the targets 3..3+n (a source may sit on another's target), then in place.
   std::vector<int> high;
   for (int fd : fds) {
@@ -360,9 +379,7 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     for (long fd = first, max = sysconf(_SC_OPEN_MAX); fd < max; fd++) fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);  // before Linux 5.11
   }
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = program.argv();
   execv(path.c_str(), argv.data());
   int e = errno;
   for (int x : high) close(x);
@@ -377,23 +394,10 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
 // posix_spawn reports it.
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   std::string path = Str(info, 0);
-  if (!info[1].IsArray() || !info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "spawn: argv and fds are arrays");
-  Napi::Array a = info[1].As<Napi::Array>();
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value v = a.Get(i);
-    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "spawn: argv holds strings");
-    args.push_back(v.As<Napi::String>().Utf8Value());
-  }
-  Napi::Array f = info[2].As<Napi::Array>();
-  std::vector<int> fds;
-  int high = static_cast<int>(f.Length());
-  for (uint32_t i = 0; i < f.Length(); i++) {
-    Napi::Value v = f.Get(i);
-    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), "spawn: fds holds numbers");
-    fds.push_back(v.As<Napi::Number>().Int32Value());
-    high = std::max(high, fds.back() + 1);
-  }
+  ProgramArgs program = ProgramArgsOf(info, "spawn");
+  const std::vector<int>& fds = program.fds;
+  int high = static_cast<int>(fds.size());
+  for (int fd : fds) high = std::max(high, fd + 1);
   bool setsid = info[3].ToBoolean().Value();
   // In the child: each source first to high+i, above every source and target (a source may sit
   // on another's target), then to its place; dup2 leaves the copy without close-on-exec.
@@ -418,9 +422,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (setsid ? POSIX_SPAWN_SETSID : 0)));
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = program.argv();
   pid_t pid = 0;
   int rc = posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
