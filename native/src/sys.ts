@@ -93,8 +93,8 @@ export interface Sys {
 
   /**
    * posix_spawn(3): starts the program at `path` with `argv` and this process's environment, and
-   * returns its pid. `fds[i]` becomes its fd i; every other fd is close-on-exec; its signals are
-   * at their defaults, none blocked; `setsid` makes it lead a session of its own. Unlike
+   * returns its pid. `fds[i]` becomes its fd i and every other fd is closed in it; its signals
+   * are at their defaults, none blocked; `setsid` makes it lead a session of its own. Unlike
    * node:child_process, which forks, this copies nothing of this process. Throws when the
    * program cannot be executed (ENOENT, EACCES…). Reap it with {@link waitPid}.
    */

@@ -347,17 +347,17 @@ export class ContainerEngine {
     if (before) this.event('die', before, { exitCode: String(code) });
     // The runtime's record goes before the row says exited: a `start` or `restart` elsewhere
     // may begin as soon as it does, and must not have its new runtime state deleted under it.
-    let leftover: unknown;
+    let deleteFailure: unknown;
     try {
       if (this.deps.runtime.exists(id)) this.deps.runtime.delete(id, true);
     } catch (e) {
-      leftover = e;
+      deleteFailure = e;
     }
     this.deps.store.update(id, {
       status: 'exited', pid: 0, shimPid: 0, owner: 0, exitCode: code, finishedAt: new Date().toISOString(),
       error: err?.message ?? '', oomKilled: err === undefined && r.oomKilled,
     });
-    if (leftover !== undefined) throw leftover;
+    if (deleteFailure !== undefined) throw deleteFailure;
     return err ? { code, error: err } : { code };
   }
 
