@@ -55,7 +55,7 @@ test('signals are at their defaults and unblocked (Node ignores SIGPIPE); detach
   const fd = openSync(out, 'w');
   try {
     // SigIgn and SigBlk of the program: 0 for both (glibc's internal 32 and 33 included). Its
-  // session id is its pid.
+    // session id is its pid.
     const p = spawnWithFds('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; cut -d" " -f6 /proc/$$/stat; echo $$'], [0, fd, 2], { detached: true });
     assert.equal(await p.wait(), { code: 0, signal: null });
   } finally {

@@ -366,6 +366,19 @@ export class ContainerEngine {
     await this.deps.snapshotter.unmount(id).catch(() => undefined);
   }
 
+  /**
+   * Unmounts a container that has just exited, before {@link finished} records it, when nothing
+   * follows: no restart (its policy, unless it was stopped or failed to start) and no --rm (whose
+   * remove unmounts). Once the row says exited a `start` elsewhere may mount the rootfs again,
+   * and a late unmount would take that away. Resolves whether it unmounted.
+   */
+  async releaseIfDone(c: Container, exit: { readonly status: number; readonly failed: boolean; readonly stopped: boolean }): Promise<boolean> {
+    if (c.config.options.autoRemove) return false;
+    if (!exit.failed && !exit.stopped && this.shouldRestart(c.id, exit.status)) return false;
+    await this.release(c.id);
+    return true;
+  }
+
   /** Sends a signal to a running container's init. */
   kill(ref: string, signal: number): Container {
     const c = this.get(ref);

@@ -115,11 +115,7 @@ export async function monitor(engine: ContainerEngine, ref: string, o: MonitorOp
       }
       // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
       const stopped = engine.deps.store.find(id)?.state.status === 'stopping';
-      // Unmounted before the row says exited when nothing follows (see cleanupMonitored).
-      if (!opts.autoRemove && (failure !== undefined || stopped || !engine.shouldRestart(id, exit.status))) {
-        await engine.release(id);
-        released = true;
-      }
+      released = await engine.releaseIfDone(c, { status: exit.status, failed: failure !== undefined, stopped });
       result = engine.finished(id, failure === undefined ? exit : { ...exit, failure });
       phase('record exit');
       if (result.error) {
@@ -216,10 +212,7 @@ export async function cleanupMonitored(engine: ContainerEngine, id: string, exit
   const exit = (await engine.deps.runtime.monitoredExit?.(c.id).catch(() => undefined)) ?? { status: 137, oomKilled: false };
   // A `berth stop` marked it stopping: no restart policy applies then (Docker's rule).
   const stopped = c.state.status === 'stopping';
-  // Unmounted while this process still holds the row: once it says exited, a `start` or
-  // `restart` elsewhere may mount the rootfs again, and a late unmount would take that away.
-  const released = !c.config.options.autoRemove && (stopped || !engine.shouldRestart(c.id, exit.status));
-  if (released) await engine.release(c.id);
+  const released = await engine.releaseIfDone(c, { status: exit.status, failed: false, stopped });
   const r = engine.finished(c.id, exit);
   for (let attempt = c.state.restartCount; !stopped && engine.shouldRestart(c.id, r.code); attempt++) {
     // Back off like Docker (100 ms, doubling); a stop or rm meanwhile wins.
